@@ -1,0 +1,330 @@
+//! The command line: arguments, where `site.toml` and `out/` are, and what each command prints.
+//!
+//! Every command starts the same way: read the site file, make sure the output folder cannot
+//! clobber it, and build the tree in memory. Only `build` writes; `check` and `diff` compare that
+//! tree with the disk through `diff.rs`, so all three agree on what "up to date" means.
+//! Findings go to stdout, errors to stderr, and the exit status says which (`error::exit`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Component, Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::diff::{self, Disk};
+use crate::error::{Error, Result, exit};
+use crate::tree::{MANIFEST, Tree};
+use crate::write::{self, Report};
+
+#[derive(Parser)]
+#[command(
+    name = "gen",
+    version,
+    about = "Reproducible generator for a home-lab Kubernetes cluster"
+)]
+struct Arguments {
+    /// The site file
+    #[arg(long, global = true, value_name = "PATH", default_value = "site.toml")]
+    site: PathBuf,
+    /// The output folder [default: `out` beside the site file]
+    #[arg(long, global = true, value_name = "DIR")]
+    out: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate the site file and write the output folder: only what changed, pruning what gen
+    /// no longer makes
+    Build,
+    /// Exit 0 if the output folder is exactly what the site file gives, else 1 naming each
+    /// difference
+    Check,
+    /// Show how the output folder differs from a fresh build, as unified diffs; writes nothing
+    Diff,
+    // `apply`, `status` and `rollback` are added here, each run from `run` like the others.
+}
+
+pub fn main() -> ExitCode {
+    let arguments = match Arguments::try_parse() {
+        Ok(arguments) => arguments,
+        Err(e) => {
+            // Help and version are "errors" to clap too; it knows their exit status.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(exit::INVALID));
+        }
+    };
+    match run(arguments) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn run(arguments: Arguments) -> Result<u8> {
+    let paths = Paths::resolve(arguments.site, arguments.out);
+    let site_text =
+        std::fs::read_to_string(&paths.site).map_err(|e| Error::io(&paths.site, "read", e))?;
+    paths.refuse_out_containing_site()?;
+    let tree = crate::build(&site_text, &paths.site.display().to_string())?;
+    match arguments.command {
+        Command::Build => build(&paths, &tree),
+        Command::Check => check(&paths, &tree),
+        Command::Diff => diff(&paths, &tree),
+    }
+}
+
+struct Paths {
+    site: PathBuf,
+    out: PathBuf,
+}
+
+impl Paths {
+    /// `out` defaults to the folder beside the site file, not the current one, so that
+    /// `gen --site lab/site.toml build` run from anywhere writes `lab/out`.
+    fn resolve(site: PathBuf, out: Option<PathBuf>) -> Paths {
+        let out = out.unwrap_or_else(|| site_folder(&site).join("out"));
+        Paths { site, out }
+    }
+
+    /// `build` prunes and `--out` is free text: an output folder that holds the site file could
+    /// turn a typo into a deleted input.
+    fn refuse_out_containing_site(&self) -> Result<()> {
+        let folder = site_folder(&self.site);
+        let folder = if folder.as_os_str().is_empty() { Path::new(".") } else { folder };
+        let site_folder = folder.canonicalize().map_err(|e| Error::io(folder, "read", e))?;
+        if site_folder.starts_with(resolve_lexically_below_existing(&self.out)?) {
+            return Err(Error::OutContainsSite { out: self.out.clone(), site: self.site.clone() });
+        }
+        Ok(())
+    }
+
+    fn out_label(&self) -> String {
+        self.out.display().to_string()
+    }
+}
+
+fn site_folder(site: &Path) -> &Path {
+    site.parent().unwrap_or(Path::new(""))
+}
+
+/// The absolute form of a path that may not exist yet: its longest existing ancestor with
+/// symlinks resolved, then the rest. The rest does not exist, so it holds no symlink and `..`
+/// in it can be taken lexically.
+fn resolve_lexically_below_existing(path: &Path) -> Result<PathBuf> {
+    let absolute = std::path::absolute(path).map_err(|e| Error::io(path, "read", e))?;
+    let components: Vec<Component> = absolute.components().collect();
+    for existing in (1..=components.len()).rev() {
+        let head: PathBuf = components[..existing].iter().collect();
+        let Ok(mut resolved) = head.canonicalize() else { continue };
+        for component in &components[existing..] {
+            match component {
+                Component::ParentDir => {
+                    resolved.pop();
+                }
+                Component::Normal(name) => resolved.push(name),
+                _ => {}
+            }
+        }
+        return Ok(resolved);
+    }
+    Ok(absolute)
+}
+
+fn build(paths: &Paths, tree: &Tree) -> Result<u8> {
+    let report = write::write_tree(&paths.out, tree)?;
+    print(&summary(&report, tree, &paths.out_label()));
+    Ok(exit::OK)
+}
+
+fn check(paths: &Paths, tree: &Tree) -> Result<u8> {
+    let out = paths.out_label();
+    let changes = diff::compare(&paths.out, tree)?;
+    if changes.is_empty() {
+        print(&format!("`{out}` is up to date with `{}`\n", paths.site.display()));
+        return Ok(exit::OK);
+    }
+    let mut text = format!("`{out}` differs from what `{}` gives:\n", paths.site.display());
+    for change in &changes {
+        let _ = writeln!(text, "  {}", change.describe(&out));
+    }
+    text += "fix: run `gen build`, review `git diff`, commit\n";
+    if changes.iter().any(|c| matches!(c, diff::Change::Extra { .. })) {
+        let _ = writeln!(
+            text,
+            "     extra files that `gen build` reports as unknown are not gen's: move them out \
+             of `{out}`"
+        );
+    }
+    print(&text);
+    Ok(exit::DIFFERS)
+}
+
+fn diff(paths: &Paths, tree: &Tree) -> Result<u8> {
+    let disk = Disk::read(&paths.out)?;
+    let changes = diff::compare_trees(tree, &disk);
+    print(&diff::unified(&changes, tree, &disk, &paths.out_label(), "<fresh build>"));
+    Ok(if changes.is_empty() { exit::OK } else { exit::DIFFERS })
+}
+
+/// Output goes out whole; a closed stdout (`gen diff | head`) is not an error worth reporting.
+fn print(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// Whom a change concerns: each host's `gen apply`, the kubespray run from the laptop, or
+/// neither. Hosts sort first, by name.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum Group<'a> {
+    Host(&'a str),
+    Kubespray,
+    Other,
+}
+
+impl<'a> Group<'a> {
+    fn of(path: &'a str) -> Group<'a> {
+        if let Some(rest) = path.strip_prefix("hosts/") {
+            if let Some((host, _)) = rest.split_once('/') {
+                return Group::Host(host);
+            }
+        }
+        if path.starts_with("kubespray/") { Group::Kubespray } else { Group::Other }
+    }
+}
+
+/// What `gen build` did, by whom it concerns, with the next step for each.
+fn summary(report: &Report, tree: &Tree, out: &str) -> String {
+    let mut groups: BTreeMap<Group, Vec<(&str, &str)>> = BTreeMap::new();
+    let changes =
+        [("added", &report.added), ("changed", &report.changed), ("removed", &report.removed)];
+    for (verb, paths) in changes {
+        for path in paths.iter().filter(|p| *p != MANIFEST) {
+            groups.entry(Group::of(path)).or_default().push((verb, path));
+        }
+    }
+
+    let mut text = String::new();
+    if report.is_up_to_date() {
+        let _ = writeln!(text, "`{out}` is up to date");
+    } else if groups.is_empty() {
+        let _ = writeln!(
+            text,
+            "updated `{out}/{MANIFEST}`: the site file changed, the files it gives did not"
+        );
+    }
+    for (group, mut files) in groups {
+        files.sort_by_key(|(_, path)| *path);
+        let counts = ["added", "changed", "removed"]
+            .into_iter()
+            .filter_map(|verb| {
+                let n = files.iter().filter(|(v, _)| *v == verb).count();
+                (n > 0).then(|| format!("{n} {verb}"))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = match group {
+            Group::Host(host) if tree.subtree(&format!("hosts/{host}")).next().is_none() => {
+                writeln!(text, "host {host}: {counts}; it is no longer in the site file")
+            }
+            Group::Host(host) => writeln!(text, "host {host}: {counts}; run `gen apply {host}`"),
+            Group::Kubespray => {
+                writeln!(text, "kubespray: {counts}; rerun `{out}/kubespray/deploy.sh`")
+            }
+            Group::Other => writeln!(text, "other: {counts}"),
+        };
+        for (verb, path) in files {
+            let _ = writeln!(text, "  {verb:<8} {out}/{path}");
+        }
+    }
+    if !report.unknown.is_empty() {
+        let n = report.unknown.len();
+        let files = if n == 1 { "file" } else { "files" };
+        let _ = writeln!(text, "unknown: {n} {files} that gen did not make, kept");
+        for path in &report.unknown {
+            let _ = writeln!(text, "  unknown  {out}/{path}");
+        }
+    }
+    if !report.is_up_to_date() {
+        text += "review `git diff` and commit before you apply\n";
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn summary_groups_by_host_and_names_the_next_step() {
+        let mut tree = Tree::new();
+        tree.insert_text("hosts/a/apply.sh", "x");
+        tree.insert_text("kubespray/deploy.sh", "x");
+        let report = Report {
+            added: strings(&["hosts/a/apply.sh", "manifest.toml"]),
+            changed: strings(&["kubespray/inventory/hosts.yaml"]),
+            removed: strings(&["hosts/a/workers/Vagrantfile", "hosts/b/apply.sh"]),
+            unknown: strings(&["notes.txt"]),
+        };
+        assert_eq!(
+            summary(&report, &tree, "out"),
+            "host a: 1 added, 1 removed; run `gen apply a`\n\
+            \x20 added    out/hosts/a/apply.sh\n\
+            \x20 removed  out/hosts/a/workers/Vagrantfile\n\
+             host b: 1 removed; it is no longer in the site file\n\
+            \x20 removed  out/hosts/b/apply.sh\n\
+             kubespray: 1 changed; rerun `out/kubespray/deploy.sh`\n\
+            \x20 changed  out/kubespray/inventory/hosts.yaml\n\
+             unknown: 1 file that gen did not make, kept\n\
+            \x20 unknown  out/notes.txt\n\
+             review `git diff` and commit before you apply\n"
+        );
+    }
+
+    #[test]
+    fn summary_says_up_to_date_and_still_lists_unknown_files() {
+        let report = Report { unknown: strings(&["a~", "b~"]), ..Report::default() };
+        assert_eq!(
+            summary(&report, &Tree::new(), "lab/out"),
+            "`lab/out` is up to date\n\
+             unknown: 2 files that gen did not make, kept\n\
+            \x20 unknown  lab/out/a~\n\
+            \x20 unknown  lab/out/b~\n"
+        );
+    }
+
+    #[test]
+    fn summary_explains_a_manifest_only_change() {
+        let report = Report { changed: strings(&["manifest.toml"]), ..Report::default() };
+        assert_eq!(
+            summary(&report, &Tree::new(), "out"),
+            "updated `out/manifest.toml`: the site file changed, the files it gives did not\n\
+             review `git diff` and commit before you apply\n"
+        );
+    }
+
+    #[test]
+    fn out_defaults_to_the_site_files_folder() {
+        let paths = Paths::resolve("lab/site.toml".into(), None);
+        assert_eq!(paths.out, Path::new("lab/out"));
+        let paths = Paths::resolve("site.toml".into(), None);
+        assert_eq!(paths.out, Path::new("out"));
+    }
+
+    #[test]
+    fn paths_that_do_not_exist_yet_resolve_lexically() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let path = root.join("new/deeper/../../other");
+        assert_eq!(resolve_lexically_below_existing(&path).unwrap(), root.join("other"));
+        assert_eq!(resolve_lexically_below_existing(&root.join("new/..")).unwrap(), root);
+    }
+}

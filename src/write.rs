@@ -1,0 +1,454 @@
+//! Puts a built [`Tree`] into `out/`: only what changed, never a torn file, never anything gen
+//! did not make.
+//!
+//! Writing is planned first and done second. The plan reads the whole folder (without following
+//! symlinks), the previous manifest and the new tree, and refuses anything it would have to
+//! write through, replace or delete that is not a plain file or folder of gen's; so every error
+//! is found before the first change on disk.
+//!
+//! Ownership comes from the previous manifest: a file it lists and the new tree lacks is pruned.
+//! A file neither lists is the user's: it is reported as unknown and left alone. A path the new
+//! tree has is gen's by definition of the layout, so a stray file there is overwritten.
+//!
+//! What to write is decided by comparing bytes and mode on disk with the tree, never by trusting
+//! the hashes in the old manifest, so a half-finished build is repaired by the next one.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+
+use crate::diff::{Disk, Entry};
+use crate::error::{Error, Result};
+use crate::manifest::{self, Manifest};
+use crate::tree::{MANIFEST, Mode, Tree};
+
+/// What `write_tree` did, as relative paths in byte order. `manifest.toml` is a file like any
+/// other here.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub added: Vec<String>,
+    /// Other bytes or another mode.
+    pub changed: Vec<String>,
+    /// Made by gen before, no longer made, deleted.
+    pub removed: Vec<String>,
+    /// Found in `out/`, never made by gen, kept: editor backups, notes, stray links.
+    pub unknown: Vec<String>,
+}
+
+impl Report {
+    /// Nothing was written or removed.
+    pub fn is_up_to_date(&self) -> bool {
+        self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
+    }
+}
+
+struct Plan {
+    report: Report,
+    /// Files gen made that are gone from the tree, whether or not they are still on disk: the
+    /// folders they were in are candidates for removal either way (see `prune`).
+    prune: Vec<String>,
+    /// Written before any file the previous manifest does not list (see `plan`).
+    interim_manifest: Option<String>,
+}
+
+/// Makes `out` hold exactly `tree`, which must contain its manifest (as `crate::build` gives).
+pub fn write_tree(out: &Path, tree: &Tree) -> Result<Report> {
+    let plan = plan(out, tree)?;
+    fs::create_dir_all(out).map_err(|e| Error::io(out, "create", e))?;
+    if let Some(text) = &plan.interim_manifest {
+        write_file(out, MANIFEST, text.as_bytes(), Mode::Regular)?;
+    }
+    let report = &plan.report;
+    for path in report.added.iter().chain(&report.changed).filter(|p| *p != MANIFEST) {
+        let file = tree.get(path).expect("planned from the tree");
+        write_file(out, path, &file.bytes, file.mode)?;
+    }
+    prune(out, &plan)?;
+    let manifest = tree.get(MANIFEST).expect("checked by plan");
+    let manifest_differs = report.added.iter().chain(&report.changed).any(|p| p == MANIFEST);
+    if manifest_differs || plan.interim_manifest.is_some() {
+        write_file(out, MANIFEST, &manifest.bytes, manifest.mode)?;
+    }
+    Ok(plan.report)
+}
+
+fn plan(out: &Path, tree: &Tree) -> Result<Plan> {
+    let new_manifest = tree.get(MANIFEST).expect("a built tree carries its manifest");
+    let disk = Disk::read(out)?;
+    let previous = previous_manifest(out, &disk)?;
+    let owned_before: BTreeSet<&str> =
+        previous.iter().flat_map(|m| m.files.keys()).map(String::as_str).collect();
+
+    let mut report = Report::default();
+    for (path, file) in tree.iter() {
+        check_folders(out, &disk, path)?;
+        match disk.get(path) {
+            None => {
+                check_absent(out, path)?;
+                report.added.push(path.to_string());
+            }
+            Some(Entry::File { bytes, mode }) => {
+                if *bytes != file.bytes || *mode != file.mode.bits() {
+                    report.changed.push(path.to_string());
+                }
+            }
+            Some(entry) => return Err(not_ours(out, path, entry.what())),
+        }
+    }
+
+    let mut prune = Vec::new();
+    for &path in owned_before.iter().filter(|p| tree.get(p).is_none()) {
+        check_folders(out, &disk, path)?;
+        match disk.get(path) {
+            None => {}
+            Some(Entry::File { .. }) => report.removed.push(path.to_string()),
+            Some(entry) => return Err(not_ours(out, path, entry.what())),
+        }
+        prune.push(path.to_string());
+    }
+
+    for (path, _) in disk.iter() {
+        if tree.get(path).is_none() && !owned_before.contains(path) {
+            report.unknown.push(path.to_string());
+        }
+    }
+
+    // A crash after a new file lands but before the new manifest does would leave a file no
+    // manifest lists: the next build would call it unknown and never prune it. So when this
+    // build writes any file the previous manifest does not list, it first records the union
+    // of old and new files. After a crash at any later point, every file gen wrote is listed,
+    // and the next build writes what differs and prunes what its tree lacks.
+    let unlisted = report
+        .added
+        .iter()
+        .chain(&report.changed)
+        .any(|p| p != MANIFEST && !owned_before.contains(p.as_str()));
+    let interim_manifest = unlisted.then(|| {
+        let text = std::str::from_utf8(&new_manifest.bytes).expect("gen writes UTF-8");
+        let mut interim = manifest::parse(text).expect("gen parses its own manifest");
+        for (path, entry) in previous.into_iter().flat_map(|m| m.files) {
+            interim.files.entry(path).or_insert(entry);
+        }
+        interim.to_toml()
+    });
+
+    Ok(Plan { report, prune, interim_manifest })
+}
+
+fn previous_manifest(out: &Path, disk: &Disk) -> Result<Option<Manifest>> {
+    let path = out.join(MANIFEST);
+    match disk.get(MANIFEST) {
+        None => Ok(None),
+        Some(Entry::File { bytes, .. }) => {
+            let text = std::str::from_utf8(bytes).map_err(|_| Error::BadManifest {
+                path: path.clone(),
+                reason: "it is not UTF-8".to_string(),
+            })?;
+            let manifest =
+                manifest::parse(text).map_err(|reason| Error::BadManifest { path, reason })?;
+            Ok(Some(manifest))
+        }
+        Some(entry) => Err(not_ours(out, MANIFEST, entry.what())),
+    }
+}
+
+/// Every folder above `path` must be a real folder or absent. The walk in `Disk::read` lists
+/// anything that is not a folder, so a listed ancestor is a file, symlink or special file that
+/// gen would otherwise write through.
+fn check_folders(out: &Path, disk: &Disk, path: &str) -> Result<()> {
+    for (end, _) in path.match_indices('/') {
+        let folder = &path[..end];
+        if let Some(entry) = disk.get(folder) {
+            let what = match entry {
+                Entry::File { .. } => "a file where gen needs a folder",
+                Entry::Symlink => "a symlink where gen needs a folder",
+                Entry::Special => "a special file where gen needs a folder",
+            };
+            return Err(not_ours(out, folder, what));
+        }
+    }
+    Ok(())
+}
+
+/// `Disk` does not list folders, so a path it lacks may still be one.
+fn check_absent(out: &Path, path: &str) -> Result<()> {
+    let full = out.join(path);
+    match fs::symlink_metadata(&full) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(full, "read", e)),
+        Ok(_) => Err(not_ours(out, path, "a folder where gen writes a file")),
+    }
+}
+
+fn not_ours(out: &Path, path: &str, what: &'static str) -> Error {
+    Error::NotOurs { path: out.join(path), what }
+}
+
+/// Writes a temporary file beside the target, gives it its mode, flushes it to disk and renames
+/// it over the target: a reader sees the old file or the new one, never a part.
+fn write_file(out: &Path, path: &str, bytes: &[u8], mode: Mode) -> Result<()> {
+    let target = out.join(path);
+    let folder = target.parent().expect("a path below out/");
+    fs::create_dir_all(folder).map_err(|e| Error::io(folder, "create", e))?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".gen-")
+        .suffix(".tmp")
+        .tempfile_in(folder)
+        .map_err(|e| Error::io(folder, "create a file in", e))?;
+    let io = |e| Error::io(temp_path(folder), "write", e);
+    temp.write_all(bytes).map_err(io)?;
+    temp.as_file().set_permissions(fs::Permissions::from_mode(mode.bits())).map_err(io)?;
+    temp.as_file().sync_all().map_err(io)?;
+    temp.persist(&target).map_err(|e| Error::io(&target, "replace", e.error))?;
+    Ok(())
+}
+
+/// The temporary name is random; errors name the folder with the pattern instead.
+fn temp_path(folder: &Path) -> std::path::PathBuf {
+    folder.join(".gen-*.tmp")
+}
+
+/// Deletes the files gen made and no longer makes, then the folders that held only them.
+///
+/// A folder is removed only if it is an ancestor of a pruned path and is empty afterwards, so a
+/// folder with anything of the user's in it stays. Pruned paths that are already gone count
+/// too: that finishes the job of a build that crashed between deleting a file and its folder.
+fn prune(out: &Path, plan: &Plan) -> Result<()> {
+    for path in &plan.report.removed {
+        let full = out.join(path);
+        fs::remove_file(&full).map_err(|e| Error::io(full, "remove", e))?;
+    }
+    for path in &plan.prune {
+        for (end, _) in path.rmatch_indices('/') {
+            let folder = out.join(&path[..end]);
+            let is_empty = match fs::read_dir(&folder) {
+                Ok(mut entries) => entries.next().is_none(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(folder, "read", e)),
+            };
+            if !is_empty {
+                break;
+            }
+            fs::remove_dir(&folder).map_err(|e| Error::io(folder, "remove", e))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::compare;
+    use std::os::unix::fs::symlink;
+    use std::time::{Duration, SystemTime};
+
+    fn built(files: &[(&str, &str)]) -> Tree {
+        let mut tree = Tree::new();
+        for (path, text) in files {
+            tree.insert_text(*path, text);
+        }
+        let hosts: BTreeSet<&str> =
+            files.iter().filter_map(|(p, _)| p.strip_prefix("hosts/")?.split('/').next()).collect();
+        manifest::with_manifest(tree, "site", &hosts.into_iter().collect::<Vec<_>>())
+    }
+
+    fn v1() -> Tree {
+        built(&[
+            ("hosts/a/apply.sh", "apply a"),
+            ("hosts/a/workers/Vagrantfile", "workers"),
+            ("kubespray/deploy.sh", "deploy"),
+        ])
+    }
+
+    fn v2() -> Tree {
+        built(&[
+            ("hosts/a/apply.sh", "apply a, changed"),
+            ("hosts/a/control-plane/Vagrantfile", "cp"),
+            ("kubespray/deploy.sh", "deploy"),
+        ])
+    }
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn snapshot(root: &Path) -> Disk {
+        Disk::read(root).unwrap()
+    }
+
+    #[test]
+    fn first_write_creates_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let report = write_tree(&out, &v1()).unwrap();
+        assert_eq!(
+            report.added,
+            strings(&[
+                "hosts/a/apply.sh",
+                "hosts/a/workers/Vagrantfile",
+                "kubespray/deploy.sh",
+                "manifest.toml",
+            ])
+        );
+        assert_eq!(compare(&out, &v1()).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn unchanged_files_are_not_touched() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        write_tree(&out, &v1()).unwrap();
+        let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let apply = out.join("hosts/a/apply.sh");
+        fs::File::options().write(true).open(&apply).unwrap().set_modified(old).unwrap();
+        let report = write_tree(&out, &v1()).unwrap();
+        assert!(report.is_up_to_date(), "{report:?}");
+        assert_eq!(fs::metadata(&apply).unwrap().modified().unwrap(), old);
+    }
+
+    #[test]
+    fn changes_prunes_and_keeps_unknown_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        write_tree(&out, &v1()).unwrap();
+        fs::write(out.join("hosts/a/workers/notes.txt~"), "mine").unwrap();
+        fs::write(out.join("hosts/a/workers/Vagrantfile~"), "backup").unwrap();
+        fs::set_permissions(out.join("kubespray/deploy.sh"), fs::Permissions::from_mode(0o700))
+            .unwrap();
+        let report = write_tree(&out, &v2()).unwrap();
+        assert_eq!(report.added, strings(&["hosts/a/control-plane/Vagrantfile"]));
+        assert_eq!(
+            report.changed,
+            strings(&["hosts/a/apply.sh", "kubespray/deploy.sh", "manifest.toml"])
+        );
+        assert_eq!(report.removed, strings(&["hosts/a/workers/Vagrantfile"]));
+        assert_eq!(
+            report.unknown,
+            strings(&["hosts/a/workers/Vagrantfile~", "hosts/a/workers/notes.txt~"])
+        );
+        // The folder still holds the user's files, so it stays.
+        assert!(out.join("hosts/a/workers/notes.txt~").is_file());
+        let extras: Vec<_> =
+            compare(&out, &v2()).unwrap().iter().map(|c| c.path().to_string()).collect();
+        assert_eq!(extras, report.unknown);
+    }
+
+    #[test]
+    fn folders_left_empty_by_pruning_go_and_others_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        write_tree(&out, &v1()).unwrap();
+        fs::create_dir_all(out.join("hosts/empty-before")).unwrap();
+        write_tree(&out, &v2()).unwrap();
+        assert!(!out.join("hosts/a/workers").exists());
+        assert!(out.join("hosts/empty-before").is_dir());
+        assert_eq!(compare(&out, &v2()).unwrap(), vec![]);
+        // A host that disappears takes its whole folder with it.
+        write_tree(&out, &built(&[("kubespray/deploy.sh", "deploy")])).unwrap();
+        assert!(!out.join("hosts/a").exists());
+        assert!(out.join("hosts/empty-before").is_dir());
+    }
+
+    #[test]
+    fn symlinks_are_refused_before_anything_changes() {
+        type Break = fn(&Path, &Path);
+        let cases: [(&str, Break); 3] = [
+            ("kubespray/deploy.sh", |out, elsewhere| {
+                fs::remove_file(out.join("kubespray/deploy.sh")).unwrap();
+                symlink(elsewhere.join("target"), out.join("kubespray/deploy.sh")).unwrap();
+            }),
+            ("hosts/a", |out, elsewhere| {
+                fs::rename(out.join("hosts/a"), elsewhere.join("a")).unwrap();
+                symlink(elsewhere.join("a"), out.join("hosts/a")).unwrap();
+            }),
+            ("manifest.toml", |out, elsewhere| {
+                fs::rename(out.join("manifest.toml"), elsewhere.join("m")).unwrap();
+                symlink(elsewhere.join("m"), out.join("manifest.toml")).unwrap();
+            }),
+        ];
+        for (path, break_it) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let out = dir.path().join("out");
+            let elsewhere = dir.path().join("elsewhere");
+            fs::create_dir(&elsewhere).unwrap();
+            write_tree(&out, &v1()).unwrap();
+            break_it(&out, &elsewhere);
+            let before = (snapshot(&out), snapshot(&elsewhere));
+            match write_tree(&out, &v2()).unwrap_err() {
+                Error::NotOurs { path: p, .. } => assert_eq!(p, out.join(path)),
+                other => panic!("{other}"),
+            }
+            assert_eq!((snapshot(&out), snapshot(&elsewhere)), before, "{path}");
+        }
+    }
+
+    #[test]
+    fn a_symlinked_out_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("real")).unwrap();
+        symlink("real", dir.path().join("out")).unwrap();
+        let err = write_tree(&dir.path().join("out"), &v1()).unwrap_err();
+        assert!(matches!(err, Error::NotOurs { .. }), "{err}");
+        assert_eq!(fs::read_dir(dir.path().join("real")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_manifest_that_does_not_parse_stops_the_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        write_tree(&out, &v1()).unwrap();
+        fs::write(out.join(MANIFEST), "generator = 3\n").unwrap();
+        let before = snapshot(&out);
+        let err = write_tree(&out, &v2()).unwrap_err();
+        assert!(matches!(err, Error::BadManifest { .. }), "{err}");
+        assert_eq!(snapshot(&out), before);
+    }
+
+    #[test]
+    fn a_listed_path_that_escapes_out_is_never_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        write_tree(&out, &v1()).unwrap();
+        fs::write(dir.path().join("precious"), "keep").unwrap();
+        let manifest = fs::read_to_string(out.join(MANIFEST)).unwrap();
+        let hash = crate::tree::sha256_hex(b"keep");
+        let evil =
+            format!("{manifest}\"../precious\" = {{ mode = \"644\", sha256 = \"{hash}\" }}\n");
+        fs::write(out.join(MANIFEST), evil).unwrap();
+        assert!(matches!(write_tree(&out, &v2()), Err(Error::BadManifest { .. })));
+        assert!(dir.path().join("precious").is_file());
+    }
+
+    #[test]
+    fn a_crash_after_new_files_leaves_them_owned() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        write_tree(&out, &v1()).unwrap();
+        // Simulate a crash right after v2's files landed: interim manifest and files, no final
+        // manifest.
+        let plan = plan(&out, &v2()).unwrap();
+        let interim = plan.interim_manifest.expect("v2 adds a file");
+        write_file(&out, MANIFEST, interim.as_bytes(), Mode::Regular).unwrap();
+        let cp = v2().get("hosts/a/control-plane/Vagrantfile").unwrap().clone();
+        write_file(&out, "hosts/a/control-plane/Vagrantfile", &cp.bytes, cp.mode).unwrap();
+        // The user goes back to v1: the file that only v2 made must be pruned, not kept.
+        let report = write_tree(&out, &v1()).unwrap();
+        assert_eq!(report.removed, strings(&["hosts/a/control-plane/Vagrantfile"]));
+        assert!(report.unknown.is_empty(), "{report:?}");
+        assert!(!out.join("hosts/a/control-plane").exists());
+        assert_eq!(compare(&out, &v1()).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn a_crash_between_file_and_folder_removal_is_finished_next_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        write_tree(&out, &v1()).unwrap();
+        fs::remove_file(out.join("hosts/a/workers/Vagrantfile")).unwrap();
+        let report = write_tree(&out, &v2()).unwrap();
+        assert!(report.removed.is_empty());
+        assert!(!out.join("hosts/a/workers").exists());
+    }
+}
