@@ -12,6 +12,7 @@ pub mod kubespray;
 pub mod manifest;
 pub mod parse;
 pub mod problem;
+pub mod quote;
 pub mod render;
 pub mod site;
 pub mod source;

@@ -1,0 +1,1 @@
+//! `gen apply`: pushing one host's reviewed subtree to it and running its entrypoint (to come).

@@ -1,0 +1,188 @@
+//! Everything that can be wrong with a `site.toml`, and what to do about it.
+//!
+//! Each variant is one rule. `Display` says what is wrong in the user's words; `fix` says what to
+//! change. The location (file, line, column, key) is added by `error::Diagnostic`, so messages
+//! here never repeat it.
+
+use std::fmt;
+
+/// A list of values for a message: `` `a`, `b` or `c` ``.
+fn one_of(values: &[impl AsRef<str>]) -> String {
+    let ticked: Vec<String> = values.iter().map(|v| format!("`{}`", v.as_ref())).collect();
+    match ticked.as_slice() {
+        [] => String::from("nothing"),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The file is not TOML.
+    Syntax { message: String },
+    UnknownKey { suggestion: Option<String>, allowed: Vec<&'static str> },
+    WrongType { expected: &'static str, found: &'static str },
+    Missing { what: &'static str },
+    /// A name that must be an RFC 1123 label (DNS name, hostname, unit and VM name part).
+    NotALabel { value: String, why: &'static str },
+    /// A value outside the grammar its consumer accepts.
+    BadSyntax { value: String, expected: &'static str },
+    NotAnIpv4 { value: String },
+    NotACidr { value: String },
+    CidrHasHostBits { value: String, network: String },
+    CidrTooSmall { value: String },
+    CidrOverlaps { cidr: String, other: &'static str, other_cidr: &'static str },
+    OutOfRange { value: i64, min: i64, max: i64 },
+    NotInNetwork { ip: String, cidr: String },
+    ReservedAddress { ip: String, what: &'static str },
+    DuplicateAddress { ip: String, other: String },
+    UnknownHost { name: String, known: Vec<String> },
+    UnknownRole { value: String },
+    HostWithoutNodes,
+    UnknownRelease { value: String, known: Vec<&'static str> },
+    UnsupportedKubeVersion { value: String, release: &'static str, newest: &'static str, oldest: &'static str },
+    UnsupportedChoice { value: String, release: &'static str, allowed: &'static [&'static str] },
+    NoControlPlane,
+    EvenEtcd { count: usize },
+    MemoryTooLow { value: u32, min: u32, role: &'static str, release: &'static str },
+    EmptyList,
+    BadRange { value: String },
+    RangeOutsideNetwork { range: String, cidr: String },
+    RangeOverlaps { range: String, ip: String, what: String },
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Problem::*;
+        match self {
+            Syntax { message } => write!(f, "not valid TOML: {message}"),
+            UnknownKey { suggestion: Some(s), .. } => write!(f, "unknown key; did you mean `{s}`?"),
+            UnknownKey { suggestion: None, allowed } => {
+                write!(f, "unknown key; expected {}", one_of(allowed))
+            }
+            WrongType { expected, found } => write!(f, "expected {expected}, found {found}"),
+            Missing { what } => write!(f, "missing {what}"),
+            NotALabel { value, why } => write!(f, "`{value}` is not a valid name: {why}"),
+            BadSyntax { value, expected } => write!(f, "`{value}` is not {expected}"),
+            NotAnIpv4 { value } => write!(f, "`{value}` is not an IPv4 address"),
+            NotACidr { value } => {
+                write!(f, "`{value}` is not an IPv4 network in CIDR notation")
+            }
+            CidrHasHostBits { value, network } => {
+                write!(f, "`{value}` has host bits set; the network is `{network}`")
+            }
+            CidrTooSmall { value } => write!(f, "`{value}` has no room for a gateway and nodes"),
+            CidrOverlaps { cidr, other, other_cidr } => {
+                write!(f, "`{cidr}` overlaps {other} `{other_cidr}`")
+            }
+            OutOfRange { value, min, max } => {
+                write!(f, "{value} is out of range; it must be from {min} to {max}")
+            }
+            NotInNetwork { ip, cidr } => write!(f, "`{ip}` is outside `network.cidr` `{cidr}`"),
+            ReservedAddress { ip, what } => write!(f, "`{ip}` is the {what}"),
+            DuplicateAddress { ip, other } => write!(f, "`{ip}` is already used by `{other}`"),
+            UnknownHost { name, .. } => write!(f, "no host `{name}` in `[hosts]`"),
+            UnknownRole { value } => write!(f, "unknown role `{value}`"),
+            HostWithoutNodes => write!(f, "this host runs no node"),
+            UnknownRelease { value, known } => {
+                write!(f, "gen does not know kubespray `{value}`; it knows {}", one_of(known))
+            }
+            UnsupportedKubeVersion { value, release, oldest, newest } => write!(
+                f,
+                "kubespray {release} cannot install Kubernetes `{value}`; it supports \
+                 {oldest} to {newest}"
+            ),
+            UnsupportedChoice { value, release, allowed } => {
+                write!(f, "kubespray {release} does not accept `{value}`; it accepts {}", one_of(allowed))
+            }
+            NoControlPlane => write!(f, "no node has role `control-plane`"),
+            EvenEtcd { count } => write!(
+                f,
+                "{count} control-plane nodes make an etcd cluster of {count}; etcd needs an odd \
+                 number of members to keep quorum, and kubespray refuses an even one"
+            ),
+            MemoryTooLow { value, min, role, release } => write!(
+                f,
+                "{value} MiB is too little for a {role}: kubespray {release} requires {min} MiB \
+                 as seen by the guest kernel"
+            ),
+            EmptyList => write!(f, "the list is empty"),
+            BadRange { value } => {
+                write!(f, "`{value}` is not an address range `FIRST-LAST` or a CIDR")
+            }
+            RangeOutsideNetwork { range, cidr } => {
+                write!(f, "`{range}` is not inside `network.cidr` `{cidr}`")
+            }
+            RangeOverlaps { range, ip, what } => {
+                write!(f, "`{range}` contains `{ip}`, the address of {what}")
+            }
+        }
+    }
+}
+
+impl Problem {
+    /// What to change, in one line; `None` where the message already says it.
+    pub fn fix(&self) -> Option<String> {
+        use Problem::*;
+        Some(match self {
+            Syntax { .. } => "correct the TOML syntax at this place".into(),
+            UnknownKey { suggestion: Some(s), .. } => format!("rename it to `{s}`"),
+            UnknownKey { .. } => "remove it; the site.toml reference is in the README".into(),
+            WrongType { expected, .. } => format!("write {expected} here"),
+            Missing { .. } => "add it; the site.toml reference is in the README".into(),
+            NotALabel { .. } => {
+                "use 1 to 63 lowercase letters, digits and `-`, starting and ending with a \
+                 letter or digit"
+                    .into()
+            }
+            BadSyntax { expected, .. } => format!("write {expected}"),
+            NotAnIpv4 { .. } => "write a dotted quad such as `192.168.1.21`".into(),
+            NotACidr { .. } => "write the network as `192.168.1.0/24`".into(),
+            CidrHasHostBits { network, .. } => format!("write `{network}`"),
+            CidrTooSmall { .. } => "use a prefix of /29 or shorter".into(),
+            CidrOverlaps { .. } => {
+                "renumber the LAN, or the guests cannot tell the two networks apart".into()
+            }
+            OutOfRange { .. } => return None,
+            NotInNetwork { .. } => "use an address inside the bridged LAN".into(),
+            ReservedAddress { .. } | DuplicateAddress { .. } => {
+                "give it a free address of the LAN".into()
+            }
+            UnknownHost { known, .. } => format!("use one of {}", one_of(known)),
+            UnknownRole { .. } => "use `control-plane` or `worker`".into(),
+            HostWithoutNodes => "add a node with this `host`, or remove the host".into(),
+            UnknownRelease { known, .. } => format!("use {}", known.first().copied().unwrap_or("")),
+            UnsupportedKubeVersion { newest, .. } => {
+                format!("use `{newest}`, or leave `kube_version` out for the release's default")
+            }
+            UnsupportedChoice { allowed, .. } => format!("use {}", one_of(allowed)),
+            NoControlPlane => "give one node (or three) `role = \"control-plane\"`".into(),
+            EvenEtcd { count } => format!(
+                "use {} or {} control-plane nodes",
+                count - 1,
+                count + 1
+            ),
+            MemoryTooLow { min, .. } => format!(
+                "give it at least {} MiB (the guest kernel keeps about {} MiB for itself)",
+                min + crate::site::GUEST_KERNEL_RESERVE_MB,
+                crate::site::GUEST_KERNEL_RESERVE_MB
+            ),
+            EmptyList => "list at least one value".into(),
+            BadRange { .. } => "write `192.168.1.240-192.168.1.250` or `192.168.1.240/28`".into(),
+            RangeOutsideNetwork { .. } | RangeOverlaps { .. } => {
+                "choose a range of free LAN addresses that no node, host or gateway uses".into()
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_read_as_english() {
+        assert_eq!(one_of(&["a"]), "`a`");
+        assert_eq!(one_of(&["a", "b", "c"]), "`a`, `b` or `c`");
+    }
+}
