@@ -4,6 +4,8 @@
 //! the tag itself. Validation, rendering and CI all read this table; nothing else in gen may
 //! hard-code a release-specific value.
 
+use std::cmp::Ordering;
+
 /// One kubespray release gen can generate for.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Release {
@@ -44,8 +46,528 @@ pub struct MemoryMinimums {
     pub node: u32,
 }
 
+// How each field was determined (all tags read with `git show <tag>:<path>` from a snapshot of
+// kubernetes-sigs/kubespray; PyPI queried with pip 23.2 in 2026):
+// - `requirements`: `<tag>:requirements.txt`, copied byte for byte (all end in one `\n`). v2.25.1
+//   has the same pins as v2.25.0 but moves `jsonschema` from last line to after `jmespath`.
+// - `ansible_core_window`: `minimal_ansible_version` / `maximal_ansible_version` in
+//   `<tag>:playbooks/ansible_version.yml` (asserted against `ansible_version.string`).
+// - `ansible_core`: the `ansible` package's own pin from its wheel METADATA (9.5.1 `~=2.16.6`,
+//   9.8.0 `~=2.16.9`, 9.13.0 `~=2.16.14`, 10.7.0 `~=2.17.7`, 11.13.0 `~=2.18.12`), newest
+//   non-yanked ansible-core on PyPI in that range (`pip index versions ansible-core`): 2.16.19,
+//   2.17.14, 2.18.19; each is also inside the window. `pip install --dry-run --report` of the
+//   unpinned file picks the same core on Python 3.11, and the file plus the pin resolves there
+//   for every tag.
+// - `python_minor`: lower bound = `Requires-Python` of `ansible` and ansible-core (>=3.10 for
+//   ansible 9/10 with core 2.16/2.17, >=3.11 for ansible 11 with core 2.18); upper bound = the
+//   controller versions that core supports (its `Programming Language :: Python :: 3.x`
+//   classifiers: 3.10-3.12 for 2.16/2.17, 3.11-3.13 for 2.18; Requires-Python has no cap).
+//   Binary-only dry runs (`--only-binary=:all: --python-version 3.x`, manylinux x86_64) resolve on
+//   every Python in the range; v2.25.x also fails on 3.13 for want of MarkupSafe 2.1.5 wheels.
+// - `kube_versions`: keys of `kubelet_checksums.amd64` in
+//   `roles/kubespray-defaults/defaults/main/checksums.yml` (<= v2.27) or
+//   `roles/kubespray_defaults/vars/main/checksums.yml` (v2.28+); kubeadm and kubectl amd64 have the
+//   same keys in every tag, and none lies below `kube_version_min_required` (v1.27.0 / v1.28.0 /
+//   v1.29.0 for v2.25 / v2.26 / v2.27 in the defaults' `main.yml`; the last checksum key from
+//   v2.28). `kube_version_default` is the defaults' `kube_version` (<= v2.27) or the first key.
+// - `network_plugins`, `proxy_modes`, `container_managers`: the `in [...]` asserts in
+//   `roles/kubernetes/preinstall/tasks/0040-verify-settings.yml` (<= v2.27) or
+//   `roles/validate_inventory/tasks/main.yml` ("Stop if unsupported options selected", v2.28+).
+// - `static_k8s_cluster_group`: up to v2.26.1 `playbooks/boilerplate.yml` only maps the legacy
+//   `k8s-cluster` group; v2.27.0 builds `k8s_cluster` from kube_node/kube_control_plane/calico_rr.
+// - `metallb_namespace_required`: `roles/kubernetes-apps/metallb` uses `{{ metallb_namespace }}`
+//   in every tag, but `defaults/main.yml` only sets it from v2.30.0 (before that, only the sample
+//   `addons.yml` does).
+// - `min_memory_mb`: `roles/kubernetes/preinstall/defaults/main.yml` (1500 / 1024 in every tag);
+//   0040 asserts `ansible_memtotal_mb >= minimal_master_memory_mb` on kube_control_plane hosts and
+//   `>= minimal_node_memory_mb` on kube_node hosts (MemTotal, i.e. less than the VM's RAM size).
+
 /// Newest first; the first entry is what `gen` suggests.
-pub static RELEASES: &[Release] = &[];
+pub static RELEASES: &[Release] = &[
+    Release {
+        tag: "v2.31.0",
+        requirements: r"ansible==11.13.0
+# Needed for community.crypto module
+cryptography==46.0.7
+# Needed for jinja2 json_query templating
+jmespath==1.1.0
+# Needed for ansible.utils.ipaddr
+netaddr==1.3.0
+",
+        ansible_core: "2.18.19",
+        ansible_core_window: ("2.18.0", "2.19.0"),
+        python_minor: (11, 13),
+        kube_versions: &[
+            "1.35.4", "1.35.3", "1.35.2", "1.35.1", "1.35.0", "1.34.7", "1.34.6", "1.34.5",
+            "1.34.4", "1.34.3", "1.34.2", "1.34.1", "1.34.0", "1.33.11", "1.33.10", "1.33.9",
+            "1.33.8", "1.33.7", "1.33.6", "1.33.5", "1.33.4", "1.33.3", "1.33.2", "1.33.1",
+            "1.33.0",
+        ],
+        kube_version_default: "1.35.4",
+        kube_version_v_prefix: false,
+        network_plugins: &[
+            "calico",
+            "flannel",
+            "cloud",
+            "cilium",
+            "cni",
+            "kube-ovn",
+            "kube-router",
+            "macvlan",
+            "custom_cni",
+            "none",
+        ],
+        proxy_modes: &["iptables", "ipvs", "nftables"],
+        container_managers: &["docker", "crio", "containerd"],
+        static_k8s_cluster_group: false,
+        metallb_namespace_required: false,
+        min_memory_mb: MemoryMinimums { control_plane: 1500, node: 1024 },
+    },
+    Release {
+        tag: "v2.30.0",
+        requirements: r"ansible==10.7.0
+# Needed for community.crypto module
+cryptography==46.0.3
+# Needed for jinja2 json_query templating
+jmespath==1.1.0
+# Needed for ansible.utils.ipaddr
+netaddr==1.3.0
+",
+        ansible_core: "2.17.14",
+        ansible_core_window: ("2.17.3", "2.18.0"),
+        python_minor: (10, 12),
+        kube_versions: &[
+            "1.34.3", "1.34.2", "1.34.1", "1.34.0", "1.33.7", "1.33.6", "1.33.5", "1.33.4",
+            "1.33.3", "1.33.2", "1.33.1", "1.33.0", "1.32.11", "1.32.10", "1.32.9", "1.32.8",
+            "1.32.7", "1.32.6", "1.32.5", "1.32.4", "1.32.3", "1.32.2", "1.32.1", "1.32.0",
+        ],
+        kube_version_default: "1.34.3",
+        kube_version_v_prefix: false,
+        network_plugins: &[
+            "calico",
+            "flannel",
+            "cloud",
+            "cilium",
+            "cni",
+            "kube-ovn",
+            "kube-router",
+            "macvlan",
+            "custom_cni",
+            "none",
+        ],
+        proxy_modes: &["iptables", "ipvs", "nftables"],
+        container_managers: &["docker", "crio", "containerd"],
+        static_k8s_cluster_group: false,
+        metallb_namespace_required: false,
+        min_memory_mb: MemoryMinimums { control_plane: 1500, node: 1024 },
+    },
+    Release {
+        tag: "v2.29.1",
+        requirements: r"ansible==10.7.0
+# Needed for community.crypto module
+cryptography==46.0.2
+# Needed for jinja2 json_query templating
+jmespath==1.0.1
+# Needed for ansible.utils.ipaddr
+netaddr==1.3.0
+",
+        ansible_core: "2.17.14",
+        ansible_core_window: ("2.17.3", "2.18.0"),
+        python_minor: (10, 12),
+        kube_versions: &[
+            "1.33.7", "1.33.6", "1.33.5", "1.33.4", "1.33.3", "1.33.2", "1.33.1", "1.33.0",
+            "1.32.10", "1.32.9", "1.32.8", "1.32.7", "1.32.6", "1.32.5", "1.32.4", "1.32.3",
+            "1.32.2", "1.32.1", "1.32.0", "1.31.14", "1.31.13", "1.31.12", "1.31.11", "1.31.10",
+            "1.31.9", "1.31.8", "1.31.7", "1.31.6", "1.31.5", "1.31.4", "1.31.3", "1.31.2",
+            "1.31.1", "1.31.0",
+        ],
+        kube_version_default: "1.33.7",
+        kube_version_v_prefix: false,
+        network_plugins: &[
+            "calico",
+            "flannel",
+            "cloud",
+            "cilium",
+            "cni",
+            "kube-ovn",
+            "kube-router",
+            "macvlan",
+            "custom_cni",
+            "none",
+        ],
+        proxy_modes: &["iptables", "ipvs", "nftables"],
+        container_managers: &["docker", "crio", "containerd"],
+        static_k8s_cluster_group: false,
+        metallb_namespace_required: true,
+        min_memory_mb: MemoryMinimums { control_plane: 1500, node: 1024 },
+    },
+    Release {
+        tag: "v2.29.0",
+        requirements: r"ansible==10.7.0
+# Needed for community.crypto module
+cryptography==46.0.2
+# Needed for jinja2 json_query templating
+jmespath==1.0.1
+# Needed for ansible.utils.ipaddr
+netaddr==1.3.0
+",
+        ansible_core: "2.17.14",
+        ansible_core_window: ("2.17.3", "2.18.0"),
+        python_minor: (10, 12),
+        kube_versions: &[
+            "1.33.5", "1.33.4", "1.33.3", "1.33.2", "1.33.1", "1.33.0", "1.32.9", "1.32.8",
+            "1.32.7", "1.32.6", "1.32.5", "1.32.4", "1.32.3", "1.32.2", "1.32.1", "1.32.0",
+            "1.31.13", "1.31.12", "1.31.11", "1.31.10", "1.31.9", "1.31.8", "1.31.7", "1.31.6",
+            "1.31.5", "1.31.4", "1.31.3", "1.31.2", "1.31.1", "1.31.0",
+        ],
+        kube_version_default: "1.33.5",
+        kube_version_v_prefix: false,
+        network_plugins: &[
+            "calico",
+            "flannel",
+            "cloud",
+            "cilium",
+            "cni",
+            "kube-ovn",
+            "kube-router",
+            "macvlan",
+            "custom_cni",
+            "none",
+        ],
+        proxy_modes: &["iptables", "ipvs", "nftables"],
+        container_managers: &["docker", "crio", "containerd"],
+        static_k8s_cluster_group: false,
+        metallb_namespace_required: true,
+        min_memory_mb: MemoryMinimums { control_plane: 1500, node: 1024 },
+    },
+    Release {
+        tag: "v2.28.1",
+        requirements: r"ansible==9.13.0
+# Needed for community.crypto module
+cryptography==45.0.2
+# Needed for jinja2 json_query templating
+jmespath==1.0.1
+# Needed for ansible.utils.ipaddr
+netaddr==1.3.0
+",
+        ansible_core: "2.16.19",
+        ansible_core_window: ("2.16.4", "2.17.0"),
+        python_minor: (10, 12),
+        kube_versions: &[
+            "1.32.8", "1.32.7", "1.32.6", "1.32.5", "1.32.4", "1.32.3", "1.32.2", "1.32.1",
+            "1.32.0", "1.31.12", "1.31.11", "1.31.10", "1.31.9", "1.31.8", "1.31.7", "1.31.6",
+            "1.31.5", "1.31.4", "1.31.3", "1.31.2", "1.31.1", "1.31.0", "1.30.14", "1.30.13",
+            "1.30.12", "1.30.11", "1.30.10", "1.30.9", "1.30.8", "1.30.7", "1.30.6", "1.30.5",
+            "1.30.4", "1.30.3", "1.30.2", "1.30.1", "1.30.0",
+        ],
+        kube_version_default: "1.32.8",
+        kube_version_v_prefix: false,
+        network_plugins: &[
+            "calico",
+            "flannel",
+            "weave",
+            "cloud",
+            "cilium",
+            "cni",
+            "kube-ovn",
+            "kube-router",
+            "macvlan",
+            "custom_cni",
+            "none",
+        ],
+        proxy_modes: &["iptables", "ipvs", "nftables"],
+        container_managers: &["docker", "crio", "containerd"],
+        static_k8s_cluster_group: false,
+        metallb_namespace_required: true,
+        min_memory_mb: MemoryMinimums { control_plane: 1500, node: 1024 },
+    },
+    Release {
+        tag: "v2.28.0",
+        requirements: r"ansible==9.13.0
+# Needed for community.crypto module
+cryptography==45.0.2
+# Needed for jinja2 json_query templating
+jmespath==1.0.1
+# Needed for ansible.utils.ipaddr
+netaddr==1.3.0
+",
+        ansible_core: "2.16.19",
+        ansible_core_window: ("2.16.4", "2.17.0"),
+        python_minor: (10, 12),
+        kube_versions: &[
+            "1.32.5", "1.32.4", "1.32.3", "1.32.2", "1.32.1", "1.32.0", "1.31.9", "1.31.8",
+            "1.31.7", "1.31.6", "1.31.5", "1.31.4", "1.31.3", "1.31.2", "1.31.1", "1.31.0",
+            "1.30.13", "1.30.12", "1.30.11", "1.30.10", "1.30.9", "1.30.8", "1.30.7", "1.30.6",
+            "1.30.5", "1.30.4", "1.30.3", "1.30.2", "1.30.1", "1.30.0",
+        ],
+        kube_version_default: "1.32.5",
+        kube_version_v_prefix: false,
+        network_plugins: &[
+            "calico",
+            "flannel",
+            "weave",
+            "cloud",
+            "cilium",
+            "cni",
+            "kube-ovn",
+            "kube-router",
+            "macvlan",
+            "custom_cni",
+            "none",
+        ],
+        proxy_modes: &["iptables", "ipvs", "nftables"],
+        container_managers: &["docker", "crio", "containerd"],
+        static_k8s_cluster_group: false,
+        metallb_namespace_required: true,
+        min_memory_mb: MemoryMinimums { control_plane: 1500, node: 1024 },
+    },
+    Release {
+        tag: "v2.27.1",
+        requirements: r"ansible==9.13.0
+# Needed for community.crypto module
+cryptography==44.0.2
+# Needed for jinja2 json_query templating
+jmespath==1.0.1
+# Needed for ansible.utils.ipaddr
+netaddr==1.3.0
+",
+        ansible_core: "2.16.19",
+        ansible_core_window: ("2.16.4", "2.17.0"),
+        python_minor: (10, 12),
+        kube_versions: &[
+            "1.31.9", "1.31.8", "1.31.7", "1.31.6", "1.31.5", "1.31.4", "1.31.3", "1.31.2",
+            "1.31.1", "1.31.0", "1.30.13", "1.30.12", "1.30.11", "1.30.10", "1.30.9", "1.30.8",
+            "1.30.7", "1.30.6", "1.30.5", "1.30.4", "1.30.3", "1.30.2", "1.30.1", "1.30.0",
+            "1.29.15", "1.29.14", "1.29.13", "1.29.12", "1.29.11", "1.29.10", "1.29.9", "1.29.8",
+            "1.29.7", "1.29.6", "1.29.5", "1.29.4", "1.29.3", "1.29.2", "1.29.1", "1.29.0",
+        ],
+        kube_version_default: "1.31.9",
+        kube_version_v_prefix: true,
+        network_plugins: &[
+            "calico",
+            "flannel",
+            "weave",
+            "cloud",
+            "cilium",
+            "cni",
+            "kube-ovn",
+            "kube-router",
+            "macvlan",
+            "custom_cni",
+            "none",
+        ],
+        proxy_modes: &["iptables", "ipvs"],
+        container_managers: &["docker", "crio", "containerd"],
+        static_k8s_cluster_group: false,
+        metallb_namespace_required: true,
+        min_memory_mb: MemoryMinimums { control_plane: 1500, node: 1024 },
+    },
+    Release {
+        tag: "v2.27.0",
+        requirements: r"ansible==9.13.0
+# Needed for community.crypto module
+cryptography==44.0.0
+# Needed for jinja2 json_query templating
+jmespath==1.0.1
+# Needed for ansible.utils.ipaddr
+netaddr==1.3.0
+",
+        ansible_core: "2.16.19",
+        ansible_core_window: ("2.16.4", "2.17.0"),
+        python_minor: (10, 12),
+        kube_versions: &[
+            "1.31.4", "1.31.3", "1.31.2", "1.31.1", "1.31.0", "1.30.8", "1.30.7", "1.30.6",
+            "1.30.5", "1.30.4", "1.30.3", "1.30.2", "1.30.1", "1.30.0", "1.29.12", "1.29.11",
+            "1.29.10", "1.29.9", "1.29.8", "1.29.7", "1.29.6", "1.29.5", "1.29.4", "1.29.3",
+            "1.29.2", "1.29.1", "1.29.0",
+        ],
+        kube_version_default: "1.31.4",
+        kube_version_v_prefix: true,
+        network_plugins: &[
+            "calico",
+            "flannel",
+            "weave",
+            "cloud",
+            "cilium",
+            "cni",
+            "kube-ovn",
+            "kube-router",
+            "macvlan",
+            "custom_cni",
+            "none",
+        ],
+        proxy_modes: &["iptables", "ipvs"],
+        container_managers: &["docker", "crio", "containerd"],
+        static_k8s_cluster_group: false,
+        metallb_namespace_required: true,
+        min_memory_mb: MemoryMinimums { control_plane: 1500, node: 1024 },
+    },
+    Release {
+        tag: "v2.26.1",
+        requirements: r"ansible==9.8.0
+# Needed for jinja2 json_query templating
+jmespath==1.0.1
+# Needed for ansible.utils.validate module
+jsonschema==4.23.0
+# Needed for ansible.utils.ipaddr
+netaddr==1.3.0
+",
+        ansible_core: "2.16.19",
+        ansible_core_window: ("2.16.4", "2.17.0"),
+        python_minor: (10, 12),
+        kube_versions: &[
+            "1.30.6", "1.30.5", "1.30.4", "1.30.3", "1.30.2", "1.30.1", "1.30.0", "1.29.10",
+            "1.29.9", "1.29.8", "1.29.7", "1.29.6", "1.29.5", "1.29.4", "1.29.3", "1.29.2",
+            "1.29.1", "1.29.0", "1.28.15", "1.28.14", "1.28.13", "1.28.12", "1.28.11", "1.28.10",
+            "1.28.9", "1.28.8", "1.28.7", "1.28.6", "1.28.5", "1.28.4", "1.28.3", "1.28.2",
+            "1.28.1", "1.28.0",
+        ],
+        kube_version_default: "1.30.6",
+        kube_version_v_prefix: true,
+        network_plugins: &[
+            "calico",
+            "flannel",
+            "weave",
+            "cloud",
+            "cilium",
+            "cni",
+            "kube-ovn",
+            "kube-router",
+            "macvlan",
+            "custom_cni",
+        ],
+        proxy_modes: &["iptables", "ipvs"],
+        container_managers: &["docker", "crio", "containerd"],
+        static_k8s_cluster_group: true,
+        metallb_namespace_required: true,
+        min_memory_mb: MemoryMinimums { control_plane: 1500, node: 1024 },
+    },
+    Release {
+        tag: "v2.26.0",
+        requirements: r"ansible==9.8.0
+# Needed for jinja2 json_query templating
+jmespath==1.0.1
+# Needed for ansible.utils.validate module
+jsonschema==4.23.0
+# Needed for ansible.utils.ipaddr
+netaddr==1.3.0
+",
+        ansible_core: "2.16.19",
+        ansible_core_window: ("2.16.4", "2.17.0"),
+        python_minor: (10, 12),
+        kube_versions: &[
+            "1.30.4", "1.30.3", "1.30.2", "1.30.1", "1.30.0", "1.29.7", "1.29.6", "1.29.5",
+            "1.29.4", "1.29.3", "1.29.2", "1.29.1", "1.29.0", "1.28.12", "1.28.11", "1.28.10",
+            "1.28.9", "1.28.8", "1.28.7", "1.28.6", "1.28.5", "1.28.4", "1.28.3", "1.28.2",
+            "1.28.1", "1.28.0",
+        ],
+        kube_version_default: "1.30.4",
+        kube_version_v_prefix: true,
+        network_plugins: &[
+            "calico",
+            "flannel",
+            "weave",
+            "cloud",
+            "cilium",
+            "cni",
+            "kube-ovn",
+            "kube-router",
+            "macvlan",
+            "custom_cni",
+        ],
+        proxy_modes: &["iptables", "ipvs"],
+        container_managers: &["docker", "crio", "containerd"],
+        static_k8s_cluster_group: true,
+        metallb_namespace_required: true,
+        min_memory_mb: MemoryMinimums { control_plane: 1500, node: 1024 },
+    },
+    Release {
+        tag: "v2.25.1",
+        requirements: r"ansible==9.5.1
+cryptography==42.0.7
+jinja2==3.1.4
+jmespath==1.0.1
+jsonschema==4.22.0
+MarkupSafe==2.1.5
+netaddr==1.2.1
+pbr==6.0.0
+ruamel.yaml==0.18.6
+ruamel.yaml.clib==0.2.8
+",
+        ansible_core: "2.16.19",
+        ansible_core_window: ("2.16.4", "2.17.0"),
+        python_minor: (10, 12),
+        kube_versions: &[
+            "1.29.10", "1.29.9", "1.29.8", "1.29.7", "1.29.6", "1.29.5", "1.29.4", "1.29.3",
+            "1.29.2", "1.29.1", "1.29.0", "1.28.15", "1.28.14", "1.28.13", "1.28.12", "1.28.11",
+            "1.28.10", "1.28.9", "1.28.8", "1.28.7", "1.28.6", "1.28.5", "1.28.4", "1.28.3",
+            "1.28.2", "1.28.1", "1.28.0", "1.27.16", "1.27.15", "1.27.14", "1.27.13", "1.27.12",
+            "1.27.11", "1.27.10", "1.27.9", "1.27.8", "1.27.7", "1.27.6", "1.27.5", "1.27.4",
+            "1.27.3", "1.27.2", "1.27.1", "1.27.0",
+        ],
+        kube_version_default: "1.29.10",
+        kube_version_v_prefix: true,
+        network_plugins: &[
+            "calico",
+            "flannel",
+            "weave",
+            "cloud",
+            "cilium",
+            "cni",
+            "kube-ovn",
+            "kube-router",
+            "macvlan",
+            "custom_cni",
+        ],
+        proxy_modes: &["iptables", "ipvs"],
+        container_managers: &["docker", "crio", "containerd"],
+        static_k8s_cluster_group: true,
+        metallb_namespace_required: true,
+        min_memory_mb: MemoryMinimums { control_plane: 1500, node: 1024 },
+    },
+    Release {
+        tag: "v2.25.0",
+        requirements: r"ansible==9.5.1
+cryptography==42.0.7
+jinja2==3.1.4
+jmespath==1.0.1
+MarkupSafe==2.1.5
+netaddr==1.2.1
+pbr==6.0.0
+ruamel.yaml==0.18.6
+ruamel.yaml.clib==0.2.8
+jsonschema==4.22.0
+",
+        ansible_core: "2.16.19",
+        ansible_core_window: ("2.16.4", "2.17.0"),
+        python_minor: (10, 12),
+        kube_versions: &[
+            "1.29.5", "1.29.4", "1.29.3", "1.29.2", "1.29.1", "1.29.0", "1.28.10", "1.28.9",
+            "1.28.8", "1.28.7", "1.28.6", "1.28.5", "1.28.4", "1.28.3", "1.28.2", "1.28.1",
+            "1.28.0", "1.27.14", "1.27.13", "1.27.12", "1.27.11", "1.27.10", "1.27.9", "1.27.8",
+            "1.27.7", "1.27.6", "1.27.5", "1.27.4", "1.27.3", "1.27.2", "1.27.1", "1.27.0",
+        ],
+        kube_version_default: "1.29.5",
+        kube_version_v_prefix: true,
+        network_plugins: &[
+            "calico",
+            "flannel",
+            "weave",
+            "cloud",
+            "cilium",
+            "cni",
+            "kube-ovn",
+            "kube-router",
+            "macvlan",
+            "custom_cni",
+        ],
+        proxy_modes: &["iptables", "ipvs"],
+        container_managers: &["docker", "crio", "containerd"],
+        static_k8s_cluster_group: true,
+        metallb_namespace_required: true,
+        min_memory_mb: MemoryMinimums { control_plane: 1500, node: 1024 },
+    },
+];
 
 pub fn find(tag: &str) -> Option<&'static Release> {
     RELEASES.iter().find(|r| r.tag == tag)
@@ -53,4 +575,261 @@ pub fn find(tag: &str) -> Option<&'static Release> {
 
 pub fn newest() -> &'static Release {
     &RELEASES[0]
+}
+
+/// The tags in [`RELEASES`], newest first.
+pub fn known_tags() -> impl Iterator<Item = &'static str> {
+    RELEASES.iter().map(|r| r.tag)
+}
+
+impl Release {
+    /// `v` (written `X.Y.Z`) is one of this release's Kubernetes versions.
+    pub fn supports_kube_version(&self, v: &str) -> bool {
+        self.kube_versions.contains(&v)
+    }
+
+    /// `v` (written `X.Y.Z`) as this release wants `kube_version` written.
+    pub fn kube_version_value(&self, v: &str) -> String {
+        if self.kube_version_v_prefix { format!("v{v}") } else { v.to_string() }
+    }
+
+    /// `v` lies in `ansible_core_window` (minimum inclusive, maximum exclusive).
+    pub fn ansible_core_allowed(&self, v: &str) -> bool {
+        let (min, max) = self.ansible_core_window;
+        version_cmp(v, min).is_ge() && version_cmp(v, max).is_lt()
+    }
+}
+
+/// Compares dotted versions such as `1.35.10` and `1.35.9` component by component, numerically
+/// (so `1.35.10 > 1.35.9`, `1.9 < 1.10`). A missing component counts as `0` (`1.2 == 1.2.0`). A
+/// component that is not a plain decimal number is compared as text, after all numeric ones. No
+/// leading `v` is stripped: callers pass `X.Y.Z`.
+pub fn version_cmp(a: &str, b: &str) -> Ordering {
+    let mut xs = a.split('.');
+    let mut ys = b.split('.');
+    loop {
+        let (x, y) = match (xs.next(), ys.next()) {
+            (None, None) => return Ordering::Equal,
+            (x, y) => (x.unwrap_or("0"), y.unwrap_or("0")),
+        };
+        let ord = match (numeric(x), numeric(y)) {
+            (Some(m), Some(n)) => m.cmp(&n),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => x.cmp(y),
+        };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+}
+
+/// A version component as a number, if it is one (digits only; leading zeros allowed).
+fn numeric(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits = s.trim_start_matches('0');
+    if digits.is_empty() { Some(0) } else { digits.parse().ok() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TAGS: &[&str] = &[
+        "v2.31.0", "v2.30.0", "v2.29.1", "v2.29.0", "v2.28.1", "v2.28.0", "v2.27.1", "v2.27.0",
+        "v2.26.1", "v2.26.0", "v2.25.1", "v2.25.0",
+    ];
+
+    fn tag_num(tag: &str) -> &str {
+        tag.strip_prefix('v').expect("tag starts with v")
+    }
+
+    fn is_xyz(v: &str) -> bool {
+        let parts: Vec<&str> = v.split('.').collect();
+        parts.len() == 3
+            && parts.iter().all(|p| *p == "0" || (numeric(p).is_some() && !p.starts_with('0')))
+    }
+
+    #[test]
+    fn version_cmp_is_numeric() {
+        use Ordering::*;
+        assert_eq!(version_cmp("1.35.10", "1.35.9"), Greater);
+        assert_eq!(version_cmp("1.35.9", "1.35.10"), Less);
+        assert_eq!(version_cmp("1.9", "1.10"), Less);
+        assert_eq!(version_cmp("2.16.19", "2.17.0"), Less);
+        assert_eq!(version_cmp("2.16.4", "2.16.4"), Equal);
+        assert_eq!(version_cmp("2.16", "2.16.0"), Equal);
+        assert_eq!(version_cmp("2.16.1", "2.16"), Greater);
+        assert_eq!(version_cmp("10.0.0", "9.99.99"), Greater);
+        assert_eq!(version_cmp("1.02", "1.2"), Equal);
+        assert_eq!(version_cmp("1.2.x", "1.2.3"), Greater);
+        assert_eq!(version_cmp("1.2.a", "1.2.b"), Less);
+        assert_eq!(version_cmp("", ""), Equal);
+        assert_eq!(version_cmp("99999999999999999999999", "1"), Greater);
+    }
+
+    #[test]
+    fn exactly_the_expected_tags_newest_first() {
+        assert_eq!(known_tags().collect::<Vec<_>>(), TAGS);
+        for w in RELEASES.windows(2) {
+            assert_eq!(version_cmp(tag_num(w[0].tag), tag_num(w[1].tag)), Ordering::Greater);
+        }
+        let mut tags: Vec<_> = known_tags().collect();
+        tags.sort();
+        tags.dedup();
+        assert_eq!(tags.len(), RELEASES.len(), "tags are unique");
+        assert_eq!(newest().tag, "v2.31.0");
+        assert_eq!(find("v2.25.1").map(|r| r.tag), Some("v2.25.1"));
+        assert!(find("v2.24.3").is_none());
+        assert!(find("2.31.0").is_none());
+    }
+
+    #[test]
+    fn kube_versions_sorted_newest_first_and_hold_the_default() {
+        for r in RELEASES {
+            assert!(!r.kube_versions.is_empty(), "{}", r.tag);
+            for v in r.kube_versions.iter().chain([&r.kube_version_default]) {
+                assert!(is_xyz(v), "{}: {v} is X.Y.Z", r.tag);
+            }
+            for w in r.kube_versions.windows(2) {
+                assert_eq!(version_cmp(w[0], w[1]), Ordering::Greater, "{}: {w:?}", r.tag);
+            }
+            assert!(r.supports_kube_version(r.kube_version_default), "{}", r.tag);
+            // Every tag's default is its newest checksum version (from v2.28 by definition).
+            assert_eq!(r.kube_versions[0], r.kube_version_default, "{}", r.tag);
+        }
+    }
+
+    #[test]
+    fn kube_version_ranges() {
+        let expect = [
+            ("v2.31.0", "1.33.0", "1.35.4", 25),
+            ("v2.30.0", "1.32.0", "1.34.3", 24),
+            ("v2.29.1", "1.31.0", "1.33.7", 34),
+            ("v2.29.0", "1.31.0", "1.33.5", 30),
+            ("v2.28.1", "1.30.0", "1.32.8", 37),
+            ("v2.28.0", "1.30.0", "1.32.5", 30),
+            ("v2.27.1", "1.29.0", "1.31.9", 40),
+            ("v2.27.0", "1.29.0", "1.31.4", 27),
+            ("v2.26.1", "1.28.0", "1.30.6", 34),
+            ("v2.26.0", "1.28.0", "1.30.4", 26),
+            ("v2.25.1", "1.27.0", "1.29.10", 44),
+            ("v2.25.0", "1.27.0", "1.29.5", 32),
+        ];
+        for (tag, oldest, newest, count) in expect {
+            let r = find(tag).unwrap();
+            assert_eq!(r.kube_versions.last(), Some(&oldest), "{tag}");
+            assert_eq!(r.kube_versions.first(), Some(&newest), "{tag}");
+            assert_eq!(r.kube_versions.len(), count, "{tag}");
+        }
+    }
+
+    #[test]
+    fn ansible_core_pin_inside_window() {
+        for r in RELEASES {
+            let (min, max) = r.ansible_core_window;
+            assert!(is_xyz(r.ansible_core) && is_xyz(min) && is_xyz(max), "{}", r.tag);
+            assert_eq!(version_cmp(min, max), Ordering::Less, "{}", r.tag);
+            assert!(r.ansible_core_allowed(r.ansible_core), "{}: {}", r.tag, r.ansible_core);
+            assert!(!r.ansible_core_allowed(max), "{}: maximum is exclusive", r.tag);
+            assert!(r.ansible_core_allowed(min), "{}: minimum is inclusive", r.tag);
+        }
+    }
+
+    #[test]
+    fn ansible_pin_matches_core_series_and_python() {
+        // ansible N requires ansible-core 2.(N+7).x (PyPI metadata of the pinned packages).
+        for r in RELEASES {
+            let ansible = ansible_pin(r.requirements);
+            let major: u32 = ansible.split('.').next().unwrap().parse().unwrap();
+            let core_minor: u32 = r.ansible_core.split('.').nth(1).unwrap().parse().unwrap();
+            assert_eq!(
+                core_minor,
+                major + 7,
+                "{}: ansible {ansible} vs core {}",
+                r.tag,
+                r.ansible_core
+            );
+            let (lo, hi) = r.python_minor;
+            assert!(lo <= hi && lo >= 10, "{}", r.tag);
+            let want = if core_minor >= 18 { (11, 13) } else { (10, 12) };
+            assert_eq!(r.python_minor, want, "{}", r.tag);
+        }
+    }
+
+    fn ansible_pin(requirements: &str) -> &str {
+        let pins: Vec<&str> =
+            requirements.lines().filter_map(|l| l.strip_prefix("ansible==")).collect();
+        assert_eq!(pins.len(), 1);
+        pins[0]
+    }
+
+    #[test]
+    fn requirements_are_plain_pin_files() {
+        for r in RELEASES {
+            let req = r.requirements;
+            assert!(req.ends_with('\n') && !req.ends_with("\n\n"), "{}", r.tag);
+            assert!(!req.contains('\r'), "{}", r.tag);
+            assert!(req.starts_with("ansible=="), "{}", r.tag);
+            assert!(is_xyz(ansible_pin(req)), "{}", r.tag);
+            for line in req.lines() {
+                if line.starts_with("# ") {
+                    continue;
+                }
+                let (name, version) = line.split_once("==").expect("name==version");
+                assert!(!name.is_empty() && !name.contains(' '), "{}: {line}", r.tag);
+                assert!(is_xyz(version), "{}: {line}", r.tag);
+            }
+        }
+        // Same pins, different order.
+        let (a, b) = (find("v2.25.0").unwrap(), find("v2.25.1").unwrap());
+        assert_ne!(a.requirements, b.requirements);
+        let sorted = |s: &'static str| {
+            let mut v: Vec<_> = s.lines().collect();
+            v.sort();
+            v
+        };
+        assert_eq!(sorted(a.requirements), sorted(b.requirements));
+        assert!(a.requirements.ends_with("jsonschema==4.22.0\n"));
+        assert!(b.requirements.ends_with("ruamel.yaml.clib==0.2.8\n"));
+    }
+
+    #[test]
+    fn v_prefix_exactly_up_to_v2_27_1() {
+        for r in RELEASES {
+            let old = version_cmp(tag_num(r.tag), "2.27.1").is_le();
+            assert_eq!(r.kube_version_v_prefix, old, "{}", r.tag);
+            let want = if old {
+                format!("v{}", r.kube_version_default)
+            } else {
+                r.kube_version_default.to_string()
+            };
+            assert_eq!(r.kube_version_value(r.kube_version_default), want);
+        }
+    }
+
+    #[test]
+    fn release_dependent_flags() {
+        for r in RELEASES {
+            let t = tag_num(r.tag);
+            assert_eq!(r.static_k8s_cluster_group, version_cmp(t, "2.26.1").is_le(), "{}", r.tag);
+            assert_eq!(r.metallb_namespace_required, version_cmp(t, "2.29.1").is_le(), "{}", r.tag);
+            assert_eq!(r.min_memory_mb, MemoryMinimums { control_plane: 1500, node: 1024 });
+        }
+    }
+
+    #[test]
+    fn allowed_values_hold_the_defaults() {
+        for r in RELEASES {
+            let t = tag_num(r.tag);
+            assert!(r.network_plugins.contains(&"calico"), "{}", r.tag);
+            assert!(r.proxy_modes.contains(&"ipvs") && r.proxy_modes.contains(&"iptables"));
+            assert_eq!(r.container_managers, ["docker", "crio", "containerd"], "{}", r.tag);
+            assert_eq!(r.network_plugins.contains(&"weave"), version_cmp(t, "2.29.0").is_lt());
+            assert_eq!(r.network_plugins.contains(&"none"), version_cmp(t, "2.27.0").is_ge());
+            assert_eq!(r.proxy_modes.contains(&"nftables"), version_cmp(t, "2.28.0").is_ge());
+        }
+    }
 }
