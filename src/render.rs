@@ -360,11 +360,6 @@ fn needs_strict_arp(site: &Site) -> bool {
     site.addons.metallb.is_some() && site.kubespray.proxy_mode == "ipvs"
 }
 
-/// `kube_version` as the release writes it: `vX.Y.Z` up to v2.27, `X.Y.Z` from v2.28.
-fn kube_version_for(release: &Release, version: &str) -> String {
-    if release.kube_version_v_prefix { format!("v{version}") } else { version.to_string() }
-}
-
 fn render_kubespray(site: &Site, tree: &mut Tree) {
     let k = &site.kubespray;
     let release = k.release;
@@ -388,7 +383,7 @@ fn render_kubespray(site: &Site, tree: &mut Tree) {
     tree.insert_text(format!("{vars}/all/kubespray.yml"), &text(&all));
     let cluster = ClusterVars {
         cluster: &site.cluster,
-        kube_version: kube_version_for(release, k.kube_version),
+        kube_version: release.kube_version_value(k.kube_version),
         network_plugin: k.network_plugin,
         container_manager: k.container_manager,
         proxy_mode: k.proxy_mode,

@@ -28,12 +28,20 @@ install_unit() {
 mkdir -p {{ g.state|sh }}
 install_unit {{ g.unit|sh }}
 {%- endfor %}
+{%- for unit in stale_units %}
+# This host runs no {{ unit }} VMs any more: stop them and remove the unit.
+if [ -e "$units_dir/"{{ unit|sh }} ]; then
+  sudo systemctl disable --now --quiet {{ unit|sh }}
+  sudo rm -f "$units_dir/"{{ unit|sh }}
+  reload=yes
+fi
+{%- endfor %}
 
 if [ "$reload" = yes ]; then
   sudo systemctl daemon-reload
 fi
 {% for g in groups %}
-# {{ g.group }}
+# {{ g.group }}: restarted when its Vagrantfile or a netplan file of its VMs changed.
 sudo systemctl enable --quiet {{ g.unit|sh }}
 if {% for input in g.inputs %}same {{ input|sh }}{% if !loop.last %} && {% endif %}{% endfor %}; then
   sudo systemctl start {{ g.unit|sh }}
@@ -41,16 +49,4 @@ else
   sudo systemctl restart {{ g.unit|sh }}
 fi
 {%- endfor %}
-
-# A role group this host no longer runs: stop its VMs and remove its unit.
-{%- for unit in stale_units %}
-if [ -e "$units_dir/"{{ unit|sh }} ]; then
-  sudo systemctl disable --now --quiet {{ unit|sh }}
-  sudo rm -f "$units_dir/"{{ unit|sh }}
-  reload=yes
-fi
-{%- endfor %}
-if [ "$reload" = yes ]; then
-  sudo systemctl daemon-reload
-fi
 echo "$root: $(basename "$generation") is applied"
