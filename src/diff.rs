@@ -222,6 +222,8 @@ pub fn unified(
 
 fn text_diff(old_label: &str, old: &[u8], new_label: &str, new: &[u8]) -> String {
     match (as_text(old), as_text(new)) {
+        // An empty file added or removed has no hunk, but it is still a difference to show.
+        (Some(""), Some("")) => format!("--- {old_label}\n+++ {new_label}\n"),
         (Some(old), Some(new)) => {
             TextDiff::from_lines(old, new).unified_diff().header(old_label, new_label).to_string()
         }
@@ -326,6 +328,7 @@ mod tests {
         let file = |bytes: &[u8], mode| Entry::File { bytes: bytes.to_vec(), mode };
         disk.entries.insert("a/apply.sh".into(), file(b"one\nTWO\nthree\n", 0o644));
         disk.entries.insert("z.bin".into(), file(b"\xff\x00", 0o644));
+        disk.entries.insert("empty".into(), file(b"", 0o644));
         let mut expected = tree();
         expected.insert("z.bin".into(), File { bytes: vec![0xfe], mode: Mode::Regular });
         let changes = compare_trees(&expected, &disk);
@@ -344,6 +347,8 @@ mod tests {
              +++ <fresh build>/b.yaml\n\
              @@ -0,0 +1 @@\n\
              +b\n\
+             --- out/empty\n\
+             +++ /dev/null\n\
              Binary files out/z.bin and <fresh build>/z.bin differ\n"
         );
     }
