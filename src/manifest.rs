@@ -88,13 +88,6 @@ pub fn render(tree: &Tree, site_text: &str, hosts: &[&str]) -> String {
     Manifest::of(tree, site_text, hosts).to_toml()
 }
 
-/// `tree` with its manifest added: the last step of every build.
-pub fn with_manifest(mut tree: Tree, site_text: &str, hosts: &[&str]) -> Tree {
-    let text = render(&tree, site_text, hosts);
-    tree.insert_text(MANIFEST, &text);
-    tree
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawManifest {
@@ -232,13 +225,15 @@ mod tests {
     }
 
     #[test]
-    fn with_manifest_adds_it_outside_every_hash() {
-        let tree = with_manifest(sample(), "site", &["vmhost1"]);
+    fn the_manifest_is_outside_every_hash_it_records() {
+        let mut tree = sample();
+        tree.insert_text(MANIFEST, &render(&sample(), "site", &["vmhost1"]));
         let manifest = parse(std::str::from_utf8(&tree.get(MANIFEST).unwrap().bytes).unwrap());
         let manifest = manifest.unwrap();
         assert_eq!(manifest.files.len(), 3);
         assert_eq!(manifest.tree_sha256, sample().hash());
         assert_eq!(tree.hash(), sample().hash());
+        assert_eq!(render(&tree, "site", &["vmhost1"]), render(&sample(), "site", &["vmhost1"]));
     }
 
     #[test]

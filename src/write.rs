@@ -251,7 +251,9 @@ mod tests {
         }
         let hosts: BTreeSet<&str> =
             files.iter().filter_map(|(p, _)| p.strip_prefix("hosts/")?.split('/').next()).collect();
-        manifest::with_manifest(tree, "site", &hosts.into_iter().collect::<Vec<_>>())
+        let manifest = manifest::render(&tree, "site", &hosts.into_iter().collect::<Vec<_>>());
+        tree.insert_text(MANIFEST, &manifest);
+        tree
     }
 
     fn v1() -> Tree {

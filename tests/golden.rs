@@ -118,7 +118,8 @@ fn compare(case: &Path, built: &labgen::Result<Tree>) -> String {
         (Ok(tree), true, false) => {
             let disk = Disk::read(&expected).unwrap_or_else(|e| panic!("{e}"));
             let changes = compare_trees(tree, &disk);
-            let label = format!("golden-tests/{}/{EXPECTED}", case.file_name().unwrap().display());
+            let name = case.file_name().unwrap().to_string_lossy();
+            let label = format!("golden-tests/{name}/{EXPECTED}");
             let mut text = String::new();
             for change in &changes {
                 text += &format!("{}\n", change.describe(&label));
