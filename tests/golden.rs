@@ -126,7 +126,8 @@ fn compare(case: &Path, built: &labgen::Result<Tree>) -> String {
             }
             text + &unified(&changes, tree, &disk, &label, "<build>")
         }
-        (Ok(_), false, _) => format!("the build succeeded but the case expects `{ERROR}`\n"),
+        (Ok(_), false, true) => format!("the build succeeded but the case expects `{ERROR}`\n"),
+        (Ok(_), false, false) => format!("has neither `{EXPECTED}/` nor `{ERROR}`\n"),
         (Err(e), _, true) => {
             let want = fs::read_to_string(&error).unwrap_or_else(|e| panic!("{e}"));
             let got = format!("{e}\n");
