@@ -160,7 +160,8 @@ impl<'a, 's> Table<'a, 's> {
         match parsed {
             Some(n) if (min..=max).contains(&n) => Some(Sp { value: n, loc }),
             _ => {
-                let value = parsed.unwrap_or(if i.as_str().starts_with('-') { i64::MIN } else { i64::MAX });
+                let value =
+                    parsed.unwrap_or(if i.as_str().starts_with('-') { i64::MIN } else { i64::MAX });
                 report.add(&loc, Problem::OutOfRange { value, min, max });
                 None
             }
@@ -180,7 +181,11 @@ impl<'a, 's> Table<'a, 's> {
     }
 
     /// An optional array of strings; `None` for the whole array if any element is not a string.
-    pub fn str_array(&mut self, report: &mut Report, name: &'static str) -> Option<Sp<Vec<Sp<String>>>> {
+    pub fn str_array(
+        &mut self,
+        report: &mut Report,
+        name: &'static str,
+    ) -> Option<Sp<Vec<Sp<String>>>> {
         let (loc, value) = self.raw(name)?;
         let DeValue::Array(items) = value else {
             let found = value.type_str();
@@ -231,7 +236,12 @@ impl<'a, 's> Table<'a, 's> {
                 return t;
             }
             // Present but not a table: already reported; read it as empty so nothing more is said.
-            return Table { key: self.child_key(name), offset: self.offset, table: empty, asked: vec![] };
+            return Table {
+                key: self.child_key(name),
+                offset: self.offset,
+                table: empty,
+                asked: vec![],
+            };
         }
         self.asked.push(name);
         Table { key: self.child_key(name), offset: self.offset, table: empty, asked: vec![] }
@@ -242,7 +252,10 @@ impl<'a, 's> Table<'a, 's> {
         let mut out = Vec::new();
         for (name, value) in self.table.iter() {
             let key = self.child_key(name.get_ref());
-            let name_sp = Sp { value: name.get_ref().to_string(), loc: Loc { key: key.clone(), offset: name.span().start } };
+            let name_sp = Sp {
+                value: name.get_ref().to_string(),
+                loc: Loc { key: key.clone(), offset: name.span().start },
+            };
             match value.get_ref() {
                 DeValue::Table(t) => {
                     let offset = name.span().start;
@@ -305,7 +318,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
     }
     row[b.len()]
 }
-
 
 #[cfg(test)]
 mod tests {

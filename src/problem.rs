@@ -16,39 +16,128 @@ fn one_of(values: &[impl AsRef<str>]) -> String {
     }
 }
 
+/// A value as the user typed it, made safe to print on one line: control characters escaped,
+/// very long values cut (a pasted certificate should not flood the terminal).
+fn shown(value: &str) -> String {
+    const LIMIT: usize = 80;
+    let escaped: String = value
+        .chars()
+        .flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] })
+        .collect();
+    match escaped.char_indices().nth(LIMIT) {
+        Some((cut, _)) => format!("{}…", &escaped[..cut]),
+        None => escaped,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
     /// The file is not TOML.
-    Syntax { message: String },
-    UnknownKey { suggestion: Option<String>, allowed: Vec<&'static str> },
-    WrongType { expected: &'static str, found: &'static str },
-    Missing { what: &'static str },
+    Syntax {
+        message: String,
+    },
+    UnknownKey {
+        suggestion: Option<String>,
+        allowed: Vec<&'static str>,
+    },
+    WrongType {
+        expected: &'static str,
+        found: &'static str,
+    },
+    Missing {
+        what: &'static str,
+    },
     /// A name that must be an RFC 1123 label (DNS name, hostname, unit and VM name part).
-    NotALabel { value: String, why: &'static str },
+    NotALabel {
+        value: String,
+        why: &'static str,
+    },
     /// A value outside the grammar its consumer accepts.
-    BadSyntax { value: String, expected: &'static str },
-    NotAnIpv4 { value: String },
-    NotACidr { value: String },
-    CidrHasHostBits { value: String, network: String },
-    CidrTooSmall { value: String },
-    CidrOverlaps { cidr: String, other: &'static str, other_cidr: &'static str },
-    OutOfRange { value: i64, min: i64, max: i64 },
-    NotInNetwork { ip: String, cidr: String },
-    ReservedAddress { ip: String, what: &'static str },
-    DuplicateAddress { ip: String, other: String },
-    UnknownHost { name: String, known: Vec<String> },
-    UnknownRole { value: String },
+    BadSyntax {
+        value: String,
+        expected: &'static str,
+    },
+    NotAnIpv4 {
+        value: String,
+    },
+    NotACidr {
+        value: String,
+    },
+    CidrHasHostBits {
+        value: String,
+        network: String,
+    },
+    CidrTooSmall {
+        value: String,
+    },
+    CidrOverlaps {
+        cidr: String,
+        other: &'static str,
+        other_cidr: &'static str,
+    },
+    OutOfRange {
+        value: i64,
+        min: i64,
+        max: i64,
+    },
+    NotInNetwork {
+        ip: String,
+        cidr: String,
+    },
+    ReservedAddress {
+        ip: String,
+        what: &'static str,
+    },
+    DuplicateAddress {
+        ip: String,
+        other: String,
+    },
+    UnknownHost {
+        name: String,
+        known: Vec<String>,
+    },
+    UnknownRole {
+        value: String,
+    },
     HostWithoutNodes,
-    UnknownRelease { value: String, known: Vec<&'static str> },
-    UnsupportedKubeVersion { value: String, release: &'static str, newest: &'static str, oldest: &'static str },
-    UnsupportedChoice { value: String, release: &'static str, allowed: &'static [&'static str] },
+    UnknownRelease {
+        value: String,
+        known: Vec<&'static str>,
+    },
+    UnsupportedKubeVersion {
+        value: String,
+        release: &'static str,
+        newest: &'static str,
+        oldest: &'static str,
+    },
+    UnsupportedChoice {
+        value: String,
+        release: &'static str,
+        allowed: &'static [&'static str],
+    },
     NoControlPlane,
-    EvenEtcd { count: usize },
-    MemoryTooLow { value: u32, min: u32, role: &'static str, release: &'static str },
+    EvenEtcd {
+        count: usize,
+    },
+    MemoryTooLow {
+        value: u32,
+        min: u32,
+        role: &'static str,
+        release: &'static str,
+    },
     EmptyList,
-    BadRange { value: String },
-    RangeOutsideNetwork { range: String, cidr: String },
-    RangeOverlaps { range: String, ip: String, what: String },
+    BadRange {
+        value: String,
+    },
+    RangeOutsideNetwork {
+        range: String,
+        cidr: String,
+    },
+    RangeOverlaps {
+        range: String,
+        ip: String,
+        what: String,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -62,11 +151,11 @@ impl fmt::Display for Problem {
             }
             WrongType { expected, found } => write!(f, "expected {expected}, found {found}"),
             Missing { what } => write!(f, "missing {what}"),
-            NotALabel { value, why } => write!(f, "`{value}` is not a valid name: {why}"),
-            BadSyntax { value, expected } => write!(f, "`{value}` is not {expected}"),
-            NotAnIpv4 { value } => write!(f, "`{value}` is not an IPv4 address"),
+            NotALabel { value, why } => write!(f, "`{}` is not a valid name: {why}", shown(value)),
+            BadSyntax { value, expected } => write!(f, "`{}` is not {expected}", shown(value)),
+            NotAnIpv4 { value } => write!(f, "`{}` is not an IPv4 address", shown(value)),
             NotACidr { value } => {
-                write!(f, "`{value}` is not an IPv4 network in CIDR notation")
+                write!(f, "`{}` is not an IPv4 network in CIDR notation", shown(value))
             }
             CidrHasHostBits { value, network } => {
                 write!(f, "`{value}` has host bits set; the network is `{network}`")
@@ -82,18 +171,29 @@ impl fmt::Display for Problem {
             ReservedAddress { ip, what } => write!(f, "`{ip}` is the {what}"),
             DuplicateAddress { ip, other } => write!(f, "`{ip}` is already used by `{other}`"),
             UnknownHost { name, .. } => write!(f, "no host `{name}` in `[hosts]`"),
-            UnknownRole { value } => write!(f, "unknown role `{value}`"),
+            UnknownRole { value } => write!(f, "unknown role `{}`", shown(value)),
             HostWithoutNodes => write!(f, "this host runs no node"),
             UnknownRelease { value, known } => {
-                write!(f, "gen does not know kubespray `{value}`; it knows {}", one_of(known))
+                write!(
+                    f,
+                    "gen does not know kubespray `{}`; it knows {}",
+                    shown(value),
+                    one_of(known)
+                )
             }
             UnsupportedKubeVersion { value, release, oldest, newest } => write!(
                 f,
-                "kubespray {release} cannot install Kubernetes `{value}`; it supports \
-                 {oldest} to {newest}"
+                "kubespray {release} cannot install Kubernetes `{}`; it supports \
+                 {oldest} to {newest}",
+                shown(value)
             ),
             UnsupportedChoice { value, release, allowed } => {
-                write!(f, "kubespray {release} does not accept `{value}`; it accepts {}", one_of(allowed))
+                write!(
+                    f,
+                    "kubespray {release} does not accept `{}`; it accepts {}",
+                    shown(value),
+                    one_of(allowed)
+                )
             }
             NoControlPlane => write!(f, "no node has role `control-plane`"),
             EvenEtcd { count } => write!(
@@ -108,10 +208,10 @@ impl fmt::Display for Problem {
             ),
             EmptyList => write!(f, "the list is empty"),
             BadRange { value } => {
-                write!(f, "`{value}` is not an address range `FIRST-LAST` or a CIDR")
+                write!(f, "`{}` is not an address range `FIRST-LAST` or a CIDR", shown(value))
             }
             RangeOutsideNetwork { range, cidr } => {
-                write!(f, "`{range}` is not inside `network.cidr` `{cidr}`")
+                write!(f, "`{}` is not inside `network.cidr` `{cidr}`", shown(range))
             }
             RangeOverlaps { range, ip, what } => {
                 write!(f, "`{range}` contains `{ip}`, the address of {what}")
@@ -151,17 +251,15 @@ impl Problem {
             UnknownHost { known, .. } => format!("use one of {}", one_of(known)),
             UnknownRole { .. } => "use `control-plane` or `worker`".into(),
             HostWithoutNodes => "add a node with this `host`, or remove the host".into(),
-            UnknownRelease { known, .. } => format!("use {}", known.first().copied().unwrap_or("")),
+            UnknownRelease { known, .. } => {
+                format!("use `{}`, the newest", known.first().copied().unwrap_or_default())
+            }
             UnsupportedKubeVersion { newest, .. } => {
                 format!("use `{newest}`, or leave `kube_version` out for the release's default")
             }
             UnsupportedChoice { allowed, .. } => format!("use {}", one_of(allowed)),
             NoControlPlane => "give one node (or three) `role = \"control-plane\"`".into(),
-            EvenEtcd { count } => format!(
-                "use {} or {} control-plane nodes",
-                count - 1,
-                count + 1
-            ),
+            EvenEtcd { count } => format!("use {} or {} control-plane nodes", count - 1, count + 1),
             MemoryTooLow { min, .. } => format!(
                 "give it at least {} MiB (the guest kernel keeps about {} MiB for itself)",
                 min + crate::site::GUEST_KERNEL_RESERVE_MB,
@@ -179,6 +277,12 @@ impl Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_print_on_one_line_and_bounded() {
+        assert_eq!(shown("a\nb\u{0}"), "a\\nb\\u{0}");
+        assert_eq!(shown(&"x".repeat(200)).chars().count(), 81);
+    }
 
     #[test]
     fn lists_read_as_english() {

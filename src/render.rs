@@ -268,8 +268,13 @@ fn render_host(site: &Site, host: &Host, tree: &mut Tree) {
         .map(|role| unit_name(&site.cluster, &host.name, role))
         .filter(|unit| !apply_groups.iter().any(|g| &g.unit == unit))
         .collect();
-    let apply =
-        Apply { host: &host.name, user: &host.user, root: &host.root, groups: apply_groups, stale_units };
+    let apply = Apply {
+        host: &host.name,
+        user: &host.user,
+        root: &host.root,
+        groups: apply_groups,
+        stale_units,
+    };
     tree.insert_text(format!("{base}/apply.sh"), &text(&apply));
 }
 

@@ -184,7 +184,10 @@ impl Site {
         let site = parse::document(text, &mut report).and_then(|doc| read_site(&doc, &mut report));
         match site {
             Some(site) if report.is_empty() => Ok(site),
-            _ => Err(Error::InvalidSite { file: file.to_string(), diagnostics: report.into_diagnostics() }),
+            _ => Err(Error::InvalidSite {
+                file: file.to_string(),
+                diagnostics: report.into_diagnostics(),
+            }),
         }
     }
 
@@ -218,34 +221,49 @@ fn read_site(doc: &toml::Spanned<DeTable<'_>>, report: &mut Report) -> Option<Si
 
     let hosts_table = root.req_table(report, "hosts", &empty);
     let hosts_loc = hosts_table.loc();
-    let hosts: Vec<Sp<Host>> = hosts_table
-        .entries(report)
+    let host_entries = hosts_table.entries(report);
+    // Names come from the table keys, so a host whose fields are wrong still exists for the
+    // nodes that name it: one mistake is reported once.
+    let host_names: Vec<String> = host_entries.iter().map(|(name, _)| name.value.clone()).collect();
+    let hosts: Vec<Sp<Host>> = host_entries
         .into_iter()
         .filter_map(|(name, t)| read_host(name, t, cluster.as_ref(), report))
         .collect();
     let nodes_table = root.req_table(report, "nodes", &empty);
     let nodes_loc = nodes_table.loc();
-    let nodes: Vec<NodeAt> = nodes_table
-        .entries(report)
+    let node_entries = nodes_table.entries(report);
+    let node_count = node_entries.len();
+    let nodes: Vec<NodeAt> = node_entries
         .into_iter()
         .filter_map(|(name, t)| read_node(name, t, defaults, report))
         .collect();
     root.finish(report);
 
-    if hosts.is_empty() {
-        report.add(&hosts_loc, Problem::Missing { what: "a `[hosts.<name>]` table: the lab needs a VM server" });
+    if host_names.is_empty() {
+        report.add(
+            &hosts_loc,
+            Problem::Missing { what: "a `[hosts.<name>]` table: the lab needs a VM server" },
+        );
     }
-    if nodes.is_empty() {
-        report.add(&nodes_loc, Problem::Missing { what: "a `[nodes.<name>]` table: the cluster needs a node" });
+    if node_count == 0 {
+        report.add(
+            &nodes_loc,
+            Problem::Missing { what: "a `[nodes.<name>]` table: the cluster needs a node" },
+        );
     }
+    // Rules over all nodes only make sense when every node could be read.
+    let all_nodes_read = nodes.len() == node_count;
+    check_hosts_and_nodes(&host_names, &hosts, &nodes, all_nodes_read, report);
 
     let addons = addons.unwrap_or(Some(RawAddons { helm: false, metallb: None }));
     let (cluster, kubespray, network, vagrant, addons) =
         (cluster?, kubespray?, network?, vagrant?, addons?);
 
-    check_hosts_and_nodes(&hosts, &nodes, report);
     check_addresses(&network, &hosts, &nodes, report);
-    check_cluster(&kubespray, &nodes, &nodes_loc, report);
+    if all_nodes_read {
+        check_etcd(&nodes, &nodes_loc, report);
+    }
+    check_memory(&kubespray, &nodes, report);
     let metallb = addons.metallb.and_then(|r| check_metallb(r, &network, &hosts, &nodes, report));
 
     let mut nodes: Vec<Node> = nodes.into_iter().map(|n| n.node).collect();
@@ -282,7 +300,12 @@ fn ipv4(report: &mut Report, s: &Sp<String>) -> Option<Ipv4Addr> {
 }
 
 /// Checks a free-text value against the grammar its consumers accept.
-fn grammar(report: &mut Report, s: Sp<String>, ok: fn(&str) -> bool, expected: &'static str) -> Option<String> {
+fn grammar(
+    report: &mut Report,
+    s: Sp<String>,
+    ok: fn(&str) -> bool,
+    expected: &'static str,
+) -> Option<String> {
     if ok(&s.value) {
         Some(s.value)
     } else {
@@ -292,7 +315,8 @@ fn grammar(report: &mut Report, s: Sp<String>, ok: fn(&str) -> bool, expected: &
 }
 
 fn read_kubespray(mut t: Table, report: &mut Report) -> Option<Kubespray> {
-    let version = t.req_str(report, "version", "the kubespray release, e.g. `version = \"v2.31.0\"`");
+    let version =
+        t.req_str(report, "version", "the kubespray release, e.g. `version = \"v2.31.0\"`");
     let kube_version = t.str(report, "kube_version");
     let plugin = t.str(report, "network_plugin");
     let manager = t.str(report, "container_manager");
@@ -311,21 +335,30 @@ fn read_kubespray(mut t: Table, report: &mut Report) -> Option<Kubespray> {
             let bare = v.value.strip_prefix('v').unwrap_or(&v.value);
             let found = release.kube_versions.iter().copied().find(|k| *k == bare);
             if found.is_none() {
-                report.add(&v.loc, Problem::UnsupportedKubeVersion {
-                    value: v.value.clone(),
-                    release: release.tag,
-                    newest: release.kube_versions[0],
-                    oldest: release.kube_versions[release.kube_versions.len() - 1],
-                });
+                report.add(
+                    &v.loc,
+                    Problem::UnsupportedKubeVersion {
+                        value: v.value.clone(),
+                        release: release.tag,
+                        newest: release.kube_versions[0],
+                        oldest: release.kube_versions[release.kube_versions.len() - 1],
+                    },
+                );
             }
             found
         }
     };
-    let choose = |report: &mut Report, v: Option<Sp<String>>, default: &'static str, allowed: &'static [&'static str]| {
+    let choose = |report: &mut Report,
+                  v: Option<Sp<String>>,
+                  default: &'static str,
+                  allowed: &'static [&'static str]| {
         let Some(v) = v else { return Some(default) };
         let found = allowed.iter().copied().find(|a| *a == v.value);
         if found.is_none() {
-            report.add(&v.loc, Problem::UnsupportedChoice { value: v.value, release: release.tag, allowed });
+            report.add(
+                &v.loc,
+                Problem::UnsupportedChoice { value: v.value, release: release.tag, allowed },
+            );
         }
         found
     };
@@ -343,7 +376,8 @@ fn read_kubespray(mut t: Table, report: &mut Report) -> Option<Kubespray> {
 
 fn read_network(mut t: Table, report: &mut Report) -> Option<Network> {
     let cidr = t.req_str(report, "cidr", "the bridged LAN, e.g. `cidr = \"192.168.1.0/24\"`");
-    let gateway = t.req_str(report, "gateway", "the LAN's router, e.g. `gateway = \"192.168.1.1\"`");
+    let gateway =
+        t.req_str(report, "gateway", "the LAN's router, e.g. `gateway = \"192.168.1.1\"`");
     let dns = t.str_array(report, "dns");
     let table_loc = t.loc();
     t.finish(report);
@@ -354,7 +388,10 @@ fn read_network(mut t: Table, report: &mut Report) -> Option<Network> {
             return None;
         };
         if net != net.trunc() {
-            report.add(&c.loc, Problem::CidrHasHostBits { value: c.value, network: net.trunc().to_string() });
+            report.add(
+                &c.loc,
+                Problem::CidrHasHostBits { value: c.value, network: net.trunc().to_string() },
+            );
             return None;
         }
         if net.prefix_len() > 29 {
@@ -364,7 +401,10 @@ fn read_network(mut t: Table, report: &mut Report) -> Option<Network> {
         for (other, other_cidr) in RESERVED_NETWORKS {
             let o = Ipv4Net::from_str(other_cidr).expect("constant network");
             if net.contains(&o.network()) || o.contains(&net.network()) {
-                report.add(&c.loc, Problem::CidrOverlaps { cidr: c.value.clone(), other, other_cidr });
+                report.add(
+                    &c.loc,
+                    Problem::CidrOverlaps { cidr: c.value.clone(), other, other_cidr },
+                );
             }
         }
         Some((net, c.loc))
@@ -372,8 +412,10 @@ fn read_network(mut t: Table, report: &mut Report) -> Option<Network> {
     let gateway = gateway.and_then(|g| ipv4(report, &g).map(|ip| (ip, g.loc)));
     let dns = match dns {
         None => {
-            report.add(&Loc { key: format!("{}.dns", table_loc.key), offset: table_loc.offset },
-                Problem::Missing { what: "the LAN's DNS servers, e.g. `dns = [\"192.168.1.1\"]`" });
+            report.add(
+                &Loc { key: format!("{}.dns", table_loc.key), offset: table_loc.offset },
+                Problem::Missing { what: "the LAN's DNS servers, e.g. `dns = [\"192.168.1.1\"]`" },
+            );
             None
         }
         Some(list) if list.value.is_empty() => {
@@ -384,7 +426,10 @@ fn read_network(mut t: Table, report: &mut Report) -> Option<Network> {
     };
     let ((cidr, _), (gateway, gateway_loc)) = (cidr?, gateway?);
     if !cidr.contains(&gateway) {
-        report.add(&gateway_loc, Problem::NotInNetwork { ip: gateway.to_string(), cidr: cidr.to_string() });
+        report.add(
+            &gateway_loc,
+            Problem::NotInNetwork { ip: gateway.to_string(), cidr: cidr.to_string() },
+        );
     } else if let Some(what) = edge_of(cidr, gateway) {
         report.add(&gateway_loc, Problem::ReservedAddress { ip: gateway.to_string(), what });
     }
@@ -424,8 +469,17 @@ fn read_vagrant(mut t: Table, report: &mut Report) -> (Option<Vagrant>, NodeDefa
         cpus: cpus.map_or(DEFAULT_CPUS, |c| c.value as u32),
         memory_mb: memory.map_or(DEFAULT_MEMORY_MB, |m| m.value as u32),
     };
-    let box_name = box_name.and_then(|b| grammar(report, b, is_box_name, "a box name `owner/name` of letters, digits, `.`, `_` and `-`"));
-    let box_version = box_version.and_then(|v| grammar(report, v, is_dotted_number, "a box version of digits and dots, e.g. `202502.21.0`"));
+    let box_name = box_name.and_then(|b| {
+        grammar(
+            report,
+            b,
+            is_box_name,
+            "a box name `owner/name` of letters, digits, `.`, `_` and `-`",
+        )
+    });
+    let box_version = box_version.and_then(|v| {
+        grammar(report, v, is_dotted_number, "a box version of digits and dots, e.g. `202502.21.0`")
+    });
     let keys = keys.map_or(Some(vec![]), |k| {
         k.value
             .into_iter()
@@ -449,7 +503,11 @@ struct RawAddons {
 fn read_addons(mut t: Table, report: &mut Report) -> Option<RawAddons> {
     let helm = t.bool(report, "helm");
     let metallb = t.table(report, "metallb").map(|mut m| {
-        let range = m.req_str(report, "ip_range", "the addresses MetalLB hands out, e.g. `ip_range = \"192.168.1.240-192.168.1.250\"`");
+        let range = m.req_str(
+            report,
+            "ip_range",
+            "the addresses MetalLB hands out, e.g. `ip_range = \"192.168.1.240-192.168.1.250\"`",
+        );
         m.finish(report);
         range
     });
@@ -462,22 +520,55 @@ fn read_addons(mut t: Table, report: &mut Report) -> Option<RawAddons> {
     Some(RawAddons { helm: helm.is_some_and(|h| h.value), metallb })
 }
 
-fn read_host(name: Sp<String>, mut t: Table, cluster: Option<&Sp<Label>>, report: &mut Report) -> Option<Sp<Host>> {
+fn read_host(
+    name: Sp<String>,
+    mut t: Table,
+    cluster: Option<&Sp<Label>>,
+    report: &mut Report,
+) -> Option<Sp<Host>> {
     let name = label(report, name);
     let address = t.req_str(report, "address", "the address `gen apply` connects to");
     let user = t.req_str(report, "user", "the ssh user that owns the VMs");
-    let bridge = t.req_str(report, "bridge", "the host NIC the guests bridge onto, e.g. `bridge = \"eno1\"`");
-    let host_key = t.req_str(report, "host_key", "the host's ssh public key (`ssh-keyscan -t ed25519 HOST`): apply trusts no other");
+    let bridge = t.req_str(
+        report,
+        "bridge",
+        "the host NIC the guests bridge onto, e.g. `bridge = \"eno1\"`",
+    );
+    let host_key = t.req_str(
+        report,
+        "host_key",
+        "the host's ssh public key (`ssh-keyscan -t ed25519 HOST`): apply trusts no other",
+    );
     let port = t.int(report, "port", 1, 65535);
     let root = t.str(report, "root");
     t.finish(report);
 
-    let address = address.and_then(|a| grammar(report, a, is_address, "an IPv4 address or a DNS name"));
+    let address =
+        address.and_then(|a| grammar(report, a, is_address, "an IPv4 address or a DNS name"));
     let user = user.and_then(|u| grammar(report, u, is_user_name, "a user name of lowercase letters, digits, `_` and `-` (at most 32, not starting with a digit or `-`)"));
-    let bridge = bridge.and_then(|b| grammar(report, b, is_interface_name, "a network interface name of at most 15 letters, digits, `_`, `.` and `-`"));
-    let host_key = host_key.and_then(|k| grammar(report, k, is_host_key, "an ssh public key `type base64`, as `ssh-keyscan` prints it after the host name"));
+    let bridge = bridge.and_then(|b| {
+        grammar(
+            report,
+            b,
+            is_interface_name,
+            "a network interface name of at most 15 letters, digits, `_`, `.` and `-`",
+        )
+    });
+    let host_key = host_key.and_then(|k| {
+        grammar(
+            report,
+            k,
+            is_host_key,
+            "an ssh public key `type base64`, as `ssh-keyscan` prints it after the host name",
+        )
+    });
     let root = match root {
-        Some(r) => Some(grammar(report, r, is_remote_root, "an absolute path of letters, digits and `._-/` without `.` or `..` parts")?),
+        Some(r) => Some(grammar(
+            report,
+            r,
+            is_remote_root,
+            "an absolute path of letters, digits and `._-/` without `.` or `..` parts",
+        )?),
         None => match (&user, cluster) {
             (Some(user), Some(cluster)) => Some(default_remote_root(user, &cluster.value)),
             _ => None,
@@ -509,11 +600,17 @@ pub fn default_remote_root(user: &str, cluster: &Label) -> String {
 struct NodeAt {
     node: Node,
     host_loc: Loc,
+    role_loc: Loc,
     ip_loc: Loc,
     memory_loc: Loc,
 }
 
-fn read_node(name: Sp<String>, mut t: Table, defaults: NodeDefaults, report: &mut Report) -> Option<NodeAt> {
+fn read_node(
+    name: Sp<String>,
+    mut t: Table,
+    defaults: NodeDefaults,
+    report: &mut Report,
+) -> Option<NodeAt> {
     let name = label(report, name);
     let host = t.req_str(report, "host", "the VM server this node runs on");
     let role = t.req_str(report, "role", "`role = \"control-plane\"` or `role = \"worker\"`");
@@ -525,8 +622,8 @@ fn read_node(name: Sp<String>, mut t: Table, defaults: NodeDefaults, report: &mu
 
     let host = host.and_then(|h| label(report, h));
     let role = role.and_then(|r| match r.value.as_str() {
-        "control-plane" => Some(Role::ControlPlane),
-        "worker" => Some(Role::Worker),
+        "control-plane" => Some(Sp { value: Role::ControlPlane, loc: r.loc }),
+        "worker" => Some(Sp { value: Role::Worker, loc: r.loc }),
         _ => {
             report.add(&r.loc, Problem::UnknownRole { value: r.value });
             None
@@ -539,27 +636,37 @@ fn read_node(name: Sp<String>, mut t: Table, defaults: NodeDefaults, report: &mu
         node: Node {
             name: name.value,
             host: host.value,
-            role,
+            role: role.value,
             ip: ip.value,
             cpus: cpus.map_or(defaults.cpus, |c| c.value as u32),
             memory_mb: memory.map_or(defaults.memory_mb, |m| m.value as u32),
         },
         host_loc: host.loc,
+        role_loc: role.loc,
         ip_loc: ip.loc,
         memory_loc,
     })
 }
 
-fn check_hosts_and_nodes(hosts: &[Sp<Host>], nodes: &[NodeAt], report: &mut Report) {
-    let known: Vec<String> = hosts.iter().map(|h| h.value.name.to_string()).collect();
+fn check_hosts_and_nodes(
+    host_names: &[String],
+    hosts: &[Sp<Host>],
+    nodes: &[NodeAt],
+    all_nodes_read: bool,
+    report: &mut Report,
+) {
     for n in nodes {
-        if !hosts.iter().any(|h| h.value.name == n.node.host) {
-            report.add(&n.host_loc, Problem::UnknownHost { name: n.node.host.to_string(), known: known.clone() });
+        // With no host at all, the missing `[hosts]` is the one thing to say.
+        if !host_names.is_empty() && !host_names.iter().any(|h| h == n.node.host.as_str()) {
+            let known = host_names.to_vec();
+            report.add(&n.host_loc, Problem::UnknownHost { name: n.node.host.to_string(), known });
         }
     }
-    for h in hosts {
-        if !nodes.iter().any(|n| n.node.host == h.value.name) {
-            report.add(&h.loc, Problem::HostWithoutNodes);
+    if all_nodes_read {
+        for h in hosts {
+            if !nodes.iter().any(|n| n.node.host == h.value.name) {
+                report.add(&h.loc, Problem::HostWithoutNodes);
+            }
         }
     }
 }
@@ -567,12 +674,15 @@ fn check_hosts_and_nodes(hosts: &[Sp<Host>], nodes: &[NodeAt], report: &mut Repo
 /// Every machine address on the LAN is inside it, not reserved, and unique.
 fn check_addresses(network: &Network, hosts: &[Sp<Host>], nodes: &[NodeAt], report: &mut Report) {
     let mut taken: BTreeMap<Ipv4Addr, String> = BTreeMap::new();
-    taken.insert(network.gateway, "the gateway `network.gateway`".into());
+    taken.insert(network.gateway, "network.gateway".into());
     for h in hosts {
         if let Ok(ip) = Ipv4Addr::from_str(&h.value.address) {
             let key = format!("{}.address", h.loc.key);
             if let Some(other) = taken.get(&ip) {
-                report.add(&h.loc, Problem::DuplicateAddress { ip: ip.to_string(), other: other.clone() });
+                report.add(
+                    &h.loc,
+                    Problem::DuplicateAddress { ip: ip.to_string(), other: other.clone() },
+                );
             } else {
                 taken.insert(ip, key);
             }
@@ -581,27 +691,38 @@ fn check_addresses(network: &Network, hosts: &[Sp<Host>], nodes: &[NodeAt], repo
     for n in nodes {
         let ip = n.node.ip;
         if !network.cidr.contains(&ip) {
-            report.add(&n.ip_loc, Problem::NotInNetwork { ip: ip.to_string(), cidr: network.cidr.to_string() });
+            report.add(
+                &n.ip_loc,
+                Problem::NotInNetwork { ip: ip.to_string(), cidr: network.cidr.to_string() },
+            );
         } else if let Some(what) = edge_of(network.cidr, ip) {
             report.add(&n.ip_loc, Problem::ReservedAddress { ip: ip.to_string(), what });
         } else if let Some(other) = taken.get(&ip) {
-            report.add(&n.ip_loc, Problem::DuplicateAddress { ip: ip.to_string(), other: other.clone() });
+            report.add(
+                &n.ip_loc,
+                Problem::DuplicateAddress { ip: ip.to_string(), other: other.clone() },
+            );
         } else {
             taken.insert(ip, n.ip_loc.key.clone());
         }
     }
 }
 
-/// What kubespray itself would refuse, caught before a deploy starts.
-fn check_cluster(k: &Kubespray, nodes: &[NodeAt], nodes_loc: &Loc, report: &mut Report) {
-    let control_planes = nodes.iter().filter(|n| n.node.role == Role::ControlPlane).count();
-    if !nodes.is_empty() && control_planes == 0 {
-        report.add(nodes_loc, Problem::NoControlPlane);
-    } else if control_planes % 2 == 0 && control_planes > 0 {
-        // Stacked etcd: the etcd members are the control planes.
-        let first = nodes.iter().find(|n| n.node.role == Role::ControlPlane).expect("counted");
-        report.add(&Loc { key: format!("nodes.{}.role", first.node.name), offset: first.host_loc.offset }, Problem::EvenEtcd { count: control_planes });
+/// Stacked etcd runs on the control planes: there must be some, and an odd number.
+fn check_etcd(nodes: &[NodeAt], nodes_loc: &Loc, report: &mut Report) {
+    let control_planes: Vec<&NodeAt> =
+        nodes.iter().filter(|n| n.node.role == Role::ControlPlane).collect();
+    match control_planes.as_slice() {
+        [] if !nodes.is_empty() => report.add(nodes_loc, Problem::NoControlPlane),
+        [.., last] if control_planes.len() % 2 == 0 => {
+            report.add(&last.role_loc, Problem::EvenEtcd { count: control_planes.len() });
+        }
+        _ => {}
     }
+}
+
+/// kubespray's memory minimums (checked against the guest's MemTotal, hence the headroom).
+fn check_memory(k: &Kubespray, nodes: &[NodeAt], report: &mut Report) {
     let min = k.release.min_memory_mb;
     for n in nodes {
         let (required, role) = match n.node.role {
@@ -609,19 +730,34 @@ fn check_cluster(k: &Kubespray, nodes: &[NodeAt], nodes_loc: &Loc, report: &mut 
             Role::Worker => (min.node, "worker node"),
         };
         if n.node.memory_mb < required + GUEST_KERNEL_RESERVE_MB {
-            report.add(&n.memory_loc, Problem::MemoryTooLow { value: n.node.memory_mb, min: required, role, release: k.release.tag });
+            let problem = Problem::MemoryTooLow {
+                value: n.node.memory_mb,
+                min: required,
+                role,
+                release: k.release.tag,
+            };
+            report.add(&n.memory_loc, problem);
         }
     }
 }
 
-fn check_metallb(range: Sp<String>, network: &Network, hosts: &[Sp<Host>], nodes: &[NodeAt], report: &mut Report) -> Option<AddressRange> {
+fn check_metallb(
+    range: Sp<String>,
+    network: &Network,
+    hosts: &[Sp<Host>],
+    nodes: &[NodeAt],
+    report: &mut Report,
+) -> Option<AddressRange> {
     let Some(parsed) = parse_range(&range.value) else {
         report.add(&range.loc, Problem::BadRange { value: range.value });
         return None;
     };
     let cidr = network.cidr;
     if !cidr.contains(&parsed.first) || !cidr.contains(&parsed.last) {
-        report.add(&range.loc, Problem::RangeOutsideNetwork { range: range.value, cidr: cidr.to_string() });
+        report.add(
+            &range.loc,
+            Problem::RangeOutsideNetwork { range: range.value, cidr: cidr.to_string() },
+        );
         return None;
     }
     let mut used: Vec<(Ipv4Addr, String)> = vec![
@@ -636,7 +772,10 @@ fn check_metallb(range: Sp<String>, network: &Network, hosts: &[Sp<Host>], nodes
     let mut ok = true;
     for (ip, what) in used {
         if parsed.contains(ip) {
-            report.add(&range.loc, Problem::RangeOverlaps { range: range.value.clone(), ip: ip.to_string(), what });
+            report.add(
+                &range.loc,
+                Problem::RangeOverlaps { range: range.value.clone(), ip: ip.to_string(), what },
+            );
             ok = false;
         }
     }
@@ -670,7 +809,8 @@ fn is_user_name(s: &str) -> bool {
     let b = s.as_bytes();
     (1..=32).contains(&b.len())
         && (b[0].is_ascii_lowercase() || b[0] == b'_')
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
 }
 
 fn is_interface_name(s: &str) -> bool {
@@ -722,7 +862,9 @@ fn is_host_key(s: &str) -> bool {
 
 fn is_authorized_key(s: &str) -> bool {
     let parts: Vec<&str> = s.split(' ').collect();
-    let comment_ok = |c: &str| !c.is_empty() && c.bytes().all(|b| b.is_ascii_alphanumeric() || b"@._+:=-".contains(&b));
+    let comment_ok = |c: &str| {
+        !c.is_empty() && c.bytes().all(|b| b.is_ascii_alphanumeric() || b"@._+:=-".contains(&b))
+    };
     match parts.as_slice() {
         [kind, body] => is_key_body(kind, body),
         [kind, body, comment] => is_key_body(kind, body) && comment_ok(comment),
