@@ -1,0 +1,2558 @@
+//! Proves with the real tools that every generated artifact is right.
+//!
+//! Every non-error golden case (`golden-tests/<case>/expected/`) and the committed example
+//! (`out/`) is checked by each validator below. A validator is one `#[test]` that walks all
+//! trees, collects every complaint and fails once, listing them all.
+//!
+//! | test | tool | what it proves |
+//! |---|---|---|
+//! | `vagrant` | `vagrant validate` (VirtualBox provider loaded through a stub `VBoxManage`), Vagrant's own config loader (`tests/validators/vagrant_inspect.rb`) | each Vagrantfile loads; each machine is the site's node with a bridged `public_network` (`bridge`, `ip`, a MAC VirtualBox accepts, the netplan override's MAC), integer cpus/memory, a pinned box; no clock or environment |
+//! | `netplan` | `netplan generate --root-dir` over typical box configs | each override parses without a warning and gives the bridged NIC its address and the only static default route, below the NAT NIC's DHCP metric |
+//! | `systemd` | `systemd-analyze verify --root` | each unit parses without a word, runs `vagrant up`/`halt` as the host's user, is wanted by a real target |
+//! | `shell` | `bash -n`, `shellcheck -x` | every `*.sh` parses and lints clean at all severities |
+//! | `ansible_inventory` | `ansible-inventory --list/--graph` in a venv of the tree's own `requirements.txt` | groups, host vars and group_vars reach the hosts; ansible-core lies in kubespray's window |
+//! | `pip_resolution` | `pip install --dry-run --report` | `requirements.txt` resolves to the pinned ansible-core, inside the window |
+//!
+//! A missing tool fails the test when `CI` is set, and otherwise prints a loud SKIPPED line with
+//! the install hint (`.ci/install-tools`). Nothing is written into the repository: every tool runs
+//! on temporary copies; only the venvs live under `target/validator-venvs/`.
+//!
+//! `LABGEN_VALIDATE_TREES=DIR[:DIR...]` adds trees to check, each DIR holding `site.toml` and
+//! `out/` (for trying the validators on a hand-made or freshly built tree).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
+use std::fmt::Display;
+use std::fs;
+use std::io::Write as _;
+use std::net::Ipv4Addr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use labgen::kubespray;
+
+// ---------------------------------------------------------------------------------------------
+// The trees under test and what their site.toml says
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Role {
+    ControlPlane,
+    Worker,
+}
+
+impl Role {
+    /// The folder of a host subtree that holds this role's Vagrantfile.
+    fn group(self) -> &'static str {
+        match self {
+            Role::ControlPlane => "control-plane",
+            Role::Worker => "workers",
+        }
+    }
+
+    fn from_group(group: &str) -> Option<Role> {
+        match group {
+            "control-plane" => Some(Role::ControlPlane),
+            "workers" => Some(Role::Worker),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Node {
+    name: String,
+    host: String,
+    role: Role,
+    ip: Ipv4Addr,
+    cpus: i64,
+    memory_mb: i64,
+}
+
+#[derive(Debug, Clone)]
+struct Host {
+    user: String,
+    bridge: String,
+}
+
+/// What the validators need from a `site.toml`, read independently of gen's own parser so that
+/// the two cannot share a mistake.
+#[derive(Debug, Clone)]
+struct Site {
+    cluster: String,
+    kubespray_version: String,
+    kube_version: Option<String>,
+    network_plugin: String,
+    kube_proxy_mode: Option<String>,
+    container_manager: Option<String>,
+    prefix: u8,
+    gateway: Ipv4Addr,
+    dns: Vec<String>,
+    box_name: String,
+    box_version: String,
+    helm: bool,
+    metallb: bool,
+    hosts: BTreeMap<String, Host>,
+    nodes: BTreeMap<String, Node>,
+}
+
+impl Site {
+    fn nodes_on(&self, host: &str, role: Role) -> BTreeSet<String> {
+        self.nodes
+            .values()
+            .filter(|n| n.host == host && n.role == role)
+            .map(|n| n.name.clone())
+            .collect()
+    }
+
+    fn nodes_with(&self, role: Role) -> BTreeSet<String> {
+        self.nodes.values().filter(|n| n.role == role).map(|n| n.name.clone()).collect()
+    }
+
+    fn release(&self) -> Option<&'static kubespray::Release> {
+        kubespray::find(&self.kubespray_version)
+    }
+
+    /// `kube_version` as the inventory must spell it for this release.
+    fn expected_kube_version(&self) -> Option<String> {
+        let release = self.release()?;
+        let bare = self.kube_version.clone().unwrap_or_else(|| release.kube_version_default.into());
+        let bare = bare.trim_start_matches('v').to_string();
+        Some(if release.kube_version_v_prefix { format!("v{bare}") } else { bare })
+    }
+}
+
+fn toml_str<'a>(t: &'a toml::Table, key: &str) -> Option<&'a str> {
+    t.get(key).and_then(|v| v.as_str())
+}
+
+fn toml_table<'a>(t: &'a toml::Table, key: &str) -> Result<&'a toml::Table, String> {
+    t.get(key).and_then(|v| v.as_table()).ok_or_else(|| format!("site.toml: no [{key}] table"))
+}
+
+fn need_str(t: &toml::Table, table: &str, key: &str) -> Result<String, String> {
+    toml_str(t, key)
+        .map(str::to_string)
+        .ok_or_else(|| format!("site.toml: [{table}] {key} missing"))
+}
+
+fn parse_site(text: &str) -> Result<Site, String> {
+    let doc: toml::Table = toml::from_str(text).map_err(|e| format!("site.toml: {e}"))?;
+    let cluster = toml_table(&doc, "cluster")?;
+    let ks = toml_table(&doc, "kubespray")?;
+    let network = toml_table(&doc, "network")?;
+    let vagrant = toml_table(&doc, "vagrant")?;
+    let empty = toml::Table::new();
+    let addons = doc.get("addons").and_then(|v| v.as_table()).unwrap_or(&empty);
+
+    let cidr = need_str(network, "network", "cidr")?;
+    let prefix = cidr
+        .split_once('/')
+        .and_then(|(_, p)| p.parse::<u8>().ok())
+        .ok_or_else(|| format!("site.toml: network.cidr {cidr:?} has no prefix"))?;
+    let gateway = need_str(network, "network", "gateway")?
+        .parse()
+        .map_err(|e| format!("site.toml: network.gateway: {e}"))?;
+    let dns = network
+        .get("dns")
+        .and_then(|v| v.as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let default_cpus = vagrant.get("cpus").and_then(|v| v.as_integer()).unwrap_or(2);
+    let default_memory = vagrant.get("memory_mb").and_then(|v| v.as_integer()).unwrap_or(4096);
+
+    let mut hosts = BTreeMap::new();
+    for (name, v) in toml_table(&doc, "hosts")? {
+        let t = v.as_table().ok_or_else(|| format!("site.toml: hosts.{name} is not a table"))?;
+        let host = Host {
+            user: need_str(t, &format!("hosts.{name}"), "user")?,
+            bridge: need_str(t, &format!("hosts.{name}"), "bridge")?,
+        };
+        hosts.insert(name.clone(), host);
+    }
+    let mut nodes = BTreeMap::new();
+    for (name, v) in toml_table(&doc, "nodes")? {
+        let table = format!("nodes.{name}");
+        let t = v.as_table().ok_or_else(|| format!("site.toml: {table} is not a table"))?;
+        let role = match need_str(t, &table, "role")?.as_str() {
+            "control-plane" => Role::ControlPlane,
+            "worker" => Role::Worker,
+            other => return Err(format!("site.toml: {table}.role {other:?}")),
+        };
+        let node = Node {
+            name: name.clone(),
+            host: need_str(t, &table, "host")?,
+            role,
+            ip: need_str(t, &table, "ip")?
+                .parse()
+                .map_err(|e| format!("site.toml: {table}.ip: {e}"))?,
+            cpus: t.get("cpus").and_then(|v| v.as_integer()).unwrap_or(default_cpus),
+            memory_mb: t.get("memory_mb").and_then(|v| v.as_integer()).unwrap_or(default_memory),
+        };
+        nodes.insert(name.clone(), node);
+    }
+
+    Ok(Site {
+        cluster: need_str(cluster, "cluster", "name")?,
+        kubespray_version: need_str(ks, "kubespray", "version")?,
+        kube_version: toml_str(ks, "kube_version").map(str::to_string),
+        network_plugin: toml_str(ks, "network_plugin").unwrap_or("calico").to_string(),
+        kube_proxy_mode: toml_str(ks, "kube_proxy_mode").map(str::to_string),
+        container_manager: toml_str(ks, "container_manager").map(str::to_string),
+        prefix,
+        gateway,
+        dns,
+        box_name: need_str(vagrant, "vagrant", "box")?,
+        box_version: need_str(vagrant, "vagrant", "box_version")?,
+        helm: addons.get("helm").and_then(|v| v.as_bool()).unwrap_or(false),
+        metallb: addons.get("metallb").is_some(),
+        hosts,
+        nodes,
+    })
+}
+
+/// One generated tree and the site it was generated from.
+struct Case {
+    /// How complaints name the tree: `out/` or `golden-tests/<case>`.
+    label: String,
+    /// The generated tree (`out/` or `expected/`).
+    root: PathBuf,
+    site: Site,
+}
+
+impl Case {
+    /// `hosts/<host>` folders of the tree, by host name.
+    fn host_dirs(&self) -> Vec<(String, PathBuf)> {
+        sorted_entries(&self.root.join("hosts"))
+            .into_iter()
+            .filter(|p| p.is_dir())
+            .map(|p| (file_name(&p), p))
+            .collect()
+    }
+
+    /// A path relative to the tree, for messages.
+    fn rel(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root).unwrap_or(path).display().to_string()
+    }
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+}
+
+fn fixtures() -> PathBuf {
+    repo_root().join("tests/validators")
+}
+
+fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = match fs::read_dir(dir) {
+        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(_) => Vec::new(),
+    };
+    v.sort();
+    v
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Every tree to validate, and complaints about trees that could not even be read.
+fn cases() -> (Vec<Case>, Vec<String>) {
+    let mut found = Vec::new();
+    let mut problems = Vec::new();
+    let root = repo_root();
+    let mut candidates: Vec<(String, PathBuf, PathBuf)> = Vec::new();
+    if root.join("site.toml").is_file() && root.join("out").is_dir() {
+        candidates.push(("out/".into(), root.join("site.toml"), root.join("out")));
+    }
+    for dir in sorted_entries(&root.join("golden-tests")) {
+        if !dir.is_dir() || dir.join("error.txt").exists() {
+            continue;
+        }
+        let label = format!("golden-tests/{}", file_name(&dir));
+        if !dir.join("site.toml").is_file() || !dir.join("expected").is_dir() {
+            problems.push(format!("[{label}] has neither site.toml + expected/ nor error.txt"));
+            continue;
+        }
+        candidates.push((label, dir.join("site.toml"), dir.join("expected")));
+    }
+    if let Some(extra) = std::env::var_os("LABGEN_VALIDATE_TREES") {
+        for dir in std::env::split_paths(&extra) {
+            candidates.push((dir.display().to_string(), dir.join("site.toml"), dir.join("out")));
+        }
+    }
+    for (label, site_path, tree) in candidates {
+        match fs::read_to_string(&site_path).map_err(|e| e.to_string()).and_then(|t| parse_site(&t))
+        {
+            Ok(site) => found.push(Case { label, root: tree, site }),
+            Err(e) => problems.push(format!("[{label}] {e}")),
+        }
+    }
+    if found.is_empty() {
+        problems.push(
+            "no generated tree found: expected out/ beside site.toml and golden-tests/<case>/expected/"
+                .into(),
+        );
+    }
+    (found, problems)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Complaints, tools, processes
+// ---------------------------------------------------------------------------------------------
+
+/// Every complaint of one validator; the test fails once, at the end, naming them all.
+struct Complaints {
+    test: &'static str,
+    list: Mutex<Vec<String>>,
+    checked: Mutex<usize>,
+}
+
+impl Complaints {
+    fn new(test: &'static str, early: Vec<String>) -> Complaints {
+        Complaints { test, list: Mutex::new(early), checked: Mutex::new(0) }
+    }
+
+    fn add(&self, case: &Case, what: impl Display, message: impl Display) {
+        self.list.lock().unwrap().push(format!("[{}] {what}: {message}", case.label));
+    }
+
+    fn add_raw(&self, message: String) {
+        self.list.lock().unwrap().push(message);
+    }
+
+    /// Counts one artifact that went through the validator (reported on success).
+    fn checked(&self) {
+        *self.checked.lock().unwrap() += 1;
+    }
+
+    fn finish(self) {
+        let list = self.list.into_inner().unwrap();
+        let checked = self.checked.into_inner().unwrap();
+        if !list.is_empty() {
+            panic!(
+                "validator `{}`: {} complaint(s) over {checked} artifact(s):\n  - {}\n",
+                self.test,
+                list.len(),
+                list.join("\n  - ")
+            );
+        }
+        loud(&format!("validator `{}`: {checked} artifact(s) checked, no complaint", self.test));
+    }
+}
+
+/// Writes past the test harness's output capture, so the line shows up in a passing run.
+fn loud(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    if tool.contains('/') {
+        let p = PathBuf::from(tool);
+        return is_executable(&p).then_some(p);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(tool)).find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+}
+
+/// Is `tool` installed? In CI (`CI` set) a missing tool is a failure; elsewhere the test says
+/// loudly that it skipped and how to install the tool.
+fn require(test: &str, tool: &str, package: &str) -> Option<PathBuf> {
+    if let Some(p) = which(tool) {
+        return Some(p);
+    }
+    missing(test, tool, package);
+    None
+}
+
+/// A tool the validator needs is not there: fail in CI, say SKIPPED elsewhere.
+fn missing(test: &str, tool: &str, package: &str) {
+    let message = format!(
+        "`{tool}` is not installed (Debian package `{package}`); install the validators' tools with \
+         `sudo .ci/install-tools`"
+    );
+    if std::env::var_os("CI").is_some() {
+        panic!("validator `{test}`: {message} (CI is set, so a missing tool is a failure)");
+    }
+    loud(&format!("\n*** SKIPPED validator `{test}`: {message} ***\n"));
+}
+
+/// The interpreter named by a script's `#!` line (e.g. the Ruby that runs `vagrant`).
+fn shebang_interpreter(script: &Path) -> Option<PathBuf> {
+    let text = fs::read(script).ok()?;
+    let first = text.split(|&b| b == b'\n').next()?;
+    let first = std::str::from_utf8(first).ok()?.strip_prefix("#!")?.trim();
+    let mut words = first.split_whitespace();
+    let prog = words.next()?;
+    if prog.ends_with("/env") {
+        return which(words.next()?);
+    }
+    Some(PathBuf::from(prog))
+}
+
+struct Ran {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Ran {
+    fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// stdout and stderr together, trimmed: what "any output is a failure" looks at.
+    fn output(&self) -> String {
+        let mut s = String::new();
+        for part in [self.stdout.trim(), self.stderr.trim()] {
+            if !part.is_empty() {
+                if !s.is_empty() {
+                    s.push('\n');
+                }
+                s.push_str(part);
+            }
+        }
+        s
+    }
+
+    fn describe(&self) -> String {
+        let code = self.code.map_or("killed by a signal".into(), |c| format!("exit {c}"));
+        let out = self.output();
+        if out.is_empty() { code } else { format!("{code}: {}", indent(&out)) }
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines().collect::<Vec<_>>().join("\n      | ")
+}
+
+/// Runs a command with no stdin, capturing its output through files (no pipe can fill up),
+/// and kills it after `timeout`.
+fn run(cmd: &mut Command, timeout: Duration) -> Result<Ran, String> {
+    let what = format!("{cmd:?}");
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let out_path = tmp.path().join("stdout");
+    let err_path = tmp.path().join("stderr");
+    let out = fs::File::create(&out_path).map_err(|e| e.to_string())?;
+    let err = fs::File::create(&err_path).map_err(|e| e.to_string())?;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("cannot run {what}: {e}"))?;
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("{what} did not finish within {}s", timeout.as_secs()));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Ok(Ran {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&fs::read(&out_path).unwrap_or_default()).into_owned(),
+        stderr: String::from_utf8_lossy(&fs::read(&err_path).unwrap_or_default()).into_owned(),
+    })
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        let ty = entry.file_type()?;
+        if ty.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else if ty.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(entry.path())?, &target)?;
+        } else {
+            fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_executable(path: &Path, text: &str) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn write_mode(path: &Path, bytes: &[u8], mode: u32) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, bytes).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn files_with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in sorted_entries(dir) {
+        if p.is_dir() {
+            out.extend(files_with_suffix(&p, suffix));
+        } else if file_name(&p).ends_with(suffix) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Numeric comparison of dotted versions (`2.18.12` < `2.19.0`).
+fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let parts = |s: &str| -> Vec<u64> {
+        s.split('.')
+            .map(|p| p.chars().take_while(char::is_ascii_digit).collect::<String>())
+            .map(|p| p.parse().unwrap_or(0))
+            .collect()
+    };
+    let (mut x, mut y) = (parts(a), parts(b));
+    let n = x.len().max(y.len());
+    x.resize(n, 0);
+    y.resize(n, 0);
+    x.cmp(&y)
+}
+
+/// `min <= v < max`, kubespray's `ansible_version.yml` check.
+fn in_window(v: &str, window: (&str, &str)) -> bool {
+    version_cmp(v, window.0).is_ge() && version_cmp(v, window.1).is_lt()
+}
+
+// ---------------------------------------------------------------------------------------------
+// A small JSON reader (the tools' reports are JSON; no JSON crate is a dependency)
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq)]
+enum Json {
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(String),
+    Arr(Vec<Json>),
+    Obj(BTreeMap<String, Json>),
+}
+
+impl Json {
+    fn parse(text: &str) -> Result<Json, String> {
+        let mut p = JsonParser { s: text.as_bytes(), i: 0 };
+        let v = p.value()?;
+        p.ws();
+        if p.i != p.s.len() {
+            return Err(format!("trailing characters at byte {}", p.i));
+        }
+        Ok(v)
+    }
+
+    fn get(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Obj(m) => m.get(key),
+            _ => None,
+        }
+    }
+
+    /// `a.b.c` lookup through objects.
+    fn at(&self, path: &str) -> Option<&Json> {
+        path.split('.').try_fold(self, |v, k| v.get(k))
+    }
+
+    fn str(&self) -> Option<&str> {
+        match self {
+            Json::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn arr(&self) -> &[Json] {
+        match self {
+            Json::Arr(a) => a,
+            _ => &[],
+        }
+    }
+
+    fn obj(&self) -> Option<&BTreeMap<String, Json>> {
+        match self {
+            Json::Obj(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    fn strings(&self) -> BTreeSet<String> {
+        self.arr().iter().filter_map(|v| v.str().map(str::to_string)).collect()
+    }
+
+    /// Short text for messages: strings unquoted, the rest as JSON-ish.
+    fn show(&self) -> String {
+        match self {
+            Json::Null => "null".into(),
+            Json::Bool(b) => b.to_string(),
+            Json::Num(n) => n.to_string(),
+            Json::Str(s) => format!("{s:?}"),
+            Json::Arr(a) => {
+                format!("[{}]", a.iter().map(Json::show).collect::<Vec<_>>().join(", "))
+            }
+            Json::Obj(m) => format!(
+                "{{{}}}",
+                m.iter().map(|(k, v)| format!("{k}: {}", v.show())).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+}
+
+struct JsonParser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl JsonParser<'_> {
+    fn ws(&mut self) {
+        while self.i < self.s.len() && matches!(self.s[self.i], b' ' | b'\t' | b'\n' | b'\r') {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, lit: &str) -> bool {
+        if self.s[self.i..].starts_with(lit.as_bytes()) {
+            self.i += lit.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn value(&mut self) -> Result<Json, String> {
+        self.ws();
+        let Some(&c) = self.s.get(self.i) else { return Err("unexpected end of JSON".into()) };
+        match c {
+            b'{' => {
+                self.i += 1;
+                let mut m = BTreeMap::new();
+                self.ws();
+                if self.eat("}") {
+                    return Ok(Json::Obj(m));
+                }
+                loop {
+                    self.ws();
+                    let k = self.string()?;
+                    self.ws();
+                    if !self.eat(":") {
+                        return Err(format!("expected ':' at byte {}", self.i));
+                    }
+                    let v = self.value()?;
+                    m.insert(k, v);
+                    self.ws();
+                    if self.eat(",") {
+                        continue;
+                    }
+                    if self.eat("}") {
+                        return Ok(Json::Obj(m));
+                    }
+                    return Err(format!("expected ',' or '}}' at byte {}", self.i));
+                }
+            }
+            b'[' => {
+                self.i += 1;
+                let mut a = Vec::new();
+                self.ws();
+                if self.eat("]") {
+                    return Ok(Json::Arr(a));
+                }
+                loop {
+                    a.push(self.value()?);
+                    self.ws();
+                    if self.eat(",") {
+                        continue;
+                    }
+                    if self.eat("]") {
+                        return Ok(Json::Arr(a));
+                    }
+                    return Err(format!("expected ',' or ']' at byte {}", self.i));
+                }
+            }
+            b'"' => Ok(Json::Str(self.string()?)),
+            b't' if self.eat("true") => Ok(Json::Bool(true)),
+            b'f' if self.eat("false") => Ok(Json::Bool(false)),
+            b'n' if self.eat("null") => Ok(Json::Null),
+            b'N' if self.eat("NaN") => Ok(Json::Num(f64::NAN)),
+            _ => {
+                let start = self.i;
+                while self.i < self.s.len()
+                    && matches!(self.s[self.i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    self.i += 1;
+                }
+                let text = std::str::from_utf8(&self.s[start..self.i]).unwrap();
+                text.parse().map(Json::Num).map_err(|_| format!("bad JSON value at byte {start}"))
+            }
+        }
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        if !self.eat("\"") {
+            return Err(format!("expected a string at byte {}", self.i));
+        }
+        let mut out = String::new();
+        loop {
+            let Some(&c) = self.s.get(self.i) else { return Err("unterminated string".into()) };
+            self.i += 1;
+            match c {
+                b'"' => return Ok(out),
+                b'\\' => {
+                    let e = *self.s.get(self.i).ok_or("unterminated escape")?;
+                    self.i += 1;
+                    match e {
+                        b'n' => out.push('\n'),
+                        b't' => out.push('\t'),
+                        b'r' => out.push('\r'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'u' => {
+                            let mut code = self.hex4()?;
+                            if (0xd800..0xdc00).contains(&code) && self.eat("\\u") {
+                                let low = self.hex4()?;
+                                code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
+                            }
+                            out.push(char::from_u32(code).unwrap_or('\u{fffd}'));
+                        }
+                        other => out.push(other as char),
+                    }
+                }
+                _ => {
+                    // Copy one whole UTF-8 sequence.
+                    let start = self.i - 1;
+                    let len = match c {
+                        0xf0..=0xff => 4,
+                        0xe0..=0xef => 3,
+                        0xc0..=0xdf => 2,
+                        _ => 1,
+                    };
+                    self.i = (start + len).min(self.s.len());
+                    out.push_str(&String::from_utf8_lossy(&self.s[start..self.i]));
+                }
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, String> {
+        let h = self.s.get(self.i..self.i + 4).ok_or("short \\u escape")?;
+        self.i += 4;
+        u32::from_str_radix(std::str::from_utf8(h).unwrap_or(""), 16).map_err(|e| e.to_string())
+    }
+}
+
+/// YAML file → JSON through PyYAML (`safe_load`), with the given Python.
+fn yaml_to_json(python: &Path, file: &Path) -> Result<Json, String> {
+    const SCRIPT: &str = "import json, sys, yaml\n\
+        with open(sys.argv[1]) as f:\n    data = yaml.safe_load(f)\n\
+        json.dump(data, sys.stdout, default=str)\n";
+    let ran = run(Command::new(python).arg("-c").arg(SCRIPT).arg(file), secs(60))?;
+    if !ran.ok() {
+        return Err(format!("not valid YAML: {}", ran.describe()));
+    }
+    Json::parse(&ran.stdout).map_err(|e| format!("YAML→JSON: {e}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// MAC addresses: VirtualBox wants 12 hex digits, netplan wants colons
+// ---------------------------------------------------------------------------------------------
+
+/// The 12 lowercase hex digits of a MAC written with or without `:` separators.
+fn mac_digits(mac: &str) -> Option<String> {
+    let digits: String = mac.chars().filter(|&c| c != ':').collect::<String>().to_ascii_lowercase();
+    (digits.len() == 12 && digits.chars().all(|c| c.is_ascii_hexdigit())).then_some(digits)
+}
+
+/// What `VBoxManage modifyvm --macaddressN` accepts (VirtualBox `NetworkAdapter::i_updateMacAddress`):
+/// exactly 12 hex digits, no separators, and a unicast address (even first octet).
+fn virtualbox_mac_problem(mac: &str) -> Option<String> {
+    if mac.len() != 12 || !mac.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Some(format!(
+            "mac {mac:?} is not 12 hex digits without separators; VBoxManage modifyvm \
+             --macaddress answers \"Invalid MAC address format\" at `vagrant up`"
+        ));
+    }
+    let first = u8::from_str_radix(&mac[..2], 16).unwrap();
+    if first & 1 != 0 {
+        return Some(format!("mac {mac:?} is a multicast address"));
+    }
+    if first & 2 == 0 {
+        return Some(format!(
+            "mac {mac:?} is not locally administered (first octet x2, x6, xA, xE)"
+        ));
+    }
+    None
+}
+
+/// The `match: macaddress:` value in a netplan override, by a plain text scan.
+fn netplan_mac(text: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let v = l.trim().strip_prefix("macaddress:")?;
+        Some(v.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Vagrant
+// ---------------------------------------------------------------------------------------------
+
+/// Options of a bridged network that Vagrant's VirtualBox provider reads
+/// (`plugins/providers/virtualbox/action/network.rb`, `bridged_config`), plus the two Vagrant
+/// itself adds (`protocol`, `id`). Anything else is silently ignored by Vagrant: a typo.
+const PUBLIC_NETWORK_OPTIONS: &[&str] = &[
+    "adapter",
+    "auto_config",
+    "bridge",
+    "id",
+    "ip",
+    "mac",
+    "netmask",
+    "nic_type",
+    "protocol",
+    "type",
+    "use_dhcp_assigned_default_route",
+];
+
+/// Ruby that makes a Vagrantfile depend on something other than `site.toml`.
+const IMPURE_RUBY: &[&str] = &[
+    "ENV[",
+    "ENV.",
+    "Time.now",
+    "Time.new",
+    "SecureRandom",
+    "Random",
+    "rand(",
+    "Dir.home",
+    "%x",
+    "Etc.",
+];
+
+struct VagrantTools {
+    vagrant: PathBuf,
+    ruby: PathBuf,
+    /// PATH with the stub `VBoxManage` first.
+    path: std::ffi::OsString,
+    home: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+#[test]
+fn vagrant() {
+    let (cases, early) = cases();
+    let c = Complaints::new("vagrant", early);
+    let Some(vagrant) = require("vagrant", "vagrant", "vagrant") else { return };
+    // The Ruby that runs vagrant (Debian: /usr/bin/ruby) can load Vagrant's library.
+    let ruby = shebang_interpreter(&vagrant)
+        .filter(|p| file_name(p).starts_with("ruby") && is_executable(p))
+        .or_else(|| require("vagrant", "ruby", "ruby"));
+    let Some(ruby) = ruby else { return };
+
+    let tmp = tempfile::tempdir().unwrap();
+    // VirtualBox is not installed here; this answers the only call `vagrant validate` makes, so
+    // that the VirtualBox provider loads and its config block is validated too.
+    write_executable(
+        &tmp.path().join("stub-bin/VBoxManage"),
+        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 7.0.20r163906; exit 0; fi\n\
+         echo \"VBoxManage stub: unexpected call: $*\" >&2\nexit 1\n",
+    );
+    let mut path = std::ffi::OsString::from(tmp.path().join("stub-bin"));
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    let tools =
+        VagrantTools { vagrant, ruby, path, home: tmp.path().join("vagrant-home"), _tmp: tmp };
+
+    for case in &cases {
+        let mut macs: BTreeMap<String, String> = BTreeMap::new();
+        let mut vm_names: BTreeMap<String, String> = BTreeMap::new();
+        let site_hosts: BTreeSet<&String> = case.site.nodes.values().map(|n| &n.host).collect();
+        let dirs = case.host_dirs();
+        for host in &site_hosts {
+            if !dirs.iter().any(|(h, _)| h == *host) {
+                c.add(case, format!("hosts/{host}"), "missing: the host has nodes in site.toml");
+            }
+        }
+        for (host, dir) in dirs {
+            check_vagrant_host(&c, case, &host, &dir, &tools, &mut macs, &mut vm_names);
+        }
+    }
+    c.finish();
+}
+
+fn vagrant_command(tools: &VagrantTools, program: &Path, dir: &Path, dotfile: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(dir)
+        .env("PATH", &tools.path)
+        .env("VAGRANT_CHECKPOINT_DISABLE", "1")
+        .env("VAGRANT_HOME", &tools.home)
+        .env("VAGRANT_DOTFILE_PATH", dotfile)
+        .env("VAGRANT_DEFAULT_PROVIDER", "virtualbox")
+        .env("VAGRANT_NO_COLOR", "1")
+        .env_remove("VAGRANT_CWD")
+        .env_remove("VAGRANT_VAGRANTFILE")
+        .env_remove("VAGRANT_LOG");
+    cmd
+}
+
+fn check_vagrant_host(
+    c: &Complaints,
+    case: &Case,
+    host: &str,
+    dir: &Path,
+    tools: &VagrantTools,
+    macs: &mut BTreeMap<String, String>,
+    vm_names: &mut BTreeMap<String, String>,
+) {
+    let Some(site_host) = case.site.hosts.get(host) else {
+        c.add(case, format!("hosts/{host}"), "a host that site.toml does not declare");
+        return;
+    };
+    // Vagrant may write beside the Vagrantfile; work on a copy of the whole host folder so that
+    // relative paths (../netplan/...) resolve as they do on the VM server.
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join(host);
+    copy_dir(dir, &copy).unwrap();
+
+    for role in [Role::ControlPlane, Role::Worker] {
+        let expected = case.site.nodes_on(host, role);
+        let vagrantfile = dir.join(role.group()).join("Vagrantfile");
+        let rel = case.rel(&vagrantfile);
+        if !vagrantfile.is_file() {
+            if !expected.is_empty() {
+                c.add(case, &rel, format!("missing; site.toml puts {expected:?} there"));
+            }
+            continue;
+        }
+        c.checked();
+        if expected.is_empty() {
+            c.add(
+                case,
+                &rel,
+                format!("present, but site.toml has no {} node on {host}", role.group()),
+            );
+        }
+        let text = fs::read_to_string(&vagrantfile).unwrap_or_default();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split('#').next().unwrap_or("");
+            for bad in IMPURE_RUBY {
+                if code.contains(bad) {
+                    c.add(
+                        case,
+                        format!("{rel}:{}", n + 1),
+                        format!("`{bad}` makes the Vagrantfile impure"),
+                    );
+                }
+            }
+        }
+
+        let work = copy.join(role.group());
+        let dotfile = tmp.path().join(format!("dot-{}", role.group()));
+        let validate =
+            run(vagrant_command(tools, &tools.vagrant, &work, &dotfile).arg("validate"), secs(120));
+        match validate {
+            Err(e) => c.add(case, &rel, e),
+            Ok(ran) => {
+                let clean = ran.ok()
+                    && ran.stdout.trim() == "Vagrantfile validated successfully."
+                    && ran.stderr.trim().is_empty();
+                if !clean {
+                    c.add(case, &rel, format!("vagrant validate: {}", ran.describe()));
+                }
+            }
+        }
+
+        let script = fixtures().join("vagrant_inspect.rb");
+        let mut cmd = vagrant_command(tools, &tools.ruby, &work, &dotfile);
+        cmd.arg(&script)
+            .arg(&work)
+            .arg(&tools.home)
+            .arg(tmp.path().join(format!("inspect-{}", role.group())));
+        let facts = match run(&mut cmd, secs(120)) {
+            Err(e) => {
+                c.add(case, &rel, e);
+                continue;
+            }
+            Ok(ran) => match Json::parse(ran.stdout.trim()) {
+                Ok(j) if ran.ok() && j.get("machines").is_some() => j,
+                Ok(j) => {
+                    let error = j.get("error").map(Json::show).unwrap_or_else(|| ran.describe());
+                    c.add(case, &rel, format!("Vagrant's config loader: {error}"));
+                    continue;
+                }
+                Err(e) => {
+                    c.add(case, &rel, format!("vagrant_inspect.rb: {e}: {}", ran.describe()));
+                    continue;
+                }
+            },
+        };
+        if !facts.get("machines").map_or(true, |m| m.arr().is_empty()) {
+            let names: BTreeSet<String> = facts["machines"]
+                .arr()
+                .iter()
+                .filter_map(|m| m.get("name")?.str().map(str::to_string))
+                .collect();
+            if names != expected {
+                c.add(
+                    case,
+                    &rel,
+                    format!("defines machines {names:?}; site.toml has {expected:?}"),
+                );
+            }
+        } else {
+            c.add(case, &rel, "defines no machine");
+        }
+        for m in facts["machines"].arr() {
+            let name = m.get("name").and_then(Json::str).unwrap_or("?");
+            let at = format!("{rel} machine {name:?}");
+            let Some(node) = case.site.nodes.get(name) else { continue };
+            check_machine(c, case, &at, m, node, site_host, dir, &work, macs, vm_names);
+        }
+    }
+    for entry in sorted_entries(dir) {
+        let name = file_name(&entry);
+        if entry.is_dir()
+            && !["control-plane", "workers", "netplan", "systemd"].contains(&name.as_str())
+        {
+            c.add(case, case.rel(&entry), "unexpected folder in a host subtree");
+        }
+    }
+}
+
+impl std::ops::Index<&str> for Json {
+    type Output = Json;
+    fn index(&self, key: &str) -> &Json {
+        static NULL: Json = Json::Null;
+        self.get(key).unwrap_or(&NULL)
+    }
+}
+
+/// A described Ruby value from vagrant_inspect.rb: `{"class": ..., "value": ...}`.
+fn ruby<'a>(v: &'a Json) -> (&'a str, &'a Json) {
+    (v["class"].str().unwrap_or("?"), &v["value"])
+}
+
+fn ruby_str(v: &Json) -> Option<&str> {
+    match ruby(v) {
+        ("String", Json::Str(s)) => Some(s),
+        _ => None,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_machine(
+    c: &Complaints,
+    case: &Case,
+    at: &str,
+    m: &Json,
+    node: &Node,
+    host: &Host,
+    host_dir: &Path,
+    work: &Path,
+    macs: &mut BTreeMap<String, String>,
+    vm_names: &mut BTreeMap<String, String>,
+) {
+    let site = &case.site;
+    // The box, pinned.
+    if ruby_str(&m["box"]) != Some(site.box_name.as_str()) {
+        c.add(
+            case,
+            at,
+            format!("box {} is not site.toml's {:?}", m["box"]["value"].show(), site.box_name),
+        );
+    }
+    match ruby_str(&m["box_version"]) {
+        Some(v) if v == site.box_version => {
+            if !v.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())) {
+                c.add(
+                    case,
+                    at,
+                    format!("box_version {v:?} is a constraint, not one pinned version"),
+                );
+            }
+        }
+        _ => c.add(
+            case,
+            at,
+            format!(
+                "box_version {} is not site.toml's {:?}",
+                m["box_version"]["value"].show(),
+                site.box_version
+            ),
+        ),
+    }
+    if let Some(h) = ruby_str(&m["hostname"]) {
+        if h != node.name {
+            c.add(case, at, format!("hostname {h:?} is not the node name"));
+        }
+    }
+    if !m["providers"].strings().contains("virtualbox") {
+        c.add(case, at, "has no `virtualbox` provider block");
+    }
+
+    // Networks: exactly one bridged NIC, nothing else but Vagrant's own ssh forward.
+    let mut bridged = Vec::new();
+    for net in m["networks"].arr() {
+        let ty = net["type"].str().unwrap_or("?");
+        let (_, opts) = ruby(&net["options"]);
+        match ty {
+            "public_network" => bridged.push(opts),
+            "forwarded_port" if ruby_str(&opts["id"]) == Some("ssh") => {}
+            other => c.add(case, at, format!("unexpected `{other}` network {}", opts.show())),
+        }
+    }
+    if bridged.len() != 1 {
+        c.add(
+            case,
+            at,
+            format!("has {} public_network(s); exactly one bridged NIC is expected", bridged.len()),
+        );
+    }
+    for opts in bridged {
+        let keys: BTreeSet<&str> =
+            opts.obj().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+        for k in &keys {
+            if !PUBLIC_NETWORK_OPTIONS.contains(k) {
+                c.add(
+                    case,
+                    at,
+                    format!(
+                        "public_network option `{k}:` is unknown to Vagrant and silently ignored"
+                    ),
+                );
+            }
+        }
+        match ruby_str(&opts["bridge"]) {
+            None => c.add(
+                case,
+                at,
+                "public_network has no `bridge:` string: at `vagrant up` Vagrant asks which interface to \
+                 bridge, which hangs the boot unit",
+            ),
+            Some(b) if b != host.bridge => {
+                c.add(case, at, format!("bridge {b:?} is not the host's {:?}", host.bridge))
+            }
+            Some(_) => {}
+        }
+        match ruby_str(&opts["ip"]).map(|s| (s, s.parse::<Ipv4Addr>())) {
+            None => c.add(case, at, "public_network has no `ip:` string"),
+            Some((s, Err(_))) => c.add(case, at, format!("ip {s:?} is not an IPv4 address")),
+            Some((s, Ok(ip))) if ip != node.ip => {
+                c.add(case, at, format!("ip {s} is not the node's {}", node.ip))
+            }
+            _ => {}
+        }
+        if opts["auto_config"]["value"] != Json::Bool(false) {
+            c.add(
+                case,
+                at,
+                "public_network without `auto_config: false`: Vagrant writes its own 50-vagrant.yaml \
+                 for the bridged NIC beside gen's override",
+            );
+        }
+        match ruby_str(&opts["mac"]) {
+            None => c.add(
+                case,
+                at,
+                "public_network has no `mac:` string (the netplan override matches by MAC)",
+            ),
+            Some(mac) => {
+                if let Some(p) = virtualbox_mac_problem(mac) {
+                    c.add(case, at, p);
+                }
+                let digits = mac_digits(mac).unwrap_or_else(|| mac.to_string());
+                if let Some(other) = macs.insert(digits.clone(), node.name.clone()) {
+                    c.add(case, at, format!("mac {mac} is also {other}'s"));
+                }
+                let override_path = host_dir.join("netplan").join(format!("{}.yaml", node.name));
+                match fs::read_to_string(&override_path).ok().as_deref().and_then(netplan_mac) {
+                    None => c.add(
+                        case,
+                        at,
+                        format!("{} has no match: macaddress", case.rel(&override_path)),
+                    ),
+                    Some(np) if mac_digits(&np).as_deref() != Some(digits.as_str()) => c.add(
+                        case,
+                        at,
+                        format!(
+                            "mac {mac} is not the MAC {np} that {} matches",
+                            case.rel(&override_path)
+                        ),
+                    ),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+
+    // VirtualBox: integer cpus and memory equal to the site's, a VM name with the cluster prefix.
+    let vb = &m["virtualbox"];
+    for (what, raw_key, flag, expected) in [
+        ("memory", "raw_memory", "--memory", node.memory_mb),
+        ("cpus", "raw_cpus", "--cpus", node.cpus),
+    ] {
+        let (class, value) = ruby(&vb[raw_key]);
+        if class != "?" && class != "Integer" {
+            c.add(case, at, format!("vb.{what} = {} is a {class}, not an Integer", value.show()));
+        }
+        let effective = vb["customizations"].arr().iter().rev().find_map(|cz| {
+            let cmd: Vec<&Json> = ruby(&cz["command"]).1.arr().iter().map(|a| ruby(a).1).collect();
+            let i = cmd.iter().position(|a| a.str() == Some(flag))?;
+            cmd.get(i + 1).copied()
+        });
+        let as_int = match effective {
+            Some(Json::Num(n)) if n.fract() == 0.0 => Some(*n as i64),
+            Some(Json::Str(s)) => s.parse::<i64>().ok(),
+            _ => None,
+        };
+        match (effective, as_int) {
+            (None, _) => {
+                c.add(case, at, format!("{what} is not set; the box's default would be used"))
+            }
+            (Some(v), None) => c.add(case, at, format!("{what} {} is not an integer", v.show())),
+            (_, Some(n)) if n != expected => {
+                c.add(case, at, format!("{what} {n} is not site.toml's {expected}"))
+            }
+            _ => {}
+        }
+    }
+    match ruby_str(&vb["name"]) {
+        None => c.add(
+            case,
+            at,
+            "vb.name is not set: VirtualBox would name the VM after the folder and a timestamp",
+        ),
+        Some(n) => {
+            if !n.starts_with(&format!("{}-", site.cluster)) {
+                c.add(
+                    case,
+                    at,
+                    format!(
+                        "VM name {n:?} does not start with the cluster name {:?}",
+                        site.cluster
+                    ),
+                );
+            }
+            if let Some(other) = vm_names.insert(n.to_string(), node.name.clone()) {
+                c.add(case, at, format!("VM name {n:?} is also {other}'s"));
+            }
+        }
+    }
+
+    // The netplan override goes into the guest.
+    let override_path = host_dir.join("netplan").join(format!("{}.yaml", node.name));
+    let override_text = fs::read_to_string(&override_path).unwrap_or_default();
+    let want = work.parent().unwrap().join("netplan").join(format!("{}.yaml", node.name));
+    let mut uploads = false;
+    let mut installs = false;
+    for p in m["provisioners"].arr() {
+        let cfg = &p["config"];
+        match p["type"].str() {
+            Some("file") => {
+                if let Some(src) = ruby_str(&cfg["source"]) {
+                    let resolved = work.join(src);
+                    if resolved.canonicalize().ok() == want.canonicalize().ok() {
+                        uploads = true;
+                    } else if !resolved.exists() {
+                        c.add(case, at, format!("file provisioner source {src:?} does not exist"));
+                    }
+                }
+            }
+            Some("shell") => {
+                let inline = ruby_str(&cfg["inline"]).unwrap_or("");
+                if !override_text.is_empty() && inline.contains(override_text.trim()) {
+                    uploads = true;
+                }
+                if inline.contains("/etc/netplan/99-gen-bridged.yaml") {
+                    installs = true;
+                    if !inline.contains("600") {
+                        c.add(
+                            case,
+                            at,
+                            "installs /etc/netplan/99-gen-bridged.yaml without mode 0600",
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if !uploads {
+        c.add(
+            case,
+            at,
+            format!("no provisioner copies {} into the guest", case.rel(&override_path)),
+        );
+    }
+    if !installs {
+        c.add(case, at, "no shell provisioner installs /etc/netplan/99-gen-bridged.yaml");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. netplan
+// ---------------------------------------------------------------------------------------------
+
+/// A box's own netplan config under `tests/validators/netplan/<name>/`, and the netplan id of its
+/// NAT NIC (so the generated `10-netplan-<id>.network` is the NAT NIC's).
+struct NetplanBase {
+    name: &'static str,
+    nat_id: &'static str,
+}
+
+const NETPLAN_BASES: &[NetplanBase] = &[
+    NetplanBase { name: "ubuntu-jammy-cloud-init", nat_id: "enp0s3" },
+    NetplanBase { name: "generic-robox", nat_id: "eth0" },
+];
+
+/// systemd-networkd's DHCP route metric when netplan writes none (`src/networkd.c`).
+const DEFAULT_DHCP_ROUTE_METRIC: i64 = 100;
+
+/// A systemd unit or networkd file: sections in order (a section may repeat, e.g. `[Route]`).
+struct Ini {
+    sections: Vec<(String, Vec<(String, String)>)>,
+}
+
+impl Ini {
+    fn parse(text: &str) -> Ini {
+        let mut sections: Vec<(String, Vec<(String, String)>)> = Vec::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+                continue;
+            }
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                sections.push((name.to_string(), Vec::new()));
+            } else if let (Some((k, v)), Some(last)) = (line.split_once('='), sections.last_mut()) {
+                last.1.push((k.trim().to_string(), v.trim().to_string()));
+            }
+        }
+        Ini { sections }
+    }
+
+    /// Every value of `key` in every `section` of that name, in order.
+    fn all(&self, section: &str, key: &str) -> Vec<&str> {
+        self.sections
+            .iter()
+            .filter(|(s, _)| s == section)
+            .flat_map(|(_, kv)| kv.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()))
+            .collect()
+    }
+
+    fn last(&self, section: &str, key: &str) -> Option<&str> {
+        self.all(section, key).pop()
+    }
+
+    fn each<'a>(&'a self, section: &'a str) -> impl Iterator<Item = &'a [(String, String)]> + 'a {
+        self.sections.iter().filter(move |(s, _)| s == section).map(|(_, kv)| kv.as_slice())
+    }
+}
+
+fn kv<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+fn is_default_destination(d: Option<&str>) -> bool {
+    matches!(d, Some("0.0.0.0/0") | Some("default"))
+}
+
+#[test]
+fn netplan() {
+    let (cases, early) = cases();
+    let c = Complaints::new("netplan", early);
+    let Some(netplan) = require("netplan", "netplan", "netplan.io") else { return };
+    // netplan.io depends on PyYAML; its own Python reads the override for the version check.
+    let python =
+        shebang_interpreter(&netplan).filter(|p| is_executable(p)).or_else(|| which("python3"));
+    let Some(python) = python else { return };
+
+    for case in &cases {
+        for (host, dir) in case.host_dirs() {
+            let on_host: BTreeSet<String> = [Role::ControlPlane, Role::Worker]
+                .iter()
+                .flat_map(|&r| case.site.nodes_on(&host, r))
+                .collect();
+            let mut seen = BTreeSet::new();
+            for file in sorted_entries(&dir.join("netplan")) {
+                let rel = case.rel(&file);
+                let name = file_name(&file);
+                let Some(stem) = name.strip_suffix(".yaml") else {
+                    c.add(case, &rel, "not a *.yaml file (netplan ignores anything else)");
+                    continue;
+                };
+                let Some(node) = case.site.nodes.get(stem).filter(|_| on_host.contains(stem))
+                else {
+                    c.add(case, &rel, format!("no node {stem:?} on host {host} in site.toml"));
+                    continue;
+                };
+                seen.insert(stem.to_string());
+                c.checked();
+                check_netplan_override(&c, case, &rel, &file, node, &netplan, &python);
+            }
+            for missing in on_host.difference(&seen) {
+                c.add(case, format!("hosts/{host}/netplan/{missing}.yaml"), "missing");
+            }
+        }
+    }
+    c.finish();
+}
+
+fn check_netplan_override(
+    c: &Complaints,
+    case: &Case,
+    rel: &str,
+    file: &Path,
+    node: &Node,
+    netplan: &Path,
+    python: &Path,
+) {
+    let site = &case.site;
+    let doc = match yaml_to_json(python, file) {
+        Ok(j) => j,
+        Err(e) => return c.add(case, rel, e),
+    };
+    if doc.at("network.version") != Some(&Json::Num(2.0)) {
+        c.add(
+            case,
+            rel,
+            format!(
+                "network.version is {}, not 2",
+                doc.at("network.version").map_or("absent".into(), Json::show)
+            ),
+        );
+    }
+    let ethernets = doc.at("network.ethernets").and_then(Json::obj).cloned().unwrap_or_default();
+    if ethernets.len() != 1 {
+        c.add(
+            case,
+            rel,
+            format!("has {} ethernets; exactly one (the bridged NIC) is expected", ethernets.len()),
+        );
+    }
+    let Some(mac) =
+        ethernets.values().find_map(|e| e.at("match.macaddress")?.str().map(str::to_string))
+    else {
+        return c.add(case, rel, "the bridged NIC is not matched by `match: macaddress:`");
+    };
+    if mac_digits(&mac).is_none() || mac.len() != 17 {
+        return c.add(
+            case,
+            rel,
+            format!("macaddress {mac:?} is not of the form xx:xx:xx:xx:xx:xx"),
+        );
+    }
+    let address = format!("{}/{}", node.ip, site.prefix);
+
+    for base in NETPLAN_BASES {
+        let at = format!("{rel} (over the {} box config)", base.name);
+        let tmp = tempfile::tempdir().unwrap();
+        let etc = tmp.path().join("etc/netplan");
+        for b in sorted_entries(&fixtures().join("netplan").join(base.name)) {
+            write_mode(&etc.join(file_name(&b)), &fs::read(&b).unwrap(), 0o600);
+        }
+        write_mode(&etc.join("99-gen-bridged.yaml"), &fs::read(file).unwrap(), 0o600);
+        match run(Command::new(netplan).arg("generate").arg("--root-dir").arg(tmp.path()), secs(60))
+        {
+            Err(e) => {
+                c.add(case, &at, e);
+                continue;
+            }
+            Ok(ran) if !ran.ok() || !ran.output().is_empty() => {
+                c.add(case, &at, format!("netplan generate: {}", ran.describe()));
+                if !ran.ok() {
+                    continue;
+                }
+            }
+            Ok(_) => {}
+        }
+        let mut networks: Vec<(String, Ini)> =
+            sorted_entries(&tmp.path().join("run/systemd/network"))
+                .into_iter()
+                .filter(|p| file_name(p).ends_with(".network"))
+                .map(|p| (file_name(&p), Ini::parse(&fs::read_to_string(&p).unwrap_or_default())))
+                .collect();
+        let matches_mac = |ini: &Ini| {
+            ini.all("Match", "MACAddress")
+                .into_iter()
+                .chain(ini.all("Match", "PermanentMACAddress"))
+                .any(|m| m.eq_ignore_ascii_case(&mac))
+        };
+        let bridged: Vec<usize> =
+            (0..networks.len()).filter(|&i| matches_mac(&networks[i].1)).collect();
+        let nat_name = format!("10-netplan-{}.network", base.nat_id);
+        let nat = networks.iter().position(|(n, _)| *n == nat_name);
+        if bridged.len() != 1 {
+            c.add(
+                case,
+                &at,
+                format!("{} generated .network files match MAC {mac}; one expected", bridged.len()),
+            );
+            continue;
+        }
+        let Some(nat) = nat else {
+            c.add(case, &at, format!("the box's NAT NIC lost its {nat_name}"));
+            continue;
+        };
+        if nat == bridged[0] {
+            c.add(case, &at, format!("the override rewrites the NAT NIC's {nat_name}"));
+            continue;
+        }
+        let (bname, b) = &networks[bridged[0]];
+        let (_, n) = &networks[nat];
+
+        // NAT NIC: still DHCP, default route at the DHCP metric.
+        let nat_dhcp = n.last("Network", "DHCP").unwrap_or("no");
+        if !matches!(nat_dhcp, "ipv4" | "yes" | "true") {
+            c.add(case, &at, format!("the NAT NIC's DHCP became {nat_dhcp:?}"));
+        }
+        let nat_metric = n
+            .last("DHCP", "RouteMetric")
+            .or_else(|| n.last("DHCPv4", "RouteMetric"))
+            .map(|m| m.parse::<i64>().unwrap_or(i64::MAX))
+            .unwrap_or(DEFAULT_DHCP_ROUTE_METRIC);
+        if n.last("DHCP", "UseRoutes").or_else(|| n.last("DHCPv4", "UseRoutes")) == Some("false") {
+            c.add(
+                case,
+                &at,
+                "the NAT NIC's DHCP routes are turned off; the plan keeps them as a fallback",
+            );
+        }
+
+        // Bridged NIC: static address, DNS, the one static default route below the NAT metric.
+        let addresses = b.all("Network", "Address");
+        if addresses != [address.as_str()] {
+            c.add(case, &at, format!("{bname}: Address={addresses:?}, expected [{address:?}]"));
+        }
+        if let Some(d) = b.last("Network", "DHCP").filter(|d| matches!(*d, "ipv4" | "yes" | "true"))
+        {
+            c.add(case, &at, format!("{bname}: DHCP={d} on the static bridged NIC"));
+        }
+        let dns: Vec<&str> = b.all("Network", "DNS");
+        if dns != site.dns.iter().map(String::as_str).collect::<Vec<_>>() {
+            c.add(case, &at, format!("{bname}: DNS={dns:?}, site.toml says {:?}", site.dns));
+        }
+        let defaults: Vec<&[(String, String)]> =
+            b.each("Route").filter(|r| is_default_destination(kv(r, "Destination"))).collect();
+        match defaults.as_slice() {
+            [route] => {
+                let gw = kv(route, "Gateway");
+                if gw != Some(site.gateway.to_string().as_str()) {
+                    c.add(
+                        case,
+                        &at,
+                        format!(
+                            "{bname}: default route Gateway={gw:?}, site.toml says {}",
+                            site.gateway
+                        ),
+                    );
+                }
+                match kv(route, "Metric").map(|m| m.parse::<i64>()) {
+                    None => c.add(case, &at, format!("{bname}: default route has no Metric=")),
+                    Some(Err(_)) => c.add(case, &at, format!("{bname}: default route Metric is not a number")),
+                    Some(Ok(m)) if m >= nat_metric => c.add(
+                        case,
+                        &at,
+                        format!("{bname}: default route Metric={m} does not beat the NAT DHCP RouteMetric={nat_metric}"),
+                    ),
+                    Some(Ok(_)) => {}
+                }
+            }
+            other => c.add(
+                case,
+                &at,
+                format!("{bname}: {} static default routes; one expected", other.len()),
+            ),
+        }
+        // Nobody else adds a static default route.
+        networks.remove(bridged[0]);
+        for (name, ini) in &networks {
+            if ini.each("Route").any(|r| {
+                is_default_destination(kv(r, "Destination"))
+                    || kv(r, "Gateway").is_some() && kv(r, "Destination").is_none()
+            }) {
+                c.add(case, &at, format!("{name} also has a static default route"));
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. systemd
+// ---------------------------------------------------------------------------------------------
+
+/// `Environment=` assignments, split as systemd does (whitespace, double or single quotes).
+fn environment(values: &[&str]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for value in values {
+        let mut words = Vec::new();
+        let mut cur = String::new();
+        let mut quote: Option<char> = None;
+        let mut in_word = false;
+        for ch in value.chars() {
+            match (quote, ch) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), c) => cur.push(c),
+                (None, '"' | '\'') => {
+                    quote = Some(ch);
+                    in_word = true;
+                }
+                (None, c) if c.is_whitespace() => {
+                    if in_word {
+                        words.push(std::mem::take(&mut cur));
+                        in_word = false;
+                    }
+                }
+                (None, c) => {
+                    cur.push(c);
+                    in_word = true;
+                }
+            }
+        }
+        if in_word {
+            words.push(cur);
+        }
+        for w in words {
+            if let Some((k, v)) = w.split_once('=') {
+                out.insert(k.to_string(), v.to_string());
+            }
+        }
+    }
+    out
+}
+
+fn machine_unit_dir() -> Option<PathBuf> {
+    ["/usr/lib/systemd/system", "/lib/systemd/system"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_dir())
+}
+
+#[test]
+fn systemd() {
+    let (cases, early) = cases();
+    let c = Complaints::new("systemd", early);
+    let Some(analyze) = require("systemd", "systemd-analyze", "systemd") else { return };
+    let Some(units) = machine_unit_dir() else {
+        return missing("systemd", "/usr/lib/systemd/system/", "systemd");
+    };
+
+    for case in &cases {
+        for (host, dir) in case.host_dirs() {
+            let Some(site_host) = case.site.hosts.get(&host) else { continue };
+            // A root that looks like the VM server: the machine's units, VirtualBox's driver unit.
+            let root = tempfile::tempdir().unwrap();
+            let system = root.path().join("etc/systemd/system");
+            fs::create_dir_all(&system).unwrap();
+            copy_dir(&units, &root.path().join("usr/lib/systemd/system")).unwrap();
+            if !units.join("vboxdrv.service").exists() {
+                fs::write(
+                    system.join("vboxdrv.service"),
+                    "[Unit]\nDescription=stand-in for VirtualBox's vboxdrv.service\n\n\
+                     [Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n",
+                )
+                .unwrap();
+                write_executable(&root.path().join("bin/true"), "#!/bin/sh\nexit 0\n");
+            }
+
+            let mut groups_with_units = BTreeSet::new();
+            for file in sorted_entries(&dir.join("systemd")) {
+                let rel = case.rel(&file);
+                let name = file_name(&file);
+                let group = name
+                    .strip_suffix(".service")
+                    .and_then(|s| s.strip_prefix(&format!("{}-{host}-", case.site.cluster)))
+                    .and_then(Role::from_group);
+                let Some(role) = group else {
+                    c.add(
+                        case,
+                        &rel,
+                        format!(
+                            "not named {}-{host}-{{control-plane,workers}}.service",
+                            case.site.cluster
+                        ),
+                    );
+                    continue;
+                };
+                groups_with_units.insert(role.group());
+                if !dir.join(role.group()).join("Vagrantfile").is_file() {
+                    c.add(
+                        case,
+                        &rel,
+                        format!(
+                            "starts {}/ but there is no {}/Vagrantfile",
+                            role.group(),
+                            role.group()
+                        ),
+                    );
+                }
+                c.checked();
+                let text = fs::read_to_string(&file).unwrap_or_default();
+                let unit = Ini::parse(&text);
+                let installed = system.join(&name);
+                fs::write(&installed, &text).unwrap();
+                for key in [
+                    "ExecStart",
+                    "ExecStartPre",
+                    "ExecStartPost",
+                    "ExecStop",
+                    "ExecStopPost",
+                    "ExecReload",
+                ] {
+                    for cmd in unit.all("Service", key) {
+                        let prog = cmd
+                            .trim_start_matches(['@', '-', ':', '+', '!', '|'])
+                            .split_whitespace()
+                            .next();
+                        let Some(prog) = prog.filter(|p| p.starts_with('/')) else { continue };
+                        // Stand-ins for programs the VM server has: vagrant, and what this machine has.
+                        if prog == "/usr/bin/vagrant" || Path::new(prog).exists() {
+                            write_executable(&root.path().join(&prog[1..]), "#!/bin/sh\nexit 0\n");
+                        }
+                    }
+                }
+                let mut cmd = Command::new(&analyze);
+                cmd.arg("verify")
+                    .arg("--man=no")
+                    .arg("--generators=no")
+                    .arg(format!("--root={}", root.path().display()));
+                cmd.arg(&installed).env("SYSTEMD_LOG_COLOR", "0").env("SYSTEMD_PAGER", "");
+                match run(&mut cmd, secs(60)) {
+                    Err(e) => c.add(case, &rel, e),
+                    Ok(ran) if !ran.ok() || !ran.output().is_empty() => {
+                        c.add(case, &rel, format!("systemd-analyze verify: {}", ran.describe()))
+                    }
+                    Ok(_) => {}
+                }
+                check_unit(&c, case, &rel, &unit, role, site_host, root.path());
+            }
+            for role in [Role::ControlPlane, Role::Worker] {
+                if dir.join(role.group()).join("Vagrantfile").is_file()
+                    && !groups_with_units.contains(role.group())
+                {
+                    c.add(
+                        case,
+                        format!(
+                            "hosts/{host}/systemd/{}-{host}-{}.service",
+                            case.site.cluster,
+                            role.group()
+                        ),
+                        format!("missing: nothing starts {}/ at boot", role.group()),
+                    );
+                }
+            }
+        }
+    }
+    c.finish();
+}
+
+fn check_unit(
+    c: &Complaints,
+    case: &Case,
+    rel: &str,
+    unit: &Ini,
+    role: Role,
+    host: &Host,
+    root: &Path,
+) {
+    let want = |section: &str, key: &str, ok: &dyn Fn(&str) -> bool, expected: &str| {
+        let v = unit.last(section, key);
+        if !v.is_some_and(ok) {
+            c.add(
+                case,
+                rel,
+                format!("[{section}] {key}={} (expected {expected})", v.unwrap_or("<absent>")),
+            );
+        }
+    };
+    let words = |section: &str, key: &str| -> BTreeSet<String> {
+        unit.all(section, key)
+            .iter()
+            .flat_map(|v| v.split_whitespace())
+            .map(str::to_string)
+            .collect()
+    };
+    want("Service", "Type", &|v| v == "oneshot", "oneshot");
+    want("Service", "RemainAfterExit", &|v| matches!(v, "yes" | "true" | "1" | "on"), "yes");
+    want("Service", "User", &|v| v == host.user, &host.user);
+    want(
+        "Service",
+        "ExecStart",
+        &|v| v.split_whitespace().take(2).eq(["/usr/bin/vagrant", "up"]),
+        "/usr/bin/vagrant up",
+    );
+    want(
+        "Service",
+        "ExecStop",
+        &|v| v.split_whitespace().take(2).eq(["/usr/bin/vagrant", "halt"]),
+        "/usr/bin/vagrant halt",
+    );
+    for key in ["TimeoutStartSec", "TimeoutStopSec"] {
+        want("Service", key, &|v| !matches!(v, "0" | "infinity" | ""), "a finite timeout");
+    }
+    let after = words("Unit", "After");
+    for dep in ["network-online.target", "vboxdrv.service"] {
+        if !after.contains(dep) {
+            c.add(case, rel, format!("[Unit] After= lacks {dep}"));
+        }
+    }
+    if !words("Unit", "Wants").contains("network-online.target") {
+        c.add(
+            case,
+            rel,
+            "[Unit] Wants= lacks network-online.target (the bridged NIC may still be down)",
+        );
+    }
+
+    let env = environment(&unit.all("Service", "Environment"));
+    match env.get("VAGRANT_CWD") {
+        Some(cwd)
+            if cwd.starts_with('/')
+                && Path::new(cwd).file_name() == Some(OsStr::new(role.group())) => {}
+        other => c.add(
+            case,
+            rel,
+            format!("VAGRANT_CWD={other:?} is not an absolute path ending in /{}", role.group()),
+        ),
+    }
+    match env.get("VAGRANT_DOTFILE_PATH") {
+        Some(p) if p.starts_with('/') => {
+            if p.contains("/current/") || p.contains("/generations/") {
+                c.add(
+                    case,
+                    rel,
+                    format!("VAGRANT_DOTFILE_PATH={p} lives in a generation: the VMs are orphaned when the next one becomes current"),
+                );
+            }
+            if env.get("VAGRANT_CWD") == Some(p) {
+                c.add(case, rel, "VAGRANT_DOTFILE_PATH equals VAGRANT_CWD");
+            }
+        }
+        other => {
+            c.add(case, rel, format!("VAGRANT_DOTFILE_PATH={other:?} is not an absolute path"))
+        }
+    }
+
+    // systemd-analyze never looks at [Install].
+    let wanted_by = words("Install", "WantedBy");
+    if wanted_by.is_empty() {
+        c.add(case, rel, "[Install] has no WantedBy=: enabling the unit starts nothing at boot");
+    }
+    for target in wanted_by {
+        let exists = ["usr/lib/systemd/system", "etc/systemd/system"]
+            .iter()
+            .any(|d| root.join(d).join(&target).exists());
+        if !target.ends_with(".target") || !exists {
+            c.add(case, rel, format!("WantedBy={target} is not a target this system has"));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. shell
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn shell() {
+    let (cases, early) = cases();
+    let c = Complaints::new("shell", early);
+    let Some(bash) = require("shell", "bash", "bash") else { return };
+    let Some(shellcheck) = require("shell", "shellcheck", "shellcheck") else { return };
+
+    for case in &cases {
+        let scripts = files_with_suffix(&case.root, ".sh");
+        if scripts.is_empty() {
+            c.add(case, "*.sh", "the tree has no entrypoint script");
+        }
+        for script in scripts {
+            let rel = case.rel(&script);
+            c.checked();
+            let mode = fs::metadata(&script).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+            if mode != 0o755 {
+                c.add(case, &rel, format!("mode {mode:o}, entrypoints are 755"));
+            }
+            let interpreter = shebang_interpreter(&script);
+            let parser = match interpreter.as_deref().map(file_name).as_deref() {
+                Some("bash") => bash.clone(),
+                Some("sh") => PathBuf::from("/bin/sh"),
+                other => {
+                    c.add(case, &rel, format!("shebang names {other:?}, not bash or sh"));
+                    bash.clone()
+                }
+            };
+            match run(Command::new(&parser).arg("-n").arg(&script), secs(30)) {
+                Err(e) => c.add(case, &rel, e),
+                Ok(ran) if !ran.ok() || !ran.output().is_empty() => {
+                    c.add(case, &rel, format!("{} -n: {}", parser.display(), ran.describe()))
+                }
+                Ok(_) => {}
+            }
+            let mut cmd = Command::new(&shellcheck);
+            cmd.current_dir(script.parent().unwrap())
+                .args(["-x", "--severity=style", "--format=gcc"])
+                .arg(file_name(&script));
+            match run(&mut cmd, secs(60)) {
+                Err(e) => c.add(case, &rel, e),
+                Ok(ran) if !ran.ok() || !ran.output().is_empty() => {
+                    c.add(case, &rel, format!("shellcheck -x: {}", ran.describe()))
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+    c.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. ansible-inventory in a venv of the tree's own requirements.txt
+// 6. pip resolution of requirements.txt
+// ---------------------------------------------------------------------------------------------
+
+/// `name==version` pins of a requirements file, by normalized name (PEP 503, lowercase).
+fn pins(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split('#').next())
+        .filter_map(|l| l.trim().split_once("=="))
+        .map(|(n, v)| (normalize(n), v.trim().to_string()))
+        .collect()
+}
+
+fn normalize(name: &str) -> String {
+    name.trim().to_ascii_lowercase().replace(['_', '.'], "-")
+}
+
+fn venv_root() -> PathBuf {
+    target_dir().join("validator-venvs")
+}
+
+/// A venv under `target/validator-venvs/<name>`, made once with `pip install -r requirements`
+/// (none if `requirements` is `None`) and reused while its ready-marker is there.
+fn ensure_venv(test: &str, name: &str, requirements: Option<&Path>) -> Result<PathBuf, String> {
+    let dir = venv_root().join(name);
+    let marker = dir.join(".labgen-validators-ready");
+    if marker.is_file() && dir.join("bin/python").exists() {
+        return Ok(dir);
+    }
+    let Some(python) = which("python3") else {
+        require(test, "python3", "python3-venv");
+        return Err("python3 is not installed".into());
+    };
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(venv_root()).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let ran = run(Command::new(&python).arg("-m").arg("venv").arg(&dir), secs(300))?;
+    if !ran.ok() {
+        return Err(format!(
+            "python3 -m venv {}: {} (Debian: apt-get install python3-venv)",
+            dir.display(),
+            ran.describe()
+        ));
+    }
+    if let Some(req) = requirements {
+        let mut cmd = Command::new(dir.join("bin/python"));
+        cmd.args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--quiet",
+            "-r",
+        ])
+        .arg(req);
+        let ran = run(&mut cmd, secs(1500))?;
+        if !ran.ok() {
+            return Err(format!("pip install -r {}: {}", req.display(), ran.describe()));
+        }
+    }
+    fs::write(&marker, requirements.map(|r| r.display().to_string()).unwrap_or_default())
+        .map_err(|e| e.to_string())?;
+    loud(&format!("validator `{test}`: made venv {} in {:.0?}", dir.display(), started.elapsed()));
+    Ok(dir)
+}
+
+fn ansible_env(cmd: &mut Command, scratch: &Path) {
+    let cfg = scratch.join("ansible.cfg");
+    if !cfg.exists() {
+        fs::write(&cfg, "# no settings: ansible's defaults\n").unwrap();
+        fs::create_dir_all(scratch.join("tmp")).unwrap();
+    }
+    cmd.current_dir(scratch)
+        .env("ANSIBLE_INVENTORY_UNPARSED_FAILED", "True")
+        .env("ANSIBLE_CONFIG", &cfg)
+        .env("ANSIBLE_HOME", scratch)
+        .env("ANSIBLE_LOCAL_TEMP", scratch.join("tmp"))
+        .env("ANSIBLE_NOCOLOR", "1")
+        .env_remove("ANSIBLE_INVENTORY");
+}
+
+#[test]
+fn ansible_inventory() {
+    let (cases, early) = cases();
+    let c = Complaints::new("ansible_inventory", early);
+    if require("ansible_inventory", "python3", "python3-venv").is_none() {
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let mut venvs: BTreeMap<String, Result<PathBuf, String>> = BTreeMap::new();
+
+    for case in &cases {
+        let req = case.root.join("kubespray/requirements.txt");
+        let Ok(text) = fs::read_to_string(&req) else {
+            c.add(case, "kubespray/requirements.txt", "missing");
+            continue;
+        };
+        let pinned = pins(&text);
+        let Some(ansible) = pinned.get("ansible") else {
+            c.add(case, "kubespray/requirements.txt", "has no ansible==X pin");
+            continue;
+        };
+        let core = pinned.get("ansible-core").cloned().unwrap_or_else(|| "unpinned".into());
+        let name = format!("ansible-{ansible}-core-{core}");
+        let venv = venvs
+            .entry(name.clone())
+            .or_insert_with(|| ensure_venv("ansible_inventory", &name, Some(&req)));
+        let venv = match venv {
+            Ok(v) => v.clone(),
+            Err(e) => {
+                c.add(case, "kubespray/requirements.txt", e.clone());
+                continue;
+            }
+        };
+        c.checked();
+        check_ansible_version(&c, case, &venv, &pinned);
+        check_inventory(&c, case, &venv, scratch.path());
+    }
+    c.finish();
+}
+
+fn check_ansible_version(
+    c: &Complaints,
+    case: &Case,
+    venv: &Path,
+    pinned: &BTreeMap<String, String>,
+) {
+    let mut cmd = Command::new(venv.join("bin/python"));
+    cmd.args(["-c", "import ansible.release; print(ansible.release.__version__)"]);
+    let version = match run(&mut cmd, secs(60)) {
+        Ok(ran) if ran.ok() => ran.stdout.trim().to_string(),
+        Ok(ran) => {
+            return c.add(case, "venv", format!("cannot import ansible: {}", ran.describe()));
+        }
+        Err(e) => return c.add(case, "venv", e),
+    };
+    if let Some(pin) = pinned.get("ansible-core") {
+        if *pin != version {
+            c.add(
+                case,
+                "venv",
+                format!("ansible-core {version} installed, requirements.txt pins {pin}"),
+            );
+        }
+    }
+    match case.site.release() {
+        None => c.add(
+            case,
+            "site.toml",
+            format!(
+                "labgen::kubespray::find({:?}) knows no such release",
+                case.site.kubespray_version
+            ),
+        ),
+        Some(r) if !in_window(&version, r.ansible_core_window) => c.add(
+            case,
+            "venv",
+            format!(
+                "ansible-core {version} is outside kubespray {}'s window [{}, {})",
+                r.tag, r.ansible_core_window.0, r.ansible_core_window.1
+            ),
+        ),
+        Some(_) => {}
+    }
+}
+
+/// Hosts of a group in `ansible-inventory --list` JSON, children included.
+fn members(list: &Json, group: &str, depth: usize) -> BTreeSet<String> {
+    let mut out = list[group]["hosts"].strings();
+    if depth < 16 {
+        for child in list[group]["children"].strings() {
+            out.extend(members(list, &child, depth + 1));
+        }
+    }
+    out
+}
+
+/// How deep a group sits under `all` (ansible applies deeper groups' vars last).
+fn group_depth(list: &Json, group: &str) -> usize {
+    fn walk(list: &Json, at: &str, want: &str, d: usize) -> Option<usize> {
+        if at == want {
+            return Some(d);
+        }
+        if d > 16 {
+            return None;
+        }
+        list[at]["children"].strings().iter().filter_map(|ch| walk(list, ch, want, d + 1)).max()
+    }
+    walk(list, "all", group, 0).unwrap_or(0)
+}
+
+fn check_inventory(c: &Complaints, case: &Case, venv: &Path, scratch: &Path) {
+    let site = &case.site;
+    let inventory = case.root.join("kubespray/inventory/hosts.yaml");
+    let rel = case.rel(&inventory);
+    if !inventory.is_file() {
+        return c.add(case, &rel, "missing");
+    }
+    let inventory_cmd = |flag: &str| {
+        let mut cmd = Command::new(venv.join("bin/ansible-inventory"));
+        cmd.arg("-i").arg(&inventory).arg(flag);
+        ansible_env(&mut cmd, scratch);
+        run(&mut cmd, secs(120))
+    };
+    let list = match inventory_cmd("--list") {
+        Err(e) => return c.add(case, &rel, e),
+        Ok(ran) => {
+            if !ran.ok() || !ran.stderr.trim().is_empty() {
+                c.add(case, &rel, format!("ansible-inventory --list: {}", ran.describe()));
+            }
+            match Json::parse(&ran.stdout) {
+                Ok(j) => j,
+                Err(e) => {
+                    return c.add(
+                        case,
+                        &rel,
+                        format!("ansible-inventory --list printed no JSON: {e}"),
+                    );
+                }
+            }
+        }
+    };
+    match inventory_cmd("--graph") {
+        Err(e) => c.add(case, &rel, e),
+        Ok(ran) => {
+            if !ran.ok() || !ran.stderr.trim().is_empty() {
+                c.add(case, &rel, format!("ansible-inventory --graph: {}", ran.describe()));
+            }
+            for group in ["kube_control_plane", "kube_node", "etcd", "k8s_cluster"] {
+                if !ran.stdout.contains(&format!("@{group}:")) {
+                    c.add(case, &rel, format!("ansible-inventory --graph shows no group {group}"));
+                }
+            }
+        }
+    }
+
+    // Groups.
+    let all_nodes: BTreeSet<String> = site.nodes.keys().cloned().collect();
+    let control = site.nodes_with(Role::ControlPlane);
+    let workers = site.nodes_with(Role::Worker);
+    let hostvars = list.at("_meta.hostvars").and_then(Json::obj).cloned().unwrap_or_default();
+    let inventory_hosts: BTreeSet<String> = hostvars.keys().cloned().collect();
+    if inventory_hosts != all_nodes {
+        c.add(case, &rel, format!("hosts {inventory_hosts:?}, site.toml has nodes {all_nodes:?}"));
+    }
+    let expect_group = |group: &str, want: &BTreeSet<String>| {
+        let got = members(&list, group, 0);
+        if got != *want {
+            c.add(case, &rel, format!("group {group} = {got:?}, expected {want:?}"));
+        }
+    };
+    expect_group("kube_control_plane", &control);
+    expect_group("etcd", &control);
+    expect_group("k8s_cluster", &all_nodes);
+    let kube_node = members(&list, "kube_node", 0);
+    let kube_node_ok = if workers.is_empty() { kube_node == control } else { kube_node == workers };
+    if !kube_node_ok {
+        c.add(
+            case,
+            &rel,
+            format!("group kube_node = {kube_node:?}, expected the workers {workers:?}"),
+        );
+    }
+    let k8s_children = list["k8s_cluster"]["children"].strings();
+    for child in ["kube_control_plane", "kube_node"] {
+        if !k8s_children.contains(child) {
+            c.add(case, &rel, format!("k8s_cluster's children {k8s_children:?} lack {child}"));
+        }
+    }
+
+    // Host variables.
+    let mut etcd_names = BTreeMap::new();
+    for node in site.nodes.values() {
+        let Some(vars) = hostvars.get(&node.name) else { continue };
+        for key in ["ansible_host", "ip", "access_ip"] {
+            if vars[key].str() != Some(node.ip.to_string().as_str()) {
+                c.add(
+                    case,
+                    &rel,
+                    format!(
+                        "{}: {key} = {}, expected {:?}",
+                        node.name,
+                        vars[key].show(),
+                        node.ip.to_string()
+                    ),
+                );
+            }
+        }
+        match (node.role, vars.get("etcd_member_name")) {
+            (Role::ControlPlane, Some(Json::Str(n))) if !n.is_empty() => {
+                if let Some(other) = etcd_names.insert(n.clone(), node.name.clone()) {
+                    c.add(
+                        case,
+                        &rel,
+                        format!("{}: etcd_member_name {n:?} is also {other}'s", node.name),
+                    );
+                }
+            }
+            (Role::ControlPlane, v) => c.add(
+                case,
+                &rel,
+                format!(
+                    "{}: etcd member without a string etcd_member_name ({})",
+                    node.name,
+                    v.map_or("absent".into(), Json::show)
+                ),
+            ),
+            (Role::Worker, Some(v)) => c.add(
+                case,
+                &rel,
+                format!(
+                    "{}: etcd_member_name {} on a host that is not in etcd",
+                    node.name,
+                    v.show()
+                ),
+            ),
+            (Role::Worker, None) => {}
+        }
+    }
+
+    // group_vars reach the hosts of their group, deeper groups winning.
+    let group_vars_dir = case.root.join("kubespray/inventory/group_vars");
+    let mut expected: BTreeMap<String, BTreeMap<String, (usize, Json, String)>> = BTreeMap::new();
+    let mut group_files: Vec<(String, PathBuf)> = Vec::new();
+    for entry in sorted_entries(&group_vars_dir) {
+        let name = file_name(&entry);
+        if entry.is_dir() {
+            for f in sorted_entries(&entry) {
+                group_files.push((name.clone(), f));
+            }
+        } else if let Some(stem) = name.strip_suffix(".yml").or_else(|| name.strip_suffix(".yaml"))
+        {
+            group_files.push((stem.to_string(), entry));
+        }
+    }
+    for required in ["all/kubespray.yml", "k8s_cluster/k8s-cluster.yml", "k8s_cluster/addons.yml"] {
+        if !group_vars_dir.join(required).is_file() {
+            c.add(case, format!("kubespray/inventory/group_vars/{required}"), "missing");
+        }
+    }
+    for (group, file) in group_files {
+        let frel = case.rel(&file);
+        let vars = match yaml_to_json(&venv.join("bin/python"), &file) {
+            Ok(Json::Obj(m)) => m,
+            Ok(Json::Null) => BTreeMap::new(),
+            Ok(other) => {
+                c.add(case, &frel, format!("is not a mapping: {}", other.show()));
+                continue;
+            }
+            Err(e) => {
+                c.add(case, &frel, e);
+                continue;
+            }
+        };
+        if group != "all" && list.get(&group).is_none() {
+            c.add(
+                case,
+                &frel,
+                format!("group_vars for {group}, a group the inventory does not have"),
+            );
+        }
+        let depth = if group == "all" { 0 } else { group_depth(&list, &group) };
+        let hosts =
+            if group == "all" { inventory_hosts.clone() } else { members(&list, &group, 0) };
+        for (key, value) in vars {
+            for h in &hosts {
+                let slot = expected.entry(h.clone()).or_default();
+                if slot.get(&key).is_none_or(|(d, _, _)| depth >= *d) {
+                    slot.insert(key.clone(), (depth, value.clone(), frel.clone()));
+                }
+            }
+        }
+    }
+    for (host, vars) in &expected {
+        for (key, (_, value, from)) in vars {
+            let got = &hostvars.get(host).map_or(&Json::Null, |h| &h[key.as_str()]);
+            if *got != value {
+                c.add(
+                    case,
+                    &rel,
+                    format!("{host}: {key} = {}, but {from} says {}", got.show(), value.show()),
+                );
+            }
+        }
+    }
+
+    // What the site decides reaches every host, typed as kubespray asserts.
+    let kube_version = site.expected_kube_version();
+    for node in site.nodes.values() {
+        let Some(vars) = hostvars.get(&node.name) else { continue };
+        let want = |key: &str, value: Option<Json>, why: &str| {
+            let got = vars.get(key);
+            let ok = match &value {
+                Some(v) => got == Some(v),
+                None => got.is_some(),
+            };
+            if !ok {
+                let shown = got.map_or("absent".into(), Json::show);
+                let expected = value.map_or("set".into(), |v| v.show());
+                c.add(
+                    case,
+                    &rel,
+                    format!("{}: {key} = {shown}, expected {expected} ({why})", node.name),
+                );
+            }
+        };
+        want("cluster_name", Some(Json::Str(site.cluster.clone())), "[cluster] name");
+        if let Some(v) = &kube_version {
+            want(
+                "kube_version",
+                Some(Json::Str(v.clone())),
+                "[kubespray] kube_version or the release default",
+            );
+        }
+        want("helm_enabled", Some(Json::Bool(site.helm)), "[addons] helm, a real boolean");
+        if site.metallb || vars.get("metallb_enabled").is_some() {
+            want(
+                "metallb_enabled",
+                Some(Json::Bool(site.metallb)),
+                "[addons] metallb, a real boolean",
+            );
+        }
+        want(
+            "kube_network_plugin",
+            Some(Json::Str(site.network_plugin.clone())),
+            "[kubespray] network_plugin",
+        );
+        if let Some(mode) = &site.kube_proxy_mode {
+            want("kube_proxy_mode", Some(Json::Str(mode.clone())), "[kubespray] kube_proxy_mode");
+        }
+        if let Some(cm) = &site.container_manager {
+            want("container_manager", Some(Json::Str(cm.clone())), "[kubespray] container_manager");
+        }
+        let proxy_mode = vars.get("kube_proxy_mode").and_then(Json::str).unwrap_or("ipvs");
+        if site.metallb && proxy_mode == "ipvs" {
+            want(
+                "kube_proxy_strict_arp",
+                Some(Json::Bool(true)),
+                "MetalLB with ipvs needs strict ARP",
+            );
+        }
+        for (key, value) in vars.obj().into_iter().flatten() {
+            let boolean = key.ends_with("_enabled")
+                || [
+                    "download_run_once",
+                    "download_always_pull",
+                    "deploy_netchecker",
+                    "kube_proxy_strict_arp",
+                ]
+                .contains(&key.as_str());
+            if boolean && !matches!(value, Json::Bool(_)) {
+                c.add(
+                    case,
+                    &rel,
+                    format!(
+                        "{}: {key} = {} is not a boolean; kubespray asserts it is",
+                        node.name,
+                        value.show()
+                    ),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn pip_resolution() {
+    let (cases, early) = cases();
+    let c = Complaints::new("pip_resolution", early);
+    if require("pip_resolution", "python3", "python3-venv").is_none() {
+        return;
+    }
+    // A bare venv: its pip resolves against the index without touching any system Python.
+    let venv = match ensure_venv("pip_resolution", "pip-dry-run", None) {
+        Ok(v) => v,
+        Err(e) => {
+            c.add_raw(e);
+            return c.finish();
+        }
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    // One resolution per distinct file; every case that uses it is checked against its result.
+    let mut resolved: BTreeMap<String, Result<BTreeMap<String, String>, String>> = BTreeMap::new();
+    for case in &cases {
+        let req = case.root.join("kubespray/requirements.txt");
+        let rel = "kubespray/requirements.txt";
+        let Ok(text) = fs::read_to_string(&req) else {
+            c.add(case, rel, "missing");
+            continue;
+        };
+        c.checked();
+        let pinned = pins(&text);
+        check_requirements_text(&c, case, &text, &pinned);
+        let n = resolved.len();
+        let result = resolved.entry(text.clone()).or_insert_with(|| {
+            let report = scratch.path().join(format!("report-{n}.json"));
+            let mut cmd = Command::new(venv.join("bin/python"));
+            cmd.args([
+                "-m",
+                "pip",
+                "install",
+                "--dry-run",
+                "--ignore-installed",
+                "--disable-pip-version-check",
+            ])
+            .args(["--no-input", "--quiet", "--report"])
+            .arg(&report)
+            .arg("-r")
+            .arg(&req);
+            let ran = run(&mut cmd, secs(900))?;
+            if !ran.ok() || !ran.output().is_empty() {
+                return Err(format!("pip install --dry-run: {}", ran.describe()));
+            }
+            let json = Json::parse(&fs::read_to_string(&report).map_err(|e| e.to_string())?)?;
+            Ok(json["install"]
+                .arr()
+                .iter()
+                .filter_map(|i| {
+                    let m = &i["metadata"];
+                    Some((normalize(m["name"].str()?), m["version"].str()?.to_string()))
+                })
+                .collect())
+        });
+        let got = match result {
+            Ok(g) => g,
+            Err(e) => {
+                c.add(case, rel, e.clone());
+                continue;
+            }
+        };
+        for (name, version) in &pinned {
+            if got.get(name) != Some(version) {
+                c.add(
+                    case,
+                    rel,
+                    format!("pins {name}=={version}, pip resolves {:?}", got.get(name)),
+                );
+            }
+        }
+        let Some(core) = got.get("ansible-core") else {
+            c.add(case, rel, "pip resolves no ansible-core");
+            continue;
+        };
+        if let Some(r) = case.site.release() {
+            if !in_window(core, r.ansible_core_window) {
+                c.add(
+                    case,
+                    rel,
+                    format!(
+                        "resolves ansible-core {core}, outside kubespray {}'s window [{}, {})",
+                        r.tag, r.ansible_core_window.0, r.ansible_core_window.1
+                    ),
+                );
+            }
+        }
+    }
+    c.finish();
+}
+
+/// requirements.txt is the release's own file plus gen's `ansible-core==` pin, marked as ours.
+fn check_requirements_text(
+    c: &Complaints,
+    case: &Case,
+    text: &str,
+    pinned: &BTreeMap<String, String>,
+) {
+    let rel = "kubespray/requirements.txt";
+    let Some(release) = case.site.release() else {
+        return c.add(
+            case,
+            "site.toml",
+            format!(
+                "labgen::kubespray::find({:?}) knows no such release",
+                case.site.kubespray_version
+            ),
+        );
+    };
+    let lines: BTreeSet<&str> = text.lines().map(str::trim).collect();
+    for line in
+        release.requirements.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        if !lines.contains(line) {
+            c.add(case, rel, format!("lacks the release's line {line:?}"));
+        }
+    }
+    let release_pins = pins(release.requirements);
+    for name in pinned.keys() {
+        if !release_pins.contains_key(name) && name != "ansible-core" {
+            c.add(case, rel, format!("pins {name}, which kubespray {} does not", release.tag));
+        }
+    }
+    let core_lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            normalize(l.split("==").next().unwrap_or("")) == "ansible-core" && l.contains("==")
+        })
+        .collect();
+    let [(at, line)] = core_lines.as_slice() else {
+        return c.add(
+            case,
+            rel,
+            format!("has {} ansible-core pins; exactly one expected", core_lines.len()),
+        );
+    };
+    if pinned.get("ansible-core").map(String::as_str) != Some(release.ansible_core) {
+        c.add(
+            case,
+            rel,
+            format!("{line:?} is not gen's pin ansible-core=={}", release.ansible_core),
+        );
+    }
+    if !in_window(release.ansible_core, release.ansible_core_window) {
+        c.add(
+            case,
+            rel,
+            format!(
+                "gen's ansible-core {} is outside the window {:?}",
+                release.ansible_core, release.ansible_core_window
+            ),
+        );
+    }
+    if !pins(release.requirements).contains_key("ansible-core") {
+        // gen's own line: say so in a comment on it or right above it.
+        let lines: Vec<&str> = text.lines().collect();
+        let marked = line.contains('#') || (*at > 0 && lines[at - 1].trim_start().starts_with('#'));
+        if !marked {
+            c.add(
+                case,
+                rel,
+                format!("line {} {line:?} is gen's addition but no comment says so", at + 1),
+            );
+        }
+    }
+}
