@@ -1941,20 +1941,68 @@ fn venv_root() -> PathBuf {
     target_dir().join("validator-venvs")
 }
 
+/// Held while one venv is made: a directory created atomically beside it, holding the maker's
+/// pid. Other threads and other `cargo test` processes sharing this target/ wait for it; a lock
+/// whose process is gone is taken over.
+struct VenvLock(PathBuf);
+
+impl VenvLock {
+    fn acquire(dir: &Path) -> Result<VenvLock, String> {
+        let lock = PathBuf::from(format!("{}.lock", dir.display()));
+        let started = Instant::now();
+        loop {
+            match fs::create_dir(&lock) {
+                Ok(()) => {
+                    let _ = fs::write(lock.join("pid"), std::process::id().to_string());
+                    return Ok(VenvLock(lock));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = fs::read_to_string(lock.join("pid")).ok();
+                    let alive = holder
+                        .as_deref()
+                        .map(|pid| Path::new("/proc").join(pid.trim()).exists())
+                        // Just created, pid not written yet: give it a moment.
+                        .unwrap_or(started.elapsed() < secs(10));
+                    if !alive {
+                        let _ = fs::remove_dir_all(&lock);
+                        continue;
+                    }
+                    if started.elapsed() > secs(1800) {
+                        return Err(format!("{} held for 30 minutes", lock.display()));
+                    }
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                Err(e) => return Err(format!("{}: {e}", lock.display())),
+            }
+        }
+    }
+}
+
+impl Drop for VenvLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A venv under `target/validator-venvs/<name>`, made once with `pip install -r requirements`
 /// (none if `requirements` is `None`) and reused while its ready-marker is there.
 fn ensure_venv(test: &str, name: &str, requirements: Option<&Path>) -> Result<PathBuf, String> {
     let dir = venv_root().join(name);
     let marker = dir.join(".labgen-validators-ready");
-    if marker.is_file() && dir.join("bin/python").exists() {
+    let ready = || marker.is_file() && dir.join("bin/python").exists();
+    if ready() {
         return Ok(dir);
     }
     let Some(python) = which("python3") else {
         require(test, "python3", "python3-venv");
         return Err("python3 is not installed".into());
     };
-    let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(venv_root()).map_err(|e| e.to_string())?;
+    let _lock = VenvLock::acquire(&dir)?;
+    if ready() {
+        return Ok(dir);
+    }
+    let _ = fs::remove_dir_all(&dir);
     let started = Instant::now();
     let ran = run(Command::new(&python).arg("-m").arg("venv").arg(&dir), secs(300))?;
     if !ran.ok() {
