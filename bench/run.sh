@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# The benchmark of issue 6: gen build, check and diff at lab scale and at 1,000 servers, against
+# the cost of copying the same tree.
+#
+#   cargo build --release && bench/run.sh [--runs N] [--dir DIR] [--quick] [--no-strace] [--gen PATH]
+#
+# Inputs: the example lab (`site.toml` at the top of the repository) and sites of 100 and 1,000
+# VM servers with 10 VMs each, written by bench/gen-site.sh (deterministic). For each, after one
+# warm-up round, N rounds run every command once, interleaved so that drift of the machine hits
+# all of them alike. N is 31, 15 and 7 (a run of the example takes milliseconds, so it needs more
+# samples for a stable median); --runs sets it for all three:
+#
+#   cold    gen build into an empty folder (removed before each run, outside the timing)
+#   no-op   gen build into an up-to-date folder; it must leave every file as it was
+#   check   gen check of that folder (exit 0)
+#   diff    gen diff of that folder (exit 0)
+#   floor   cp -a of that folder into an empty folder on the same file system
+#
+# Time is wall time of the whole process (bash's $EPOCHREALTIME around it: no fork for the
+# clock), median of N. Peak memory is the maximum resident set of the process (GNU time's %M),
+# median of three separate runs, so measuring memory never slows a timed run. Ratios are taken
+# only between figures of this one run. Work happens in /dev/shm when it exists (so the disk
+# does not set the floor), else in $TMPDIR or /tmp, or in the folder --dir names (e.g. one on
+# the disk that holds your checkout); the header says which.
+#
+# Then, when strace is installed, the system calls per file of a cold build, a no-op build and
+# the floor at the largest size (strace -c -f), in a separate run.
+#
+# Needs: bash >= 5, coreutils, findutils; GNU time (Debian package `time`) for memory and strace
+# (package `strace`) for the system calls, each optional. Installs nothing.
+set -euo pipefail
+
+runs=
+base=
+quick=false
+want_strace=true
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+gen=$root/target/release/gen
+while (($#)); do
+    case $1 in
+    --runs) runs=${2:?--runs needs a number}; shift 2 ;;
+    --dir) base=${2:?--dir needs a folder}; shift 2 ;;
+    --quick) quick=true; shift ;;
+    --no-strace) want_strace=false; shift ;;
+    --gen) gen=${2:?--gen needs a path}; shift 2 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench/run.sh: unknown argument \`$1\` (try --help)" >&2; exit 2 ;;
+    esac
+done
+if ((BASH_VERSINFO[0] < 5)); then
+    echo "bench/run.sh: needs bash 5 or later (for \$EPOCHREALTIME)" >&2
+    exit 2
+fi
+if [[ ! -x $gen ]]; then
+    echo "bench/run.sh: no binary at $gen: run \`cargo build --release\` first" >&2
+    exit 2
+fi
+gen=$(cd "$(dirname "$gen")" && pwd)/$(basename "$gen")
+have_time=false
+[[ -x /usr/bin/time ]] && /usr/bin/time -f %M true >/dev/null 2>&1 && have_time=true
+have_strace=false
+$want_strace && command -v strace >/dev/null && have_strace=true
+
+if [[ -n $base ]]; then
+    base=$(cd "$base" && pwd)
+elif [[ -d /dev/shm && -w /dev/shm ]]; then
+    base=/dev/shm
+else
+    base=${TMPDIR:-/tmp}
+fi
+work=$(mktemp -d "$base/gen-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+fs_type=$(stat -f -c %T "$work")
+
+if $quick; then
+    cases=(example:lab:31 s10:10:15 s100:100:7)
+else
+    cases=(example:lab:31 s100:100:15 s1000:1000:7)
+fi
+vms=10
+
+die() {
+    echo "bench/run.sh: $*" >&2
+    exit 1
+}
+
+# Microseconds since the epoch, from bash's own clock ("s.uuuuuu", or "s,uuuuuu" in some
+# locales).
+now_us() {
+    local t=${EPOCHREALTIME//[.,]/}
+    REPLY=$((10#$t))
+}
+
+# The median of the arguments (integers), in $REPLY.
+median() {
+    local sorted
+    mapfile -t sorted < <(printf '%s\n' "$@" | sort -n)
+    local n=${#sorted[@]}
+    if ((n % 2)); then
+        REPLY=${sorted[n / 2]}
+    else
+        REPLY=$(((sorted[n / 2 - 1] + sorted[n / 2]) / 2))
+    fi
+}
+
+# What each command is, as a function of the case folder; run from that folder, output dropped.
+# `expect` is the exit status the command must have.
+prepare() { # command case_dir: undo what the previous run did, outside the timing
+    case $1 in
+    cold) rm -rf "$2/cold" ;;
+    floor) rm -rf "$2/copy" ;;
+    esac
+}
+invoke() { # command case_dir [wrapper...]: the process being measured
+    local command=$1 dir=$2
+    shift 2
+    case $command in
+    cold) "$@" "$gen" --site "$dir/site.toml" --out "$dir/cold" build ;;
+    noop) "$@" "$gen" --site "$dir/site.toml" --out "$dir/out" build ;;
+    check) "$@" "$gen" --site "$dir/site.toml" --out "$dir/out" check ;;
+    diff) "$@" "$gen" --site "$dir/site.toml" --out "$dir/out" diff ;;
+    floor) "$@" cp -a "$dir/out" "$dir/copy" ;;
+    esac
+}
+commands=(cold noop check diff floor)
+declare -A label=([cold]="build, cold" [noop]="build, no-op" [check]="check" [diff]="diff"
+    [floor]="cp -a (floor)")
+
+# Inode, size, mtime, ctime and mode of every entry: a no-op build must not change any of it.
+fingerprint() {
+    (cd "$1" && find . -printf '%p %i %s %T@ %C@ %m\n' | LC_ALL=C sort | cksum)
+}
+
+declare -A ms mb files bytes n_runs
+for spec in "${cases[@]}"; do
+    IFS=: read -r name size case_runs <<<"$spec"
+    case_runs=${runs:-$case_runs}
+    n_runs[$name]=$case_runs
+    dir=$work/$name
+    mkdir -p "$dir"
+    if [[ $size == lab ]]; then
+        cp "$root/site.toml" "$dir/site.toml"
+    else
+        "$root/bench/gen-site.sh" "$size" "$vms" >"$dir/site.toml"
+    fi
+    "$gen" --site "$dir/site.toml" --out "$dir/out" build >/dev/null ||
+        die "$name: gen build failed"
+    files[$name]=$(find "$dir/out" -type f | wc -l)
+    bytes[$name]=$(du -sk "$dir/out" | cut -f1)
+
+    declare -A samples=()
+    before=$(fingerprint "$dir/out")
+    for ((round = 0; round <= case_runs; round++)); do # round 0 is the warm-up
+        for command in "${commands[@]}"; do
+            prepare "$command" "$dir"
+            now_us
+            t0=$REPLY
+            invoke "$command" "$dir" >/dev/null || die "$name: ${label[$command]} failed (exit $?)"
+            now_us
+            ((round == 0)) || samples[$command]+=" $((REPLY - t0))"
+        done
+    done
+    [[ $(fingerprint "$dir/out") == "$before" ]] ||
+        die "$name: the no-op build (or check, diff) changed a file in out/"
+    "$gen" --site "$dir/site.toml" --out "$dir/cold" check >/dev/null ||
+        die "$name: a cold build does not pass gen check"
+
+    for command in "${commands[@]}"; do
+        # shellcheck disable=SC2086 # the samples are a space-separated list
+        median ${samples[$command]}
+        ms[$name.$command]=$REPLY
+        mb[$name.$command]=-
+        if $have_time; then
+            peaks=()
+            for _ in 1 2 3; do
+                prepare "$command" "$dir"
+                invoke "$command" "$dir" /usr/bin/time -f %M -o "$work/peak" >/dev/null
+                peaks+=("$(tail -n 1 "$work/peak")")
+            done
+            median "${peaks[@]}"
+            mb[$name.$command]=$REPLY
+        fi
+    done
+    rm -rf "$dir/cold" "$dir/copy"
+done
+
+# Fixed-point formatting without bc: $1 / $2 with one or two decimals.
+ratio() { printf '%d.%02d' $(($1 / $2)) $(((($1 % $2) * 100 + $2 / 2) / $2)); }
+msec() { printf '%d.%d' $(($1 / 1000)) $((($1 % 1000 + 50) / 100)); }
+mib() { [[ $1 == - ]] && printf -- - || printf '%d.%d' $(($1 / 1024)) $((($1 % 1024) * 10 / 1024)); }
+
+version=$("$gen" --version)
+echo "bench/run.sh: $version ($gen)"
+echo "work folder on $base ($fs_type); $(nproc) CPUs; median of N runs after 1 warm-up"
+$have_time || echo "peak memory: not measured (no GNU time at /usr/bin/time)"
+echo
+printf '%-8s %7s %8s %4s  %-14s %10s %9s %9s\n' case files KiB N command "median ms" "peak MB" "x floor"
+for spec in "${cases[@]}"; do
+    name=${spec%%:*}
+    for command in "${commands[@]}"; do
+        printf '%-8s %7s %8s %4s  %-14s %10s %9s %9s\n' "$name" "${files[$name]}" "${bytes[$name]}" \
+            "${n_runs[$name]}" \
+            "${label[$command]}" "$(msec "${ms[$name.$command]}")" "$(mib "${mb[$name.$command]}")" \
+            "$(ratio "${ms[$name.$command]}" "${ms[$name.floor]}")"
+    done
+done
+
+IFS=: read -r small small_size _ <<<"${cases[1]}"
+IFS=: read -r large large_size _ <<<"${cases[2]}"
+echo
+echo "scaling $small -> $large (input x$((large_size / small_size)), files x$(ratio "${files[$large]}" "${files[$small]}")): time ratio"
+for command in "${commands[@]}"; do
+    printf '  %-14s %8s ms -> %8s ms  x%s\n' "${label[$command]}" \
+        "$(msec "${ms[$small.$command]}")" "$(msec "${ms[$large.$command]}")" \
+        "$(ratio "${ms[$large.$command]}" "${ms[$small.$command]}")"
+done
+
+# The targets of issue 6, each as PASS or FAIL with the figures behind it.
+echo
+echo "targets"
+verdict() { # condition text
+    if (("$1")); then echo "  PASS  $2"; else echo "  FAIL  $2"; fi
+}
+for name in example "$large"; do
+    verdict "ms[$name.cold] * 100 <= ms[$name.floor] * 200" \
+        "$name: cold build <= 2x floor ($(ratio "${ms[$name.cold]}" "${ms[$name.floor]}")x)"
+done
+for spec in "${cases[@]}"; do
+    name=${spec%%:*}
+    verdict "ms[$name.noop] * 100 <= ms[$name.check] * 120" \
+        "$name: no-op build <= 1.2x check ($(ratio "${ms[$name.noop]}" "${ms[$name.check]}")x), writes no file (verified)"
+done
+if $have_time; then
+    worst=0
+    for command in cold noop check diff; do
+        ((mb[$large.$command] > worst)) && worst=${mb[$large.$command]}
+    done
+    verdict "worst < 200 * 1024" "$large: peak memory < 200 MB ($(mib "$worst") MB at most)"
+fi
+for command in cold noop check diff; do
+    verdict "ms[$large.$command] * 100 <= ms[$small.$command] * 1200" \
+        "${label[$command]}: 10x the input costs <= 12x the time (x$(ratio "${ms[$large.$command]}" "${ms[$small.$command]}"))"
+done
+
+if $have_strace; then
+    dir=$work/$large
+    echo
+    echo "system calls per file at $large (${files[$large]} files; strace -c -f, a separate run)"
+    printf '  %-14s %8s %9s  %s\n' command calls "per file" "largest (count per file)"
+    for command in cold noop floor; do
+        prepare "$command" "$dir"
+        invoke "$command" "$dir" strace -f -c -o "$work/strace" >/dev/null
+        prepare "$command" "$dir"
+        # strace -c: "% time, seconds, usecs/call, calls, [errors,] syscall", then a total line.
+        total=$(awk '$NF == "total" { print $4 }' "$work/strace")
+        top=$(awk -v n="${files[$large]}" '
+            $1 ~ /^[0-9.]+$/ && $NF != "total" {
+                printf "%d %s %.2f\n", $4, $NF, $4 / n
+            }' "$work/strace" | sort -rn | head -n 8 | awk '{ printf "%s %s, ", $2, $3 }')
+        printf '  %-14s %8s %9s  %s\n' "${label[$command]}" "$total" \
+            "$(ratio "$total" "${files[$large]}")" "${top%, }"
+    done
+fi
