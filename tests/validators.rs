@@ -336,6 +336,11 @@ impl Complaints {
         *self.checked.lock().unwrap() += 1;
     }
 
+    /// The complaints themselves, for the validators' own tests.
+    fn into_list(self) -> Vec<String> {
+        self.list.into_inner().unwrap()
+    }
+
     fn finish(self) {
         let list = self.list.into_inner().unwrap();
         let checked = self.checked.into_inner().unwrap();
@@ -859,12 +864,19 @@ struct VagrantTools {
 fn vagrant() {
     let (cases, early) = cases();
     let c = Complaints::new("vagrant", early);
-    let Some(vagrant) = require("vagrant", "vagrant", "vagrant") else { return };
+    let Some(tools) = vagrant_tools("vagrant") else { return };
+    for case in &cases {
+        check_vagrant_case(&c, case, &tools);
+    }
+    c.finish();
+}
+
+fn vagrant_tools(test: &str) -> Option<VagrantTools> {
+    let vagrant = require(test, "vagrant", "vagrant")?;
     // The Ruby that runs vagrant (Debian: /usr/bin/ruby) can load Vagrant's library.
     let ruby = shebang_interpreter(&vagrant)
         .filter(|p| file_name(p).starts_with("ruby") && is_executable(p))
-        .or_else(|| require("vagrant", "ruby", "ruby"));
-    let Some(ruby) = ruby else { return };
+        .or_else(|| require(test, "ruby", "ruby"))?;
 
     let tmp = tempfile::tempdir().unwrap();
     // VirtualBox is not installed here; this answers the only call `vagrant validate` makes, so
@@ -877,24 +889,22 @@ fn vagrant() {
     let mut path = std::ffi::OsString::from(tmp.path().join("stub-bin"));
     path.push(":");
     path.push(std::env::var_os("PATH").unwrap_or_default());
-    let tools =
-        VagrantTools { vagrant, ruby, path, home: tmp.path().join("vagrant-home"), _tmp: tmp };
+    Some(VagrantTools { vagrant, ruby, path, home: tmp.path().join("vagrant-home"), _tmp: tmp })
+}
 
-    for case in &cases {
-        let mut macs: BTreeMap<String, String> = BTreeMap::new();
-        let mut vm_names: BTreeMap<String, String> = BTreeMap::new();
-        let site_hosts: BTreeSet<&String> = case.site.nodes.values().map(|n| &n.host).collect();
-        let dirs = case.host_dirs();
-        for host in &site_hosts {
-            if !dirs.iter().any(|(h, _)| h == *host) {
-                c.add(case, format!("hosts/{host}"), "missing: the host has nodes in site.toml");
-            }
-        }
-        for (host, dir) in dirs {
-            check_vagrant_host(&c, case, &host, &dir, &tools, &mut macs, &mut vm_names);
+fn check_vagrant_case(c: &Complaints, case: &Case, tools: &VagrantTools) {
+    let mut macs: BTreeMap<String, String> = BTreeMap::new();
+    let mut vm_names: BTreeMap<String, String> = BTreeMap::new();
+    let site_hosts: BTreeSet<&String> = case.site.nodes.values().map(|n| &n.host).collect();
+    let dirs = case.host_dirs();
+    for host in &site_hosts {
+        if !dirs.iter().any(|(h, _)| h == *host) {
+            c.add(case, format!("hosts/{host}"), "missing: the host has nodes in site.toml");
         }
     }
-    c.finish();
+    for (host, dir) in dirs {
+        check_vagrant_host(c, case, &host, &dir, tools, &mut macs, &mut vm_names);
+    }
 }
 
 fn vagrant_command(tools: &VagrantTools, program: &Path, dir: &Path, dotfile: &Path) -> Command {
@@ -951,7 +961,7 @@ fn check_vagrant_host(
         }
         let text = fs::read_to_string(&vagrantfile).unwrap_or_default();
         for (n, line) in text.lines().enumerate() {
-            let code = line.split('#').next().unwrap_or("");
+            let code = ruby_code(line);
             for bad in IMPURE_RUBY {
                 if code.contains(bad) {
                     c.add(
@@ -1042,6 +1052,25 @@ impl std::ops::Index<&str> for Json {
         static NULL: Json = Json::Null;
         self.get(key).unwrap_or(&NULL)
     }
+}
+
+/// A line of Ruby without its comment: a `#` outside quotes, and not opening `#{`.
+fn ruby_code(line: &str) -> &str {
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut chars = line.char_indices().peekable();
+    while let Some((i, ch)) = chars.next() {
+        match (quote, ch) {
+            (Some(_), _) if escaped => escaped = false,
+            (Some(_), '\\') => escaped = true,
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(ch),
+            (None, '#') if chars.peek().map(|&(_, c)| c) != Some('{') => return &line[..i],
+            (None, _) => {}
+        }
+    }
+    line
 }
 
 /// A described Ruby value from vagrant_inspect.rb: `{"class": ..., "value": ...}`.
@@ -1377,41 +1406,49 @@ fn is_default_destination(d: Option<&str>) -> bool {
 fn netplan() {
     let (cases, early) = cases();
     let c = Complaints::new("netplan", early);
-    let Some(netplan) = require("netplan", "netplan", "netplan.io") else { return };
-    // netplan.io depends on PyYAML; its own Python reads the override for the version check.
-    let python =
-        shebang_interpreter(&netplan).filter(|p| is_executable(p)).or_else(|| which("python3"));
-    let Some(python) = python else { return };
-
+    let Some(tools) = netplan_tools("netplan") else { return };
     for case in &cases {
-        for (host, dir) in case.host_dirs() {
-            let on_host: BTreeSet<String> = [Role::ControlPlane, Role::Worker]
-                .iter()
-                .flat_map(|&r| case.site.nodes_on(&host, r))
-                .collect();
-            let mut seen = BTreeSet::new();
-            for file in sorted_entries(&dir.join("netplan")) {
-                let rel = case.rel(&file);
-                let name = file_name(&file);
-                let Some(stem) = name.strip_suffix(".yaml") else {
-                    c.add(case, &rel, "not a *.yaml file (netplan ignores anything else)");
-                    continue;
-                };
-                let Some(node) = case.site.nodes.get(stem).filter(|_| on_host.contains(stem))
-                else {
-                    c.add(case, &rel, format!("no node {stem:?} on host {host} in site.toml"));
-                    continue;
-                };
-                seen.insert(stem.to_string());
-                c.checked();
-                check_netplan_override(&c, case, &rel, &file, node, &netplan, &python);
-            }
-            for missing in on_host.difference(&seen) {
-                c.add(case, format!("hosts/{host}/netplan/{missing}.yaml"), "missing");
-            }
-        }
+        check_netplan_case(&c, case, &tools);
     }
     c.finish();
+}
+
+/// `netplan`, and the Python it runs on (netplan.io depends on PyYAML: it reads the override
+/// for the version check).
+fn netplan_tools(test: &str) -> Option<(PathBuf, PathBuf)> {
+    let netplan = require(test, "netplan", "netplan.io")?;
+    let python = shebang_interpreter(&netplan)
+        .filter(|p| is_executable(p))
+        .or_else(|| require(test, "python3", "python3-yaml"))?;
+    Some((netplan, python))
+}
+
+fn check_netplan_case(c: &Complaints, case: &Case, (netplan, python): &(PathBuf, PathBuf)) {
+    for (host, dir) in case.host_dirs() {
+        let on_host: BTreeSet<String> = [Role::ControlPlane, Role::Worker]
+            .iter()
+            .flat_map(|&r| case.site.nodes_on(&host, r))
+            .collect();
+        let mut seen = BTreeSet::new();
+        for file in sorted_entries(&dir.join("netplan")) {
+            let rel = case.rel(&file);
+            let name = file_name(&file);
+            let Some(stem) = name.strip_suffix(".yaml") else {
+                c.add(case, &rel, "not a *.yaml file (netplan ignores anything else)");
+                continue;
+            };
+            let Some(node) = case.site.nodes.get(stem).filter(|_| on_host.contains(stem)) else {
+                c.add(case, &rel, format!("no node {stem:?} on host {host} in site.toml"));
+                continue;
+            };
+            seen.insert(stem.to_string());
+            c.checked();
+            check_netplan_override(c, case, &rel, &file, node, netplan, python);
+        }
+        for missing in on_host.difference(&seen) {
+            c.add(case, format!("hosts/{host}/netplan/{missing}.yaml"), "missing");
+        }
+    }
 }
 
 fn check_netplan_override(
@@ -1654,112 +1691,116 @@ fn systemd() {
     };
 
     for case in &cases {
-        for (host, dir) in case.host_dirs() {
-            let Some(site_host) = case.site.hosts.get(&host) else { continue };
-            // A root that looks like the VM server: the machine's units, VirtualBox's driver unit.
-            let root = tempfile::tempdir().unwrap();
-            let system = root.path().join("etc/systemd/system");
-            fs::create_dir_all(&system).unwrap();
-            copy_dir(&units, &root.path().join("usr/lib/systemd/system")).unwrap();
-            if !units.join("vboxdrv.service").exists() {
-                fs::write(
-                    system.join("vboxdrv.service"),
-                    "[Unit]\nDescription=stand-in for VirtualBox's vboxdrv.service\n\n\
-                     [Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n",
-                )
-                .unwrap();
-                write_executable(&root.path().join("bin/true"), "#!/bin/sh\nexit 0\n");
-            }
+        check_systemd_case(&c, case, &analyze, &units);
+    }
+    c.finish();
+}
 
-            let mut groups_with_units = BTreeSet::new();
-            for file in sorted_entries(&dir.join("systemd")) {
-                let rel = case.rel(&file);
-                let name = file_name(&file);
-                let group = name
-                    .strip_suffix(".service")
-                    .and_then(|s| s.strip_prefix(&format!("{}-{host}-", case.site.cluster)))
-                    .and_then(Role::from_group);
-                let Some(role) = group else {
-                    c.add(
-                        case,
-                        &rel,
-                        format!(
-                            "not named {}-{host}-{{control-plane,workers}}.service",
-                            case.site.cluster
-                        ),
-                    );
-                    continue;
-                };
-                groups_with_units.insert(role.group());
-                if !dir.join(role.group()).join("Vagrantfile").is_file() {
-                    c.add(
-                        case,
-                        &rel,
-                        format!(
-                            "starts {}/ but there is no {}/Vagrantfile",
-                            role.group(),
-                            role.group()
-                        ),
-                    );
-                }
-                c.checked();
-                let text = fs::read_to_string(&file).unwrap_or_default();
-                let unit = Ini::parse(&text);
-                let installed = system.join(&name);
-                fs::write(&installed, &text).unwrap();
-                for key in [
-                    "ExecStart",
-                    "ExecStartPre",
-                    "ExecStartPost",
-                    "ExecStop",
-                    "ExecStopPost",
-                    "ExecReload",
-                ] {
-                    for cmd in unit.all("Service", key) {
-                        let prog = cmd
-                            .trim_start_matches(['@', '-', ':', '+', '!', '|'])
-                            .split_whitespace()
-                            .next();
-                        let Some(prog) = prog.filter(|p| p.starts_with('/')) else { continue };
-                        // Stand-ins for programs the VM server has: vagrant, and what this machine has.
-                        if prog == "/usr/bin/vagrant" || Path::new(prog).exists() {
-                            write_executable(&root.path().join(&prog[1..]), "#!/bin/sh\nexit 0\n");
-                        }
-                    }
-                }
-                let mut cmd = Command::new(&analyze);
-                cmd.arg("verify")
-                    .arg("--man=no")
-                    .arg("--generators=no")
-                    .arg(format!("--root={}", root.path().display()));
-                cmd.arg(&installed).env("SYSTEMD_LOG_COLOR", "0").env("SYSTEMD_PAGER", "");
-                match run(&mut cmd, secs(60)) {
-                    Err(e) => c.add(case, &rel, e),
-                    Ok(ran) if !ran.ok() || !ran.output().is_empty() => {
-                        c.add(case, &rel, format!("systemd-analyze verify: {}", ran.describe()))
-                    }
-                    Ok(_) => {}
-                }
-                check_unit(&c, case, &rel, &unit, role, site_host, root.path());
+fn check_systemd_case(c: &Complaints, case: &Case, analyze: &Path, units: &Path) {
+    for (host, dir) in case.host_dirs() {
+        let Some(site_host) = case.site.hosts.get(&host) else { continue };
+        // A root that looks like the VM server: the machine's units, VirtualBox's driver unit.
+        let root = tempfile::tempdir().unwrap();
+        let system = root.path().join("etc/systemd/system");
+        fs::create_dir_all(&system).unwrap();
+        copy_dir(&units, &root.path().join("usr/lib/systemd/system")).unwrap();
+        if !units.join("vboxdrv.service").exists() {
+            fs::write(
+                system.join("vboxdrv.service"),
+                "[Unit]\nDescription=stand-in for VirtualBox's vboxdrv.service\n\n\
+                 [Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n",
+            )
+            .unwrap();
+            write_executable(&root.path().join("bin/true"), "#!/bin/sh\nexit 0\n");
+        }
+
+        let mut groups_with_units = BTreeSet::new();
+        for file in sorted_entries(&dir.join("systemd")) {
+            let rel = case.rel(&file);
+            let name = file_name(&file);
+            let group = name
+                .strip_suffix(".service")
+                .and_then(|s| s.strip_prefix(&format!("{}-{host}-", case.site.cluster)))
+                .and_then(Role::from_group);
+            let Some(role) = group else {
+                c.add(
+                    case,
+                    &rel,
+                    format!(
+                        "not named {}-{host}-{{control-plane,workers}}.service",
+                        case.site.cluster
+                    ),
+                );
+                continue;
+            };
+            groups_with_units.insert(role.group());
+            if !dir.join(role.group()).join("Vagrantfile").is_file() {
+                c.add(
+                    case,
+                    &rel,
+                    format!(
+                        "starts {}/ but there is no {}/Vagrantfile",
+                        role.group(),
+                        role.group()
+                    ),
+                );
             }
-            for role in [Role::ControlPlane, Role::Worker] {
-                if dir.join(role.group()).join("Vagrantfile").is_file()
-                    && !groups_with_units.contains(role.group())
-                {
-                    c.add(
-                        case,
-                        format!(
-                            "hosts/{host}/systemd/{}-{host}-{}.service",
-                            case.site.cluster,
-                            role.group()
-                        ),
-                        format!("missing: nothing starts {}/ at boot", role.group()),
-                    );
+            c.checked();
+            let text = fs::read_to_string(&file).unwrap_or_default();
+            let unit = Ini::parse(&text);
+            let installed = system.join(&name);
+            fs::write(&installed, &text).unwrap();
+            for key in [
+                "ExecStart",
+                "ExecStartPre",
+                "ExecStartPost",
+                "ExecStop",
+                "ExecStopPost",
+                "ExecReload",
+            ] {
+                for cmd in unit.all("Service", key) {
+                    let prog = cmd
+                        .trim_start_matches(['@', '-', ':', '+', '!', '|'])
+                        .split_whitespace()
+                        .next();
+                    let Some(prog) = prog.filter(|p| p.starts_with('/')) else { continue };
+                    // Stand-ins for programs the VM server has: vagrant, and what this machine has.
+                    if prog == "/usr/bin/vagrant" || Path::new(prog).exists() {
+                        write_executable(&root.path().join(&prog[1..]), "#!/bin/sh\nexit 0\n");
+                    }
                 }
+            }
+            let mut cmd = Command::new(&analyze);
+            cmd.arg("verify")
+                .arg("--man=no")
+                .arg("--generators=no")
+                .arg(format!("--root={}", root.path().display()));
+            cmd.arg(&installed).env("SYSTEMD_LOG_COLOR", "0").env("SYSTEMD_PAGER", "");
+            match run(&mut cmd, secs(60)) {
+                Err(e) => c.add(case, &rel, e),
+                Ok(ran) if !ran.ok() || !ran.output().is_empty() => {
+                    c.add(case, &rel, format!("systemd-analyze verify: {}", ran.describe()))
+                }
+                Ok(_) => {}
+            }
+            check_unit(c, case, &rel, &unit, role, site_host, root.path());
+        }
+        for role in [Role::ControlPlane, Role::Worker] {
+            if dir.join(role.group()).join("Vagrantfile").is_file()
+                && !groups_with_units.contains(role.group())
+            {
+                c.add(
+                    case,
+                    format!(
+                        "hosts/{host}/systemd/{}-{host}-{}.service",
+                        case.site.cluster,
+                        role.group()
+                    ),
+                    format!("missing: nothing starts {}/ at boot", role.group()),
+                );
             }
         }
     }
-    c.finish();
 }
 
 fn check_unit(
@@ -1876,47 +1917,51 @@ fn shell() {
     let Some(shellcheck) = require("shell", "shellcheck", "shellcheck") else { return };
 
     for case in &cases {
-        let scripts = files_with_suffix(&case.root, ".sh");
-        if scripts.is_empty() {
-            c.add(case, "*.sh", "the tree has no entrypoint script");
-        }
-        for script in scripts {
-            let rel = case.rel(&script);
-            c.checked();
-            let mode = fs::metadata(&script).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
-            if mode != 0o755 {
-                c.add(case, &rel, format!("mode {mode:o}, entrypoints are 755"));
-            }
-            let interpreter = shebang_interpreter(&script);
-            let parser = match interpreter.as_deref().map(file_name).as_deref() {
-                Some("bash") => bash.clone(),
-                Some("sh") => PathBuf::from("/bin/sh"),
-                other => {
-                    c.add(case, &rel, format!("shebang names {other:?}, not bash or sh"));
-                    bash.clone()
-                }
-            };
-            match run(Command::new(&parser).arg("-n").arg(&script), secs(30)) {
-                Err(e) => c.add(case, &rel, e),
-                Ok(ran) if !ran.ok() || !ran.output().is_empty() => {
-                    c.add(case, &rel, format!("{} -n: {}", parser.display(), ran.describe()))
-                }
-                Ok(_) => {}
-            }
-            let mut cmd = Command::new(&shellcheck);
-            cmd.current_dir(script.parent().unwrap())
-                .args(["-x", "--severity=style", "--format=gcc"])
-                .arg(file_name(&script));
-            match run(&mut cmd, secs(60)) {
-                Err(e) => c.add(case, &rel, e),
-                Ok(ran) if !ran.ok() || !ran.output().is_empty() => {
-                    c.add(case, &rel, format!("shellcheck -x: {}", ran.describe()))
-                }
-                Ok(_) => {}
-            }
-        }
+        check_shell_case(&c, case, &bash, &shellcheck);
     }
     c.finish();
+}
+
+fn check_shell_case(c: &Complaints, case: &Case, bash: &Path, shellcheck: &Path) {
+    let scripts = files_with_suffix(&case.root, ".sh");
+    if scripts.is_empty() {
+        c.add(case, "*.sh", "the tree has no entrypoint script");
+    }
+    for script in scripts {
+        let rel = case.rel(&script);
+        c.checked();
+        let mode = fs::metadata(&script).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+        if mode != 0o755 {
+            c.add(case, &rel, format!("mode {mode:o}, entrypoints are 755"));
+        }
+        let interpreter = shebang_interpreter(&script);
+        let parser = match interpreter.as_deref().map(file_name).as_deref() {
+            Some("bash") => bash.to_path_buf(),
+            Some("sh") => PathBuf::from("/bin/sh"),
+            other => {
+                c.add(case, &rel, format!("shebang names {other:?}, not bash or sh"));
+                bash.to_path_buf()
+            }
+        };
+        match run(Command::new(&parser).arg("-n").arg(&script), secs(30)) {
+            Err(e) => c.add(case, &rel, e),
+            Ok(ran) if !ran.ok() || !ran.output().is_empty() => {
+                c.add(case, &rel, format!("{} -n: {}", parser.display(), ran.describe()))
+            }
+            Ok(_) => {}
+        }
+        let mut cmd = Command::new(&shellcheck);
+        cmd.current_dir(script.parent().unwrap())
+            .args(["-x", "--severity=style", "--format=gcc"])
+            .arg(file_name(&script));
+        match run(&mut cmd, secs(60)) {
+            Err(e) => c.add(case, &rel, e),
+            Ok(ran) if !ran.ok() || !ran.output().is_empty() => {
+                c.add(case, &rel, format!("shellcheck -x: {}", ran.describe()))
+            }
+            Ok(_) => {}
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2059,35 +2104,37 @@ fn ansible_inventory() {
     }
     let scratch = tempfile::tempdir().unwrap();
     let mut venvs: BTreeMap<String, Result<PathBuf, String>> = BTreeMap::new();
-
     for case in &cases {
-        let req = case.root.join("kubespray/requirements.txt");
-        let Ok(text) = fs::read_to_string(&req) else {
-            c.add(case, "kubespray/requirements.txt", "missing");
-            continue;
-        };
-        let pinned = pins(&text);
-        let Some(ansible) = pinned.get("ansible") else {
-            c.add(case, "kubespray/requirements.txt", "has no ansible==X pin");
-            continue;
-        };
-        let core = pinned.get("ansible-core").cloned().unwrap_or_else(|| "unpinned".into());
-        let name = format!("ansible-{ansible}-core-{core}");
-        let venv = venvs
-            .entry(name.clone())
-            .or_insert_with(|| ensure_venv("ansible_inventory", &name, Some(&req)));
-        let venv = match venv {
-            Ok(v) => v.clone(),
-            Err(e) => {
-                c.add(case, "kubespray/requirements.txt", e.clone());
-                continue;
-            }
-        };
-        c.checked();
-        check_ansible_version(&c, case, &venv, &pinned);
-        check_inventory(&c, case, &venv, scratch.path());
+        check_ansible_case(&c, case, &mut venvs, scratch.path());
     }
     c.finish();
+}
+
+/// One venv per distinct `ansible==`/`ansible-core==` pin pair, made from the first tree's
+/// requirements.txt that names it.
+type Venvs = BTreeMap<String, Result<PathBuf, String>>;
+
+fn check_ansible_case(c: &Complaints, case: &Case, venvs: &mut Venvs, scratch: &Path) {
+    let req = case.root.join("kubespray/requirements.txt");
+    let Ok(text) = fs::read_to_string(&req) else {
+        return c.add(case, "kubespray/requirements.txt", "missing");
+    };
+    let pinned = pins(&text);
+    let Some(ansible) = pinned.get("ansible") else {
+        return c.add(case, "kubespray/requirements.txt", "has no ansible==X pin");
+    };
+    let core = pinned.get("ansible-core").cloned().unwrap_or_else(|| "unpinned".into());
+    let name = format!("ansible-{ansible}-core-{core}");
+    let venv = venvs
+        .entry(name.clone())
+        .or_insert_with(|| ensure_venv("ansible_inventory", &name, Some(&req)));
+    let venv = match venv {
+        Ok(v) => v.clone(),
+        Err(e) => return c.add(case, "kubespray/requirements.txt", e.clone()),
+    };
+    c.checked();
+    check_ansible_version(c, case, &venv, &pinned);
+    check_inventory(c, case, &venv, scratch);
 }
 
 fn check_ansible_version(
@@ -2603,4 +2650,228 @@ fn check_requirements_text(
             );
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The validators' own test: each must notice a known mistake
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Vagrant,
+    Netplan,
+    Systemd,
+    Shell,
+    Inventory,
+    Requirements,
+}
+
+/// One known mistake planted in a copy of a golden tree, and words the complaint must contain.
+struct Mutation {
+    kind: Kind,
+    file: &'static str,
+    from: &'static str,
+    to: &'static str,
+    expect: &'static str,
+}
+
+const fn m(
+    kind: Kind,
+    file: &'static str,
+    from: &'static str,
+    to: &'static str,
+    expect: &'static str,
+) -> Mutation {
+    Mutation { kind, file, from, to, expect }
+}
+
+/// The case the mistakes are planted in: one VM server, a control plane and two workers.
+const MUTANT_BASE: &str = "golden-tests/one-server";
+const VF: &str = "hosts/server/workers/Vagrantfile";
+const NP: &str = "hosts/server/netplan/w1.yaml";
+const UNIT: &str = "hosts/server/systemd/home-server-workers.service";
+
+const MUTATIONS: &[Mutation] = &[
+    m(Kind::Vagrant, VF, "bridge: 'enp3s0', ", "", "no `bridge:`"),
+    m(Kind::Vagrant, VF, "bridge: 'enp3s0'", "bridgee: 'enp3s0'", "`bridgee:` is unknown"),
+    m(
+        Kind::Vagrant,
+        VF,
+        "mac: '02000A14000B'",
+        "mac: '02:00:0A:14:00:0B'",
+        "Invalid MAC address format",
+    ),
+    m(Kind::Vagrant, VF, "mac: '02000A14000B'", "mac: '02000A14000C'", "is also w1's"),
+    m(Kind::Vagrant, VF, "vb.memory = 4096", "vb.memory = \"4096\"", "is a String"),
+    m(Kind::Vagrant, VF, "vb.cpus = 2", "vb.cpus = 2.5", "is a Float"),
+    m(Kind::Vagrant, VF, "vb.memory = 4096", "vb.memmory = 4096", "vagrant validate"),
+    m(
+        Kind::Vagrant,
+        VF,
+        "box_version = '202502.21.0'",
+        "box_version = '>= 202502.21.0'",
+        "box_version",
+    ),
+    m(
+        Kind::Vagrant,
+        VF,
+        "vb.name = 'home-w1'",
+        "vb.name = \"home-w1-#{Time.now.to_i}\"",
+        "Time.now",
+    ),
+    m(Kind::Vagrant, VF, "ip: '10.20.0.11'", "ip: '10.20.0.311'", "not an IPv4 address"),
+    m(
+        Kind::Vagrant,
+        VF,
+        ", auto_config: false",
+        ", auto_config: true",
+        "without `auto_config: false`",
+    ),
+    m(Kind::Vagrant, VF, "source: '../netplan/w1.yaml'", "source: '../netplan/w2.yaml'", "copies"),
+    m(Kind::Vagrant, NP, "02:00:0a:14:00:0b", "02:00:0a:14:00:0d", "is not the MAC"),
+    m(Kind::Netplan, NP, "metric: 10", "metric: 200", "does not beat"),
+    m(Kind::Netplan, NP, "version: 2", "version: 3", "network.version"),
+    m(
+        Kind::Netplan,
+        NP,
+        "      routes:\n        - to: \"0.0.0.0/0\"\n          via: \"10.20.0.1\"\n          metric: 10\n",
+        "      gateway4: \"10.20.0.1\"\n",
+        "gateway4",
+    ),
+    m(Kind::Netplan, NP, "dhcp4: false", "dhcp4: true", "DHCP=ipv4 on the static"),
+    m(Kind::Netplan, NP, "\"10.20.0.11/24\"", "\"10.20.0.11/16\"", "Address="),
+    m(Kind::Netplan, NP, "bridged:", "enp0s3:", "rewrites the NAT NIC"),
+    m(Kind::Systemd, UNIT, "Type=oneshot", "Type=oneshoot", "Failed to parse service type"),
+    m(
+        Kind::Systemd,
+        UNIT,
+        "TimeoutStopSec=300",
+        "TimeoutStopSec=5min30x",
+        "systemd-analyze verify",
+    ),
+    m(
+        Kind::Systemd,
+        UNIT,
+        "WantedBy=multi-user.target",
+        "WantedBy=multiuser.target",
+        "WantedBy=multiuser",
+    ),
+    m(Kind::Systemd, UNIT, "User=ops", "User=root", "User=root"),
+    m(Kind::Systemd, UNIT, "state/workers", "current/workers/.vagrant", "orphaned"),
+    m(Kind::Systemd, UNIT, "Wants=network-online.target\n", "", "Wants= lacks"),
+    m(Kind::Shell, "hosts/server/apply.sh", "reload=no\n", "reload=no\necho $previous\n", "SC2086"),
+    m(Kind::Shell, "hosts/server/apply.sh", "reload=no\n", "reload=no\nif true; then\n", "-n:"),
+    m(
+        Kind::Inventory,
+        "kubespray/inventory/hosts.yaml",
+        "ip: \"10.20.0.11\"",
+        "ip: \"10.20.0.99\"",
+        "w1: ip =",
+    ),
+    m(Kind::Inventory, "kubespray/inventory/hosts.yaml", "        kube_node:\n", "", "k8s_cluster"),
+    m(
+        Kind::Inventory,
+        "kubespray/inventory/hosts.yaml",
+        "all:\n",
+        "all: [\n",
+        "ansible-inventory --list",
+    ),
+    m(
+        Kind::Inventory,
+        "kubespray/inventory/group_vars/k8s_cluster/addons.yml",
+        "helm_enabled: true",
+        "helm_enabled: \"true\"",
+        "helm_enabled",
+    ),
+    m(
+        Kind::Requirements,
+        "kubespray/requirements.txt",
+        "ansible-core==2.18.19",
+        "ansible-core==2.18.12",
+        "not gen's pin",
+    ),
+    m(
+        Kind::Requirements,
+        "kubespray/requirements.txt",
+        "reproducible.\nansible-core==",
+        "reproducible.\n\nansible-core==",
+        "no comment says so",
+    ),
+    m(Kind::Requirements, "kubespray/requirements.txt", "netaddr==1.3.0\n", "", "netaddr==1.3.0"),
+];
+
+#[test]
+fn validators_catch_broken_artifacts() {
+    let (cases, _) = cases();
+    let Some(base) = cases.iter().find(|c| c.label == MUTANT_BASE) else {
+        panic!("the validators' own test plants mistakes in {MUTANT_BASE}, which is gone");
+    };
+    let test = "validators_catch_broken_artifacts";
+    let vagrant = vagrant_tools(test);
+    let netplan = netplan_tools(test);
+    let analyze = require(test, "systemd-analyze", "systemd");
+    let units = machine_unit_dir();
+    let bash = require(test, "bash", "bash");
+    let shellcheck = require(test, "shellcheck", "shellcheck");
+    let python = require(test, "python3", "python3-venv");
+    let scratch = tempfile::tempdir().unwrap();
+    let mut venvs = Venvs::new();
+
+    let mut failures = Vec::new();
+    let mut tried = 0;
+    for mutation in MUTATIONS {
+        let Mutation { kind, file, from, to, expect } = *mutation;
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("tree");
+        copy_dir(&base.root, &root).unwrap();
+        let path = root.join(file);
+        let text = fs::read_to_string(&path).unwrap_or_default();
+        if !text.contains(from) {
+            failures.push(format!("{file}: {from:?} is not there any more; update the mutation"));
+            continue;
+        }
+        fs::write(&path, text.replacen(from, to, 1)).unwrap();
+        let case =
+            Case { label: format!("mutant of {MUTANT_BASE}"), root, site: base.site.clone() };
+        let c = Complaints::new("mutant", Vec::new());
+        let ran = match kind {
+            Kind::Vagrant => vagrant.as_ref().map(|t| check_vagrant_case(&c, &case, t)),
+            Kind::Netplan => netplan.as_ref().map(|t| check_netplan_case(&c, &case, t)),
+            Kind::Systemd => analyze
+                .as_ref()
+                .zip(units.as_ref())
+                .map(|(a, u)| check_systemd_case(&c, &case, a, u)),
+            Kind::Shell => bash
+                .as_ref()
+                .zip(shellcheck.as_ref())
+                .map(|(b, s)| check_shell_case(&c, &case, b, s)),
+            Kind::Inventory => {
+                python.as_ref().map(|_| check_ansible_case(&c, &case, &mut venvs, scratch.path()))
+            }
+            Kind::Requirements => {
+                let text =
+                    fs::read_to_string(case.root.join("kubespray/requirements.txt")).unwrap();
+                Some(check_requirements_text(&c, &case, &text, &pins(&text)))
+            }
+        };
+        if ran.is_none() {
+            continue;
+        }
+        tried += 1;
+        let list = c.into_list();
+        if !list.iter().any(|l| l.contains(expect)) {
+            failures.push(format!(
+                "{kind:?} validator missed {file}: {from:?} -> {to:?} (wanted a complaint with {expect:?}); it said:\n      {}",
+                if list.is_empty() { "nothing".into() } else { list.join("\n      ") }
+            ));
+        }
+    }
+    if !failures.is_empty() {
+        panic!(
+            "{} of {tried} planted mistakes went unnoticed:\n  - {}\n",
+            failures.len(),
+            failures.join("\n  - ")
+        );
+    }
+    loud(&format!("validator self-test: all {tried} planted mistakes were caught"));
 }
