@@ -13,8 +13,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::apply;
 use crate::diff::{self, Disk};
 use crate::error::{Error, Result, exit};
+use crate::site::Site;
 use crate::tree::{MANIFEST, Tree};
 use crate::write::{self, Report};
 
@@ -45,7 +47,40 @@ enum Command {
     Check,
     /// Show how the output folder differs from a fresh build, as unified diffs; writes nothing
     Diff,
-    // `apply`, `status` and `rollback` are added here, each run from `run` like the others.
+    /// Send a host's tree to it over ssh and run its entrypoint; refuses when `gen check`
+    /// would fail. The ssh_config named by GEN_SSH_CONFIG, if set, replaces ~/.ssh/config
+    #[command(group = clap::ArgGroup::new("which").required(true))]
+    Apply {
+        /// The host, as named in the site file
+        #[arg(group = "which")]
+        host: Option<String>,
+        /// Every host of the site file, in parallel
+        #[arg(long, group = "which")]
+        all: bool,
+        /// With --all: how many servers at once
+        #[arg(long, value_name = "N", default_value_t = crate::apply::DEFAULT_JOBS,
+              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+        jobs: usize,
+        /// Show which files would be added, changed or removed on the server and which
+        /// entrypoint would run; change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Generations kept on the server (the current and previous ones always are)
+        #[arg(long, value_name = "N", default_value_t = crate::apply::DEFAULT_KEEP,
+              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+        keep: usize,
+    },
+    /// Show, per host, whether the generation current there is the one in the output folder;
+    /// exit 1 unless every one is
+    Status {
+        /// Only this host
+        host: Option<String>,
+    },
+    /// Make a host's previous generation current again and run its entrypoint
+    Rollback {
+        /// The host, as named in the site file
+        host: String,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -76,6 +111,20 @@ fn run(arguments: Arguments) -> Result<u8> {
         Command::Build => build(&paths, &tree),
         Command::Check => check(&paths, &tree),
         Command::Diff => diff(&paths, &tree),
+        // These need the hosts as well as the tree; the site file is known to be valid.
+        command => {
+            let site = Site::from_toml(&site_text, &paths.site.display().to_string())?;
+            let context = apply::Context { site: &site, tree: &tree, out: &paths.out };
+            match command {
+                Command::Apply { host, all: _, jobs, dry_run, keep } => {
+                    let options = apply::Options { dry_run, keep, jobs };
+                    apply::apply(&context, host.as_deref(), &options)
+                }
+                Command::Status { host } => apply::status(&context, host.as_deref()),
+                Command::Rollback { host } => apply::rollback(&context, &host),
+                Command::Build | Command::Check | Command::Diff => unreachable!("matched above"),
+            }
+        }
     }
 }
 

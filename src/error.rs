@@ -58,6 +58,28 @@ pub enum Error {
     UnknownHost { name: String, known: Vec<String> },
     /// Anything about `gen apply` that is not a difference.
     Apply { host: String, reason: String },
+    /// `gen apply` was asked to send an `out/` that `gen check` would not accept.
+    StaleOut { out: PathBuf, differences: usize },
+    /// `ssh` or `rsync` is not installed on this machine.
+    MissingTool { tool: &'static str },
+    /// A path gen must hand to ssh as one word has a space or a quote in it.
+    SshPath { path: PathBuf, what: &'static str },
+    /// The server's ssh host key is not the one `site.toml` pins.
+    HostKey { host: String, address: String, port: u16 },
+    /// ssh could not reach the server.
+    Unreachable { host: String, user: String, address: String, port: u16, detail: String },
+    /// The server refused the ssh login.
+    Login { host: String, user: String, address: String, port: u16, detail: String },
+    /// The server lacks commands gen's side of an apply runs.
+    ServerLacks { host: String, tools: Vec<String> },
+    /// A step of an apply failed on the server.
+    Remote { host: String, step: &'static str, output: String },
+    /// A folder on the server does not hash to the generation it should be.
+    Corrupt { host: String, expected: String, actual: String },
+    /// The new generation's `apply.sh` failed; `output` is its last lines unless already shown.
+    Entrypoint { host: String, generation: String, output: String },
+    /// `gen rollback` on a server with no other generation to go back to.
+    NoPrevious { host: String },
 }
 
 impl Error {
@@ -67,7 +89,16 @@ impl Error {
 
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Apply { .. } => exit::DIFFERS,
+            Error::Apply { .. }
+            | Error::StaleOut { .. }
+            | Error::HostKey { .. }
+            | Error::Unreachable { .. }
+            | Error::Login { .. }
+            | Error::ServerLacks { .. }
+            | Error::Remote { .. }
+            | Error::Corrupt { .. }
+            | Error::Entrypoint { .. }
+            | Error::NoPrevious { .. } => exit::DIFFERS,
             _ => exit::INVALID,
         }
     }
@@ -116,6 +147,87 @@ impl fmt::Display for Error {
                 known.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", ")
             ),
             Error::Apply { host, reason } => write!(f, "error: apply to `{host}` failed: {reason}"),
+            Error::StaleOut { out, differences } => write!(
+                f,
+                "error: `{}` is not what the site file gives ({differences} difference{}); gen \
+                 applies only a tree that `gen check` accepts, so that a server runs what was \
+                 reviewed\n  fix: run `gen check` to see them, then `gen build`, review `git \
+                 diff`, commit, and apply again",
+                out.display(),
+                if *differences == 1 { "" } else { "s" }
+            ),
+            Error::MissingTool { tool } => write!(
+                f,
+                "error: `{tool}` is not installed here; gen apply uses the system's ssh and \
+                 rsync\n  fix: install them (Debian and Ubuntu: `apt install openssh-client \
+                 rsync`)"
+            ),
+            Error::SshPath { path, what } => write!(
+                f,
+                "error: {what} `{}` has a space, a quote or another character that cannot be \
+                 passed to ssh as one word\n  fix: use a path of letters, digits and `/._-` \
+                 (for the temporary folder: set TMPDIR to one)",
+                path.display()
+            ),
+            Error::HostKey { host, address, port } => write!(
+                f,
+                "error: `{host}` ({address} port {port}) did not present the host key in \
+                 site.toml; gen refused the connection and sent nothing\n  fix: if the server \
+                 was reinstalled or its keys changed, read its key on the server itself (`cat \
+                 /etc/ssh/ssh_host_ed25519_key.pub`), check that `ssh-keyscan -p {port} \
+                 {address}` shows the same, and put `TYPE BASE64` into `host_key` of \
+                 [hosts.{host}]; otherwise someone may be between you and the server"
+            ),
+            Error::Unreachable { host, user, address, port, detail } => write!(
+                f,
+                "error: cannot reach `{host}` over ssh: {detail}\n  fix: check that the server \
+                 is up and that `ssh -p {port} {user}@{address}` works from here"
+            ),
+            Error::Login { host, user, address, port, detail } => write!(
+                f,
+                "error: `{host}` refused the ssh login of `{user}`: {detail}\n  fix: gen logs \
+                 in as `ssh -p {port} {user}@{address}` does: load your key into the agent \
+                 (`ssh-add`) or name it in ~/.ssh/config (`IdentityFile`), and put its public \
+                 half in ~{user}/.ssh/authorized_keys on the server"
+            ),
+            Error::ServerLacks { host, tools } => write!(
+                f,
+                "error: `{host}` lacks {}, which gen runs there\n  fix: install them on the \
+                 server (Ubuntu: `apt install coreutils util-linux rsync`)",
+                tools.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
+            ),
+            Error::Remote { host, step, output } => {
+                write!(f, "error: on `{host}`, {step} failed")?;
+                if !output.is_empty() {
+                    write!(f, ":")?;
+                    for line in output.lines() {
+                        write!(f, "\n  {line}")?;
+                    }
+                }
+                write!(
+                    f,
+                    "\n  fix: correct the cause and run the command again; an apply cut short \
+                     leaves the previous generation current, and the next one completes it"
+                )
+            }
+            Error::Corrupt { host, expected, actual } => write!(
+                f,
+                "error: on `{host}`, the files meant to be generation {expected} hash to \
+                 {actual}; they were not made current\n  fix: check that nothing changes \
+                 `out/` during an apply (`gen check`), then apply again: gen sends the files anew"
+            ),
+            Error::Entrypoint { host, generation, output } => write!(
+                f,
+                "error: on `{host}`, the entrypoint of generation {generation} failed\n{output}  \
+                 that generation stays current, and some of its VM groups may have been \
+                 restarted\n  fix: correct the cause and run `gen apply {host}` again (it then \
+                 restarts every group), or `gen rollback {host}` to go back"
+            ),
+            Error::NoPrevious { host } => write!(
+                f,
+                "error: `{host}` has no previous generation to go back to\n  fix: `gen status \
+                 {host}` shows what it runs; a rollback needs an earlier apply of another tree"
+            ),
         }
     }
 }

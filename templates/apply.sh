@@ -1,15 +1,16 @@
 #!/bin/sh
 # {{ crate::render::HEADER }}
 # Entrypoint on host {{ host }}, run by `gen apply {{ host }}` as {{ user }} once this generation
-# is current. It installs the host's systemd units and starts their VMs; a group whose
-# Vagrantfile or netplan files differ from the previous generation ($1, if any) is restarted.
-# Running it twice changes nothing.
+# is current. It installs the host's systemd units and starts their VMs. $1 is the generation
+# the VMs ran until now: a group whose Vagrantfile or netplan files differ from it is restarted,
+# and without it every group is. Running it twice changes nothing.
 set -eu
 
 generation=$(cd "$(dirname "$0")" && pwd -P)
 previous=${1:-}
 root={{ root|sh }}
-units_dir=/etc/systemd/system
+# GEN_UNIT_DIR is for gen's own tests, which cannot write to systemd's folder.
+units_dir=${GEN_UNIT_DIR:-/etc/systemd/system}
 reload=no
 
 # same FILE: whether FILE is byte-identical in the previous generation.

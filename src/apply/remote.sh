@@ -1,0 +1,146 @@
+# The server side of `gen apply`, `gen status` and `gen rollback`, read by `sh -s` over one ssh
+# session after a line that sets `root`. It only defines functions: gen calls them one at a time
+# (see session.rs) and makes every decision from what they print, so that the rules live in one
+# place, in Rust, with tests.
+#
+# Under $root: generations/<hash>/ (a host tree, never changed once it has its name); current,
+# previous and applied (symlinks into generations/); applying (present while an entrypoint runs);
+# staging/ (scratch of the apply that holds the lock); lock; state/ (Vagrant's, see apply.sh).
+
+# shellcheck disable=SC2154 # root: the line gen sends first
+umask 022
+# Everything the server says reaches gen in order, on one stream.
+exec 2>&1
+
+# call NONCE FUNCTION ARG...: runs FUNCTION where it can neither read gen's next requests (stdin)
+# nor pass the lock on to a daemon it starts (fd 9), then reports its status after NONCE.
+call() {
+  nonce=$1
+  shift
+  ( set -e; "$@" ) </dev/null 9>&-
+  printf '%s %s\n' "$nonce" "$?"
+}
+
+# lock: holds $root/lock until this shell ends, which is when gen closes the session or dies.
+# Run in this shell, not through `call`: the lock lives on fd 9 of this process.
+lock() {
+  mkdir -p "$root" || return
+  if ! ( : >>"$root/lock" ); then
+    return 1
+  fi
+  exec 9>>"$root/lock"
+  if ! flock -n 9; then
+    echo waiting
+    flock 9
+  fi
+}
+
+# hello TOOL...: fails naming the tools this server lacks.
+hello() {
+  missing=
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+  done
+  if [ -n "$missing" ]; then
+    echo "missing$missing"
+    return 1
+  fi
+}
+
+# link NAME: where the symlink $root/NAME points, or nothing.
+link() {
+  if [ -L "$root/$1" ]; then
+    readlink "$root/$1"
+  fi
+}
+
+# relink NAME TARGET: points $root/NAME at TARGET with one rename, so that whoever reads it
+# (systemd starting a unit, another gen) sees the old target or the new one, never neither.
+relink() {
+  ln -sfn "$2" "$root/.$1.new"
+  mv -T "$root/.$1.new" "$root/$1"
+}
+
+# state: the links, whether an entrypoint was cut short, and the generations, most recently
+# made current first.
+state() {
+  for name in current previous applied; do
+    printf '%s %s\n' "$name" "$(link "$name")"
+  done
+  if [ -e "$root/current" ] && [ ! -L "$root/current" ]; then
+    echo foreign-current
+  fi
+  if [ -e "$root/applying" ]; then
+    echo applying
+  fi
+  if [ -d "$root/generations" ]; then
+    # shellcheck disable=SC2012 # gen ignores any name that is not a hash
+    ls -t "$root/generations" | sed 's/^/generation /'
+  fi
+}
+
+# busy: says so while another session holds the lock.
+busy() {
+  if [ -e "$root/lock" ] && ! flock -n "$root/lock" true; then
+    echo busy
+  fi
+}
+
+# listing DIR: `MODE SHA256  ./PATH` for each file below $root/DIR, the lines the tree hash is
+# made of (gen sorts them and hashes); anything that is not a 644 or 755 file is `other`.
+listing() {
+  cd "$root/$1"
+  find . -type f -perm 755 -exec sha256sum {} + | sed 's/^/755 /'
+  find . -type f -perm 644 -exec sha256sum {} + | sed 's/^/644 /'
+  find . -type f ! -perm 755 ! -perm 644 | sed 's/^/other -  /'
+  find . ! -type f ! -type d | sed 's/^/other -  /'
+}
+
+# stage ID: an empty folder for rsync to fill. Anything else in staging/ was left by an apply
+# that died: this session holds the lock, so no live apply is using it.
+stage() {
+  rm -rf "$root/staging"
+  mkdir -p "$root/staging/$1" "$root/generations"
+}
+
+# commit ID HASH: the staged folder becomes generations/HASH in one rename. A folder already
+# there did not hash to its name (gen looked), so it goes first.
+commit() {
+  if [ -e "$root/generations/$2" ]; then
+    mv "$root/generations/$2" "$root/staging/bad-$2"
+  fi
+  mv "$root/staging/$1" "$root/generations/$2"
+  rm -rf "$root/staging"
+}
+
+# switch HASH: generations/HASH becomes current and the old current previous. The touch orders
+# generations by when they were last made current, which is what pruning keeps.
+switch() {
+  old=$(link current)
+  if [ -n "$old" ] && [ "$old" != "generations/$1" ]; then
+    relink previous "$old"
+  fi
+  relink current "generations/$1"
+  touch "$root/generations/$1"
+}
+
+# run [PREVIOUS]: the current generation's entrypoint, told which generation the units ran until
+# now (none: it restarts every group). Until it succeeds, `applying` says the units may be
+# anywhere in between; then `applied` names the generation they run.
+run() {
+  now=$(link current)
+  printf '%s\n' "$now" >"$root/applying"
+  sh "$root/current/apply.sh" ${1:+"$root/generations/$1"}
+  relink applied "$now"
+  rm -f "$root/applying"
+}
+
+# drop HASH...: removes generations, each renamed into staging/ first so that a removal cut
+# short leaves no half generation under a hash's name.
+drop() {
+  mkdir -p "$root/staging"
+  for hash in "$@"; do
+    mv "$root/generations/$hash" "$root/staging/drop-$hash"
+  done
+  rm -rf "$root/staging"
+}

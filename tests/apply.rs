@@ -1,0 +1,795 @@
+//! `gen apply`, `gen status` and `gen rollback` against real servers: an OpenSSH `sshd` per
+//! server on a loopback address, the system's ssh and rsync on the client side, and recording
+//! stand-ins (`tests/apply/stubs/`) for sudo, systemctl and vagrant on the server's PATH.
+//!
+//! Each server is `/usr/sbin/sshd -D -f CONFIG -E LOG` with a generated host key, accepting a
+//! generated client key for the current user (root in CI). Its sshd_config sets, for every
+//! session, `PATH=stubs:/usr/bin:/bin`, `GEN_UNIT_DIR` (apply.sh installs units there instead of
+//! /etc/systemd/system) and `GEN_TEST_DIR` (where the stubs log). The remote root of the host in
+//! the site is `<server dir>/root`. gen reads the client key from the ssh_config named by
+//! `GEN_SSH_CONFIG`, so nothing in ~/.ssh is used or changed.
+//!
+//! Without sshd (or the rights to run it) the tests print SKIPPED, and fail when `CI` is set.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write as _;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use walkdir::WalkDir;
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+/// The worker cpus in the site: changing them changes the workers' Vagrantfile and nothing else.
+const CPUS: u32 = 2;
+
+/// One test server: an sshd on its own loopback address.
+struct Server {
+    dir: tempfile::TempDir,
+    address: String,
+    port: u16,
+    host_key: String,
+    sshd: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.sshd.kill();
+        let _ = self.sshd.wait();
+    }
+}
+
+impl Server {
+    /// `address` is a loopback address of its own (127.0.0.N): site.toml refuses two hosts at
+    /// one address.
+    fn start(address: &str, client_key: &Path) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("host_key");
+        keygen(&key);
+        let host_key = public_key(&key);
+        fs::create_dir(dir.path().join("units")).unwrap();
+        let stubs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apply/stubs");
+        for attempt in 0.. {
+            let port = free_port(address);
+            let config = dir.path().join("sshd_config");
+            let d = dir.path().display();
+            fs::write(
+                &config,
+                format!(
+                    "ListenAddress {address}\nPort {port}\nHostKey {d}/host_key\n\
+                     AuthorizedKeysFile {}.pub\nUsePAM no\nStrictModes no\n\
+                     PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+                     PidFile {d}/sshd.pid\nLogLevel VERBOSE\n\
+                     SetEnv PATH={}:/usr/bin:/bin GEN_UNIT_DIR={d}/units GEN_TEST_DIR={d}\n",
+                    client_key.display(),
+                    stubs.display(),
+                ),
+            )
+            .unwrap();
+            let log = dir.path().join("sshd.log");
+            let mut sshd = Command::new(SSHD)
+                .arg("-D")
+                .arg("-f")
+                .arg(&config)
+                .arg("-E")
+                .arg(&log)
+                .stdin(Stdio::null())
+                .spawn()
+                .expect("sshd runs");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                if TcpStream::connect((address, port)).is_ok() {
+                    return Server { dir, address: address.to_string(), port, host_key, sshd };
+                }
+                if let Some(status) = sshd.try_wait().unwrap() {
+                    let log = fs::read_to_string(&log).unwrap_or_default();
+                    // Another test may have taken the port between its probe and sshd's bind.
+                    assert!(attempt < 5, "sshd exited ({status}):\n{log}");
+                    break;
+                }
+                assert!(Instant::now() < deadline, "sshd did not listen on {address}:{port}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        unreachable!()
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The stubs' calls since the last `forget`, each as (generation current then, command).
+    fn calls(&self) -> Vec<(String, String)> {
+        let text = fs::read_to_string(self.path("calls.log")).unwrap_or_default();
+        text.lines()
+            .map(|line| {
+                let (current, call) = line.split_once(' ').unwrap();
+                (current.trim_start_matches("generations/").to_string(), call.to_string())
+            })
+            .collect()
+    }
+
+    fn commands(&self) -> Vec<String> {
+        self.calls().into_iter().map(|(_, call)| call).collect()
+    }
+
+    fn forget(&self) {
+        let _ = fs::remove_file(self.path("calls.log"));
+    }
+
+    /// The generation a link under the root points at.
+    fn link(&self, name: &str) -> Option<String> {
+        let target = fs::read_link(self.root().join(name)).ok()?;
+        Some(target.to_str()?.strip_prefix("generations/")?.to_string())
+    }
+
+    fn generations(&self) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(self.root().join("generations"))
+            .map(|d| d.map(|e| e.unwrap().file_name().into_string().unwrap()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+}
+
+/// A host in the generated site.
+struct HostSpec {
+    name: String,
+    address: String,
+    port: u16,
+    root: PathBuf,
+    host_key: String,
+}
+
+/// A site folder on the client with the servers its hosts are.
+struct Lab {
+    dir: tempfile::TempDir,
+    servers: Vec<Server>,
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    fn code(&self, code: i32) -> &Run {
+        assert_eq!(self.code, code, "stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    #[track_caller]
+    fn ok(&self) -> &Run {
+        self.code(0)
+    }
+
+    #[track_caller]
+    fn says(&self, text: &str) -> &Run {
+        assert!(
+            self.stdout.contains(text) || self.stderr.contains(text),
+            "expected {text:?} in\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    fn never_says(&self, text: &str) -> &Run {
+        assert!(
+            !self.stdout.contains(text) && !self.stderr.contains(text),
+            "unexpected {text:?} in\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+impl Lab {
+    /// A lab of `servers` servers, hosts `h1`…, built; `None` (after saying SKIPPED) where sshd
+    /// cannot run and `CI` is not set.
+    fn new(servers: usize) -> Option<Lab> {
+        if !can_run_sshd() {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let client_key = dir.path().join("client_key");
+        keygen(&client_key);
+        let config = format!(
+            "IdentityFile {}\nIdentitiesOnly yes\n\
+             # Speed only: the default post-quantum exchange costs a slow CI machine ~0.2 s.\n\
+             KexAlgorithms curve25519-sha256\n",
+            client_key.display()
+        );
+        fs::write(dir.path().join("ssh_config"), config).unwrap();
+        let servers =
+            (1..=servers).map(|i| Server::start(&format!("127.0.0.{i}"), &client_key)).collect();
+        let lab = Lab { dir, servers };
+        lab.write_site(CPUS);
+        lab.run(&["build"]).ok();
+        Some(lab)
+    }
+
+    fn specs(&self) -> Vec<HostSpec> {
+        self.servers
+            .iter()
+            .enumerate()
+            .map(|(i, s)| HostSpec {
+                name: format!("h{}", i + 1),
+                address: s.address.clone(),
+                port: s.port,
+                root: s.root(),
+                host_key: s.host_key.clone(),
+            })
+            .collect()
+    }
+
+    fn write_site(&self, worker_cpus: u32) {
+        self.write_site_for(&self.specs(), worker_cpus);
+    }
+
+    fn write_site_for(&self, hosts: &[HostSpec], worker_cpus: u32) {
+        fs::write(self.dir.path().join("site.toml"), site(hosts, worker_cpus)).unwrap();
+    }
+
+    /// Changes the workers' Vagrantfile of every host and builds.
+    fn rebuild(&self, worker_cpus: u32) {
+        self.write_site(worker_cpus);
+        self.run(&["build"]).ok();
+    }
+
+    fn out(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+
+    /// The hash of `out/hosts/<host>/`, from the manifest.
+    fn hash(&self, host: &str) -> String {
+        let text = fs::read_to_string(self.out().join("manifest.toml")).unwrap();
+        labgen::manifest::parse(&text).unwrap().hosts[host].clone()
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_gen"));
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env(labgen::apply::CONFIG_VARIABLE, self.dir.path().join("ssh_config"))
+            .stdin(Stdio::null());
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        finished(self.command(args).output().unwrap())
+    }
+
+    fn server(&self, n: usize) -> &Server {
+        &self.servers[n - 1]
+    }
+}
+
+fn finished(output: Output) -> Run {
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+/// A lab whose hosts each run one control plane and one worker (`h1`: `cp-1` and `w-1`, …).
+fn site(hosts: &[HostSpec], worker_cpus: u32) -> String {
+    let mut text = String::from(
+        "[cluster]\nname = \"lab\"\n\n[kubespray]\nversion = \"v2.31.0\"\n\n\
+         [network]\ncidr = \"192.168.1.0/24\"\ngateway = \"192.168.1.1\"\ndns = [\"192.168.1.1\"]\n\n\
+         [vagrant]\nbox = \"bento/ubuntu-24.04\"\nbox_version = \"202502.21.0\"\n\n\
+         [addons]\nhelm = false\n",
+    );
+    let user = current_user();
+    for (i, h) in hosts.iter().enumerate() {
+        text += &format!(
+            "\n[hosts.{}]\naddress = \"{}\"\nport = {}\nuser = \"{user}\"\nbridge = \"eno1\"\n\
+             host_key = \"{}\"\nroot = \"{}\"\n",
+            h.name,
+            h.address,
+            h.port,
+            h.host_key,
+            h.root.display()
+        );
+        // etcd wants an odd count: one control plane in all, on the first host.
+        if i == 0 {
+            text += &format!(
+                "\n[nodes.cp-1]\nhost = \"{}\"\nrole = \"control-plane\"\nip = \"192.168.1.21\"\n",
+                h.name
+            );
+        }
+        text += &format!(
+            "\n[nodes.w-{n}]\nhost = \"{}\"\nrole = \"worker\"\nip = \"192.168.1.{}\"\ncpus = {worker_cpus}\n",
+            h.name,
+            30 + i + 1,
+            n = i + 1,
+        );
+    }
+    text
+}
+
+fn current_user() -> String {
+    let output = Command::new("id").arg("-un").output().unwrap();
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+fn keygen(path: &Path) {
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "", "-f"])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// `type base64` of a generated key, as site.toml takes it.
+fn public_key(private: &Path) -> String {
+    let text = fs::read_to_string(private.with_extension("pub")).unwrap();
+    text.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+}
+
+fn free_port(address: &str) -> u16 {
+    TcpListener::bind((address, 0)).unwrap().local_addr().unwrap().port()
+}
+
+fn can_run_sshd() -> bool {
+    let tools = ["ssh", "ssh-keygen", "rsync"].iter().all(|t| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {t}"))
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    // sshd refuses to start without its privilege separation folder; only root can make it.
+    let privsep = Path::new("/run/sshd");
+    let ready = Path::new(SSHD).exists()
+        && tools
+        && (privsep.is_dir() || fs::create_dir_all(privsep).is_ok())
+        && current_user() == "root";
+    if !ready {
+        let why = "needs root, /usr/sbin/sshd, ssh, ssh-keygen and rsync (.ci/install-tools)";
+        assert!(std::env::var_os("CI").is_none(), "apply tests cannot run: {why}");
+        eprintln!("SKIPPED: apply tests {why}");
+    }
+    ready
+}
+
+/// Everything under `root` with what would show a change: kind, size, mode, inode, mtime.
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, (bool, u64, u32, u64, i64, i64)> {
+    WalkDir::new(root)
+        .into_iter()
+        .map(|e| {
+            let e = e.unwrap();
+            let m = e.path().symlink_metadata().unwrap();
+            let key = e.path().strip_prefix(root).unwrap().to_path_buf();
+            (key, (m.is_dir(), m.len(), m.mode(), m.ino(), m.mtime(), m.mtime_nsec()))
+        })
+        .collect()
+}
+
+fn inode(path: &Path) -> u64 {
+    fs::metadata(path).unwrap().ino()
+}
+
+macro_rules! lab {
+    ($servers:expr) => {
+        match Lab::new($servers) {
+            Some(lab) => lab,
+            None => return,
+        }
+    };
+}
+
+#[test]
+fn first_apply_puts_the_tree_in_a_generation_and_starts_every_group() {
+    let lab = lab!(1);
+    let server = lab.server(1);
+    let hash = lab.hash("h1");
+    lab.run(&["apply", "h1"])
+        .ok()
+        .says(&format!("h1: applied {} (first apply); sent", &hash[..12]));
+
+    assert_eq!(server.link("current"), Some(hash.clone()));
+    assert_eq!(server.link("applied"), Some(hash.clone()));
+    assert_eq!(server.link("previous"), None);
+    assert!(!server.root().join("applying").exists());
+    assert!(!server.root().join("staging").exists(), "staging is cleaned up");
+    let generation = server.root().join("generations").join(&hash);
+    let sent = labgen::diff::Disk::read(&generation).unwrap();
+    let local = labgen::diff::Disk::read(&lab.out().join("hosts/h1")).unwrap();
+    assert_eq!(sent, local, "same files, bytes and modes");
+    assert_eq!(fs::metadata(generation.join("apply.sh")).unwrap().mode() & 0o777, 0o755);
+
+    for unit in ["lab-h1-control-plane.service", "lab-h1-workers.service"] {
+        let installed = fs::read(server.path("units").join(unit)).unwrap();
+        assert_eq!(installed, fs::read(generation.join("systemd").join(unit)).unwrap());
+    }
+    assert_eq!(
+        server.commands(),
+        [
+            "systemctl daemon-reload",
+            "systemctl enable --quiet lab-h1-control-plane.service",
+            "systemctl restart lab-h1-control-plane.service",
+            "systemctl enable --quiet lab-h1-workers.service",
+            "systemctl restart lab-h1-workers.service",
+        ]
+    );
+    assert!(server.root().join("state/control-plane").is_dir());
+    assert!(server.root().join("state/workers").is_dir());
+}
+
+#[test]
+fn reapplying_the_same_tree_sends_nothing_and_restarts_nothing() {
+    let lab = lab!(1);
+    let server = lab.server(1);
+    lab.run(&["apply", "h1"]).ok();
+    let generations = server.root().join("generations");
+    let before = snapshot(&generations);
+    server.forget();
+
+    let hash = lab.hash("h1");
+    lab.run(&["apply", "h1"])
+        .ok()
+        .says(&format!("h1: up to date at {}; sent nothing, restarted nothing", &hash[..12]));
+    assert_eq!(snapshot(&generations), before, "no file was written");
+    let calls = server.commands();
+    assert!(
+        calls.iter().all(|c| !c.contains("restart") && !c.contains("daemon-reload")),
+        "{calls:?}"
+    );
+    assert!(calls.contains(&"systemctl start lab-h1-workers.service".to_string()), "{calls:?}");
+}
+
+#[test]
+fn a_changed_vagrantfile_sends_one_file_and_restarts_only_its_group() {
+    let lab = lab!(1);
+    let server = lab.server(1);
+    lab.run(&["apply", "h1"]).ok();
+    let old = lab.hash("h1");
+    lab.rebuild(CPUS + 1);
+    let new = lab.hash("h1");
+    server.forget();
+
+    let files = labgen::diff::Disk::read(&lab.out().join("hosts/h1")).unwrap().iter().count();
+    lab.run(&["apply", "h1"]).ok().says(&format!(
+        "applied {} (was {}); sent 1 of {files} files",
+        &new[..12],
+        &old[..12]
+    ));
+    assert_eq!(server.link("current"), Some(new.clone()));
+    assert_eq!(server.link("previous"), Some(old.clone()));
+    assert_eq!(
+        server.commands(),
+        [
+            "systemctl enable --quiet lab-h1-control-plane.service",
+            "systemctl start lab-h1-control-plane.service",
+            "systemctl enable --quiet lab-h1-workers.service",
+            "systemctl restart lab-h1-workers.service",
+        ]
+    );
+    let generations = server.root().join("generations");
+    let same = "control-plane/Vagrantfile";
+    assert_eq!(
+        inode(&generations.join(&old).join(same)),
+        inode(&generations.join(&new).join(same))
+    );
+    let changed = "workers/Vagrantfile";
+    assert_ne!(
+        fs::read(generations.join(&old).join(changed)).unwrap(),
+        fs::read(generations.join(&new).join(changed)).unwrap()
+    );
+}
+
+#[test]
+fn a_wrong_host_key_is_refused_before_anything_is_sent() {
+    let lab = lab!(1);
+    let other = lab.dir.path().join("other_key");
+    keygen(&other);
+    let mut hosts = lab.specs();
+    hosts[0].host_key = public_key(&other);
+    lab.write_site_for(&hosts, CPUS);
+    lab.run(&["build"]).ok();
+
+    lab.run(&["apply", "h1"])
+        .code(1)
+        .says("`h1` (127.0.0.1 port")
+        .says("did not present the host key in site.toml")
+        .says("put `TYPE BASE64` into `host_key` of [hosts.h1]");
+    assert!(!lab.server(1).root().exists(), "nothing was created on the server");
+    lab.run(&["status"]).code(1).says("wrong host key");
+}
+
+#[test]
+fn an_apply_killed_mid_transfer_leaves_the_previous_generation_current() {
+    let lab = lab!(1);
+    let server = lab.server(1);
+    lab.run(&["apply", "h1"]).ok();
+    let old = lab.hash("h1");
+    lab.rebuild(CPUS + 1);
+
+    // An rsync that sends 1 KiB a second, so that gen is killed with the transfer under way.
+    let slow = lab.dir.path().join("slow-bin");
+    fs::create_dir(&slow).unwrap();
+    let rsync = slow.join("rsync");
+    fs::write(&rsync, "#!/bin/sh\nexec /usr/bin/rsync --bwlimit=1 \"$@\"\n").unwrap();
+    fs::set_permissions(&rsync, fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", slow.display(), std::env::var("PATH").unwrap());
+    let mut child =
+        lab.command(&["apply", "h1"]).env("PATH", path).stdout(Stdio::null()).spawn().unwrap();
+    let staging = server.root().join("staging");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !fs::read_dir(&staging).is_ok_and(|mut d| d.next().is_some()) {
+        assert!(Instant::now() < deadline, "the transfer never started");
+        assert!(child.try_wait().unwrap().is_none(), "gen finished before it could be killed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    assert_eq!(server.link("current"), Some(old.clone()), "the previous generation is current");
+    assert_eq!(server.generations(), std::slice::from_ref(&old), "no half generation has a name");
+    assert!(!server.root().join("applying").exists());
+
+    let new = lab.hash("h1");
+    lab.run(&["apply", "h1"]).ok().says(&format!("applied {} (was {})", &new[..12], &old[..12]));
+    assert_eq!(server.link("current"), Some(new));
+    assert!(!staging.exists(), "the dead apply's staging folder is gone");
+}
+
+#[test]
+fn two_applies_at_once_run_one_after_the_other() {
+    let lab = lab!(1);
+    let server = lab.server(1);
+    // A second site folder for the same server, with another tree for it.
+    let second = Lab { dir: tempfile::tempdir().unwrap(), servers: Vec::new() };
+    fs::copy(lab.dir.path().join("ssh_config"), second.dir.path().join("ssh_config")).unwrap();
+    second.write_site_for(&lab.specs(), CPUS + 1);
+    second.run(&["build"]).ok();
+    let (first_hash, second_hash) = (lab.hash("h1"), second.hash("h1"));
+
+    fs::write(server.path("slow"), "0.3").unwrap();
+    let first = lab.command(&["apply", "h1"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
+    let first = first.unwrap();
+    // Once the first apply's entrypoint runs, it holds the lock.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.calls().is_empty() {
+        assert!(Instant::now() < deadline, "the first apply never reached its entrypoint");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let later = second.run(&["apply", "h1"]);
+    let first = finished(first.wait_with_output().unwrap());
+    first.ok();
+    later.ok().says("h1: waiting for the apply already running there");
+
+    let order: Vec<String> = server.calls().into_iter().map(|(current, _)| current).collect();
+    let switch = order.iter().position(|c| *c == second_hash).expect("the second apply ran");
+    assert!(order[..switch].iter().all(|c| *c == first_hash), "{order:?}");
+    assert!(order[switch..].iter().all(|c| *c == second_hash), "{order:?}");
+    assert_eq!(server.link("current"), Some(second_hash.clone()));
+    assert_eq!(server.link("previous"), Some(first_hash));
+    assert_eq!(server.link("applied"), Some(second_hash));
+}
+
+#[test]
+fn rollback_makes_the_previous_generation_current_and_runs_its_entrypoint() {
+    let lab = lab!(1);
+    let server = lab.server(1);
+    lab.run(&["apply", "h1"]).ok();
+    lab.run(&["rollback", "h1"]).code(1).says("`h1` has no previous generation");
+    let old = lab.hash("h1");
+    lab.rebuild(CPUS + 1);
+    lab.run(&["apply", "h1"]).ok();
+    let new = lab.hash("h1");
+    server.forget();
+
+    lab.run(&["rollback", "h1"])
+        .ok()
+        .says(&format!("h1: rolled back to {} (was {})", &old[..12], &new[..12]))
+        .says("`gen apply h1` would make it current again");
+    assert_eq!(server.link("current"), Some(old.clone()));
+    assert_eq!(server.link("previous"), Some(new.clone()));
+    assert_eq!(server.link("applied"), Some(old.clone()));
+    let restarts: Vec<String> =
+        server.commands().into_iter().filter(|c| c.contains("restart")).collect();
+    assert_eq!(restarts, ["systemctl restart lab-h1-workers.service"]);
+    lab.run(&["status", "h1"]).code(1).says("behind").says(", rolled back");
+
+    // A second rollback goes back to where the first started.
+    lab.run(&["rollback", "h1"]).ok();
+    assert_eq!(server.link("current"), Some(new));
+}
+
+#[test]
+fn apply_all_works_on_every_server_and_finishes_despite_a_dead_one() {
+    let lab = lab!(2);
+    let mut hosts = lab.specs();
+    hosts.push(HostSpec {
+        name: "h3".into(),
+        address: "127.0.0.3".into(),
+        port: free_port("127.0.0.3"),
+        root: lab.dir.path().join("nowhere"),
+        host_key: hosts[0].host_key.clone(),
+    });
+    lab.write_site_for(&hosts, CPUS);
+    lab.run(&["build"]).ok();
+
+    let run = lab.run(&["apply", "--all", "--jobs", "3"]);
+    run.code(1)
+        .says(&format!("h1: applied {} (first apply)", &lab.hash("h1")[..12]))
+        .says(&format!("h2: applied {} (first apply)", &lab.hash("h2")[..12]))
+        .says("h3: failed")
+        .says("applied 2 of 3 servers; failed: h3")
+        .says("error: cannot reach `h3` over ssh");
+    for (n, host) in [(1, "h1"), (2, "h2")] {
+        assert_eq!(lab.server(n).link("current"), Some(lab.hash(host)));
+    }
+    assert_eq!(lab.server(2).commands().len(), 3, "h2 runs only workers");
+}
+
+#[test]
+fn dry_run_lists_the_changes_and_changes_nothing() {
+    let lab = lab!(1);
+    let server = lab.server(1);
+    let root = server.root();
+    lab.run(&["apply", "h1", "--dry-run"])
+        .ok()
+        .says("would apply")
+        .says("for the first time; dry run, nothing was changed")
+        .says("  add     apply.sh\n")
+        .says("  add     workers/Vagrantfile\n")
+        .says(&format!("  run     sh {}/current/apply.sh\n", root.display()))
+        .says("  restart lab-h1-control-plane.service\n")
+        .says("  restart lab-h1-workers.service\n");
+    assert!(!root.exists(), "a dry run creates nothing");
+
+    lab.run(&["apply", "h1"]).ok();
+    let old = lab.hash("h1");
+    lab.rebuild(CPUS + 1);
+    server.forget();
+    let before = snapshot(&root);
+    let files = labgen::diff::Disk::read(&lab.out().join("hosts/h1")).unwrap().iter().count();
+    let run = lab.run(&["apply", "h1", "--dry-run"]);
+    run.ok()
+        .says(&format!("would replace {} with {}", &old[..12], &lab.hash("h1")[..12]))
+        .says("  change  workers/Vagrantfile\n")
+        .says(&format!("  send    1 of {files} files"))
+        .says(&format!(
+            "  run     sh {r}/current/apply.sh {r}/generations/{old}\n",
+            r = root.display()
+        ))
+        .says("  restart lab-h1-workers.service\n")
+        .never_says("restart lab-h1-control-plane")
+        .never_says("add ");
+    assert_eq!(snapshot(&root), before, "the server's files are untouched");
+    assert!(server.commands().is_empty(), "nothing ran there");
+}
+
+#[test]
+fn status_tells_never_applied_up_to_date_behind_and_unreachable() {
+    let lab = lab!(1);
+    lab.run(&["status"]).code(1).says("h1  never applied").says("run `gen apply h1`");
+    lab.run(&["apply", "h1"]).ok();
+    lab.run(&["status"]).ok().says(&format!("h1  up to date     {}", &lab.hash("h1")[..12]));
+    let old = lab.hash("h1");
+    lab.rebuild(CPUS + 1);
+    lab.run(&["status", "h1"]).code(1).says(&format!(
+        "h1  behind         runs {}, out/ has {}",
+        &old[..12],
+        &lab.hash("h1")[..12]
+    ));
+
+    let mut hosts = lab.specs();
+    hosts[0].port = free_port("127.0.0.1");
+    lab.write_site_for(&hosts, CPUS);
+    lab.run(&["build"]).ok();
+    lab.run(&["status"]).code(1).says("h1  unreachable").says("Connection refused");
+}
+
+#[test]
+fn an_entrypoint_cut_short_is_finished_by_the_next_apply() {
+    let lab = lab!(1);
+    let server = lab.server(1);
+    lab.run(&["apply", "h1"]).ok();
+    lab.rebuild(CPUS + 1);
+    let new = lab.hash("h1");
+    fs::write(server.path("fail"), "lab-h1-workers.service").unwrap();
+    lab.run(&["apply", "h1"])
+        .code(1)
+        .says(&format!("the entrypoint of generation {} failed", &new[..12]))
+        .says("failing to restart lab-h1-workers.service");
+    assert_eq!(server.link("current"), Some(new.clone()), "the new generation stays current");
+    assert!(server.root().join("applying").exists());
+    lab.run(&["status"]).code(1).says("unfinished");
+
+    fs::remove_file(server.path("fail")).unwrap();
+    server.forget();
+    lab.run(&["apply", "h1"])
+        .ok()
+        .says("(its entrypoint had not finished); already on the server, sent nothing");
+    let restarts: Vec<String> =
+        server.commands().into_iter().filter(|c| c.contains("restart")).collect();
+    assert_eq!(
+        restarts,
+        [
+            "systemctl restart lab-h1-control-plane.service",
+            "systemctl restart lab-h1-workers.service"
+        ],
+        "groups may run either generation: every one is restarted"
+    );
+    assert_eq!(server.link("applied"), Some(new));
+    assert!(!server.root().join("applying").exists());
+}
+
+#[test]
+fn old_generations_are_pruned_but_never_the_current_or_previous() {
+    let lab = lab!(1);
+    let server = lab.server(1);
+    let mut hashes = Vec::new();
+    for cpus in [2, 3, 4] {
+        lab.rebuild(cpus);
+        hashes.push(lab.hash("h1"));
+        lab.run(&["apply", "h1", "--keep", "1"]).ok();
+    }
+    let mut kept = vec![hashes[1].clone(), hashes[2].clone()];
+    kept.sort();
+    assert_eq!(server.generations(), kept);
+    assert_eq!(server.link("previous"), Some(hashes[1].clone()));
+}
+
+#[test]
+fn gen_never_calls_vagrant_itself() {
+    let lab = lab!(1);
+    lab.run(&["apply", "h1"]).ok();
+    let calls = lab.server(1).commands();
+    assert!(calls.iter().all(|c| !c.starts_with("vagrant")), "{calls:?}");
+}
+
+/// Needs no server: the refusal comes before any connection.
+#[test]
+fn an_out_that_check_refuses_is_not_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = HostSpec {
+        name: "h1".into(),
+        address: "127.0.0.1".into(),
+        port: 9,
+        root: dir.path().join("root"),
+        host_key:
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAID6K0gt3z0GigMUFpyQDyNaE/dTt9fhvEJ1xoH+becVy"
+                .into(),
+    };
+    fs::write(dir.path().join("site.toml"), site(&[host], CPUS)).unwrap();
+    let run = |args: &[&str]| {
+        finished(
+            Command::new(env!("CARGO_BIN_EXE_gen"))
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .unwrap(),
+        )
+    };
+    run(&["build"]).ok();
+    let mut file =
+        fs::OpenOptions::new().append(true).open(dir.path().join("out/hosts/h1/apply.sh"));
+    writeln!(file.as_mut().unwrap(), "# hand edit").unwrap();
+    run(&["apply", "h1"])
+        .code(1)
+        .says("error: `out` is not what the site file gives (1 difference)")
+        .says("fix: run `gen check`");
+    run(&["apply", "h1", "--dry-run"]).code(1).says("is not what the site file gives");
+    assert!(!dir.path().join("root").exists());
+}
