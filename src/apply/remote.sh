@@ -22,7 +22,8 @@ call() {
 }
 
 # lock: holds $root/lock until this shell ends, which is when gen closes the session or dies.
-# Run in this shell, not through `call`: the lock lives on fd 9 of this process.
+# Run in this shell, not through `call`: the lock lives on fd 9 of this process. Whatever is in
+# staging/ then was left by an apply that died, since a live one would hold the lock.
 lock() {
   mkdir -p "$root" || return
   if ! ( : >>"$root/lock" ); then
@@ -33,6 +34,7 @@ lock() {
     echo waiting
     flock 9
   fi
+  rm -rf "$root/staging"
 }
 
 # hello TOOL...: fails naming the tools this server lacks.
@@ -96,10 +98,9 @@ listing() {
   find . ! -type f ! -type d | sed 's/^/other -  /'
 }
 
-# stage ID: an empty folder for rsync to fill. Anything else in staging/ was left by an apply
-# that died: this session holds the lock, so no live apply is using it.
+# stage ID: an empty folder for rsync to fill, named for this apply so that an rsync outliving
+# a killed gen can only ever write into its own.
 stage() {
-  rm -rf "$root/staging"
   mkdir -p "$root/staging/$1" "$root/generations"
 }
 
