@@ -531,15 +531,27 @@ fn an_apply_killed_mid_transfer_leaves_the_previous_generation_current() {
     let mut child =
         lab.command(&["apply", "h1"]).env("PATH", path).stdout(Stdio::null()).spawn().unwrap();
     let staging = server.root().join("staging");
+    let files_in = |dir: &Path| -> Vec<PathBuf> {
+        WalkDir::new(dir)
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| e.into_path())
+            .collect()
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !fs::read_dir(&staging).is_ok_and(|mut d| d.next().is_some()) {
+    while files_in(&staging).is_empty() {
         assert!(Instant::now() < deadline, "the transfer never started");
         assert!(child.try_wait().unwrap().is_none(), "gen finished before it could be killed");
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(5));
     }
-    std::thread::sleep(Duration::from_millis(300));
+    let arrived = files_in(&staging);
     child.kill().unwrap();
     child.wait().unwrap();
+    assert!(
+        !arrived.iter().any(|f| f.ends_with("workers/Vagrantfile")),
+        "gen was killed before the changed file arrived: {arrived:?}"
+    );
 
     assert_eq!(server.link("current"), Some(old.clone()), "the previous generation is current");
     assert_eq!(server.generations(), std::slice::from_ref(&old), "no half generation has a name");
@@ -562,19 +574,30 @@ fn two_applies_at_once_run_one_after_the_other() {
     second.run(&["build"]).ok();
     let (first_hash, second_hash) = (lab.hash("h1"), second.hash("h1"));
 
-    fs::write(server.path("slow"), "0.3").unwrap();
-    let first = lab.command(&["apply", "h1"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
-    let first = first.unwrap();
-    // Once the first apply's entrypoint runs, it holds the lock.
+    // The first apply stops in its entrypoint, holding the lock, until the second one waits.
+    fs::write(server.path("hold"), "").unwrap();
+    let piped = |lab: &Lab| {
+        let mut command = lab.command(&["apply", "h1"]);
+        command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    };
+    let first = piped(&lab);
     let deadline = Instant::now() + Duration::from_secs(20);
     while server.calls().is_empty() {
         assert!(Instant::now() < deadline, "the first apply never reached its entrypoint");
         std::thread::sleep(Duration::from_millis(10));
     }
-    let later = second.run(&["apply", "h1"]);
-    let first = finished(first.wait_with_output().unwrap());
-    first.ok();
-    later.ok().says("h1: waiting for the apply already running there");
+    let mut later = piped(&second);
+    let mut stdout = std::io::BufReader::new(later.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert_eq!(line, "h1: waiting for the apply already running there\n");
+    fs::remove_file(server.path("hold")).unwrap();
+    finished(first.wait_with_output().unwrap()).ok();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let later = finished(later.wait_with_output().unwrap());
+    later.ok();
+    assert!(rest.contains(&format!("h1: applied {}", &second_hash[..12])), "{rest}");
 
     let order: Vec<String> = server.calls().into_iter().map(|(current, _)| current).collect();
     let switch = order.iter().position(|c| *c == second_hash).expect("the second apply ran");

@@ -34,7 +34,9 @@ lock() {
     echo waiting
     flock 9
   fi
-  rm -rf "$root/staging"
+  # An rsync that outlived a killed gen may still be writing there: what it keeps is removed
+  # next time.
+  rm -rf "$root/staging" 2>/dev/null || :
 }
 
 # hello TOOL...: fails naming the tools this server lacks.
@@ -111,7 +113,7 @@ commit() {
     mv "$root/generations/$2" "$root/staging/bad-$2"
   fi
   mv "$root/staging/$1" "$root/generations/$2"
-  rm -rf "$root/staging"
+  rm -rf "$root/staging" 2>/dev/null || :
 }
 
 # switch HASH: generations/HASH becomes current and the old current previous. The touch orders
@@ -143,5 +145,5 @@ drop() {
   for hash in "$@"; do
     mv "$root/generations/$hash" "$root/staging/drop-$hash"
   done
-  rm -rf "$root/staging"
+  rm -rf "$root/staging" 2>/dev/null || :
 }

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::quote;
@@ -35,6 +36,8 @@ pub const CONFIG_VARIABLE: &str = "GEN_SSH_CONFIG";
 const CONNECT_SECONDS: u32 = 15;
 const KEEPALIVE_SECONDS: u32 = 15;
 const KEEPALIVE_MISSES: u32 = 4;
+/// How long a closed session may take to end before its ssh is killed.
+const CLOSE_GRACE: Duration = Duration::from_secs(10);
 
 /// How ssh reaches one server: its options, with a known_hosts file that lives as long as this.
 pub struct Link<'a> {
@@ -231,7 +234,17 @@ impl Session<'_> {
     /// Ends the session cleanly: end of input makes the remote shell exit, releasing the lock.
     pub fn close(mut self) {
         self.stdin = None;
-        let _ = self.child.wait();
+        // A daemon that an entrypoint started could hold the session's output open; then ssh
+        // would never exit, and gen does not wait for it.
+        let deadline = Instant::now() + CLOSE_GRACE;
+        while let Ok(None) = self.child.try_wait() {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     fn send(&mut self, text: &str) -> Result<()> {
