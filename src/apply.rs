@@ -66,7 +66,8 @@ pub fn apply(ctx: &Context, host: Option<&str>, options: &Options) -> Result<u8>
     if !changes.is_empty() {
         return Err(Error::StaleOut { out: ctx.out.to_path_buf(), differences: changes.len() });
     }
-    let one = hosts.len() == 1;
+    // One named server shows its entrypoint's output as it comes; `--all` gives one line each.
+    let one = host.is_some();
     let results = each(&hosts, options.jobs, |host| {
         let name = host.name.as_str();
         let mut waiting = || say(&format!("{name}: waiting for the apply already running there\n"));
@@ -81,7 +82,8 @@ pub fn apply(ctx: &Context, host: Option<&str>, options: &Options) -> Result<u8>
         say(&line);
         Ok(line)
     });
-    Ok(finish(&hosts, results, if options.dry_run { "previewed" } else { "applied" }))
+    let verb = if options.dry_run { "previewed" } else { "applied" };
+    Ok(finish(&hosts, results, (!one).then_some(verb)))
 }
 
 /// `gen rollback HOST`.
@@ -128,7 +130,7 @@ pub fn status(ctx: &Context, host: Option<&str>) -> Result<u8> {
     let hosts = select(ctx.site, host)?;
     let stale = !diff::compare(ctx.out, ctx.tree)?.is_empty();
     let width = hosts.iter().map(|h| h.name.as_str().len()).max().unwrap_or(0);
-    let results = each(&hosts, hosts.len(), |host| standing(ctx, host));
+    let results = each(&hosts, DEFAULT_JOBS, |host| standing(ctx, host));
     let mut text = String::new();
     if stale {
         text += "note: out/ is not what the site file gives (`gen check`); compared with a fresh \
@@ -301,6 +303,8 @@ fn preview(ctx: &Context, host: &Host) -> Result<String> {
         .count();
     if present {
         text += "  send    nothing: the generation is already there\n";
+    } else if state.current.is_none() || sends == local.len() {
+        let _ = writeln!(text, "  send    all {} files", local.len());
     } else {
         let _ = writeln!(
             text,
@@ -414,8 +418,8 @@ fn each<T: Send>(hosts: &[&Host], jobs: usize, work: impl Fn(&Host) -> T + Sync)
     results.into_iter().map(|r| r.expect("every host was worked on")).collect()
 }
 
-/// Reports failures (each in full, on stderr) and, for several servers, a summary line.
-fn finish(hosts: &[&Host], results: Vec<Result<String>>, verb: &str) -> u8 {
+/// Reports failures (each in full, on stderr) and, given the `verb` for it, a summary line.
+fn finish(hosts: &[&Host], results: Vec<Result<String>>, summary: Option<&str>) -> u8 {
     let mut failed = Vec::new();
     let mut ok = 0;
     for (host, result) in hosts.iter().zip(results) {
@@ -423,7 +427,7 @@ fn finish(hosts: &[&Host], results: Vec<Result<String>>, verb: &str) -> u8 {
             Ok(_) => ok += 1,
             Err(e) => {
                 let name = host.name.as_str();
-                if hosts.len() > 1 {
+                if summary.is_some() {
                     say(&format!("{name}: failed\n"));
                 }
                 eprintln!("{e}");
@@ -431,7 +435,7 @@ fn finish(hosts: &[&Host], results: Vec<Result<String>>, verb: &str) -> u8 {
             }
         }
     }
-    if hosts.len() > 1 {
+    if let Some(verb) = summary {
         let mut text = format!("{verb} {ok} of {} servers", hosts.len());
         if !failed.is_empty() {
             let _ = write!(text, "; failed: {}", failed.join(", "));

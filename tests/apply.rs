@@ -651,6 +651,13 @@ fn apply_all_works_on_every_server_and_finishes_despite_a_dead_one() {
     lab.write_site_for(&hosts, CPUS);
     lab.run(&["build"]).ok();
 
+    lab.run(&["apply", "--all", "--dry-run"])
+        .code(1)
+        .says("h1: would apply")
+        .says("h2: would apply")
+        .says("previewed 2 of 3 servers; failed: h3");
+    assert!(!lab.server(1).root().exists() && !lab.server(2).root().exists());
+
     let run = lab.run(&["apply", "--all", "--jobs", "3"]);
     run.code(1)
         .says(&format!("h1: applied {} (first apply)", &lab.hash("h1")[..12]))
