@@ -315,7 +315,7 @@ fn preview(ctx: &Context, host: &Host) -> Result<String> {
     let root = &host.root;
     let previous = state.running().map(|r| format!(" {root}/generations/{r}")).unwrap_or_default();
     let _ = writeln!(text, "  run     sh {root}/current/apply.sh{previous}");
-    let groups = restart_groups(ctx.site, host);
+    let groups = crate::render::restart_groups(ctx.site, host);
     let restarts = server::restarts(&groups, running.as_ref(), &local);
     if restarts.is_empty() {
         text += "  restart nothing: no Vagrantfile or netplan file changed\n";
@@ -481,20 +481,3 @@ fn say(text: &str) {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
-// TEMPORARY: moves into render.rs beside render_host once that file is free to edit.
-fn restart_groups(site: &Site, host: &Host) -> Vec<(String, Vec<String>)> {
-    use crate::site::{Node, Role};
-    [Role::ControlPlane, Role::Worker]
-        .into_iter()
-        .filter_map(|role| {
-            let nodes: Vec<&Node> =
-                site.nodes.iter().filter(|n| n.host == host.name && n.role == role).collect();
-            if nodes.is_empty() {
-                return None;
-            }
-            let mut inputs = vec![format!("{}/Vagrantfile", role.group())];
-            inputs.extend(nodes.iter().map(|n| format!("netplan/{}.yaml", n.name)));
-            Some((crate::render::unit_name(&site.cluster, &host.name, role), inputs))
-        })
-        .collect()
-}

@@ -192,6 +192,27 @@ struct ApplyGroup {
     inputs: Vec<String>,
 }
 
+/// The files whose change makes apply.sh restart a role group's VMs: its Vagrantfile and its
+/// guests' netplan files. `gen apply --dry-run` predicts restarts from the same list.
+fn restart_inputs(role: Role, nodes: &[&Node]) -> Vec<String> {
+    let mut inputs = vec![format!("{}/Vagrantfile", role.group())];
+    inputs.extend(nodes.iter().map(|n| format!("netplan/{}.yaml", n.name)));
+    inputs
+}
+
+/// Each role group on `host`, control plane first: its unit and its `restart_inputs`.
+pub fn restart_groups(site: &Site, host: &Host) -> Vec<(String, Vec<String>)> {
+    [Role::ControlPlane, Role::Worker]
+        .into_iter()
+        .filter_map(|role| {
+            let nodes: Vec<&Node> =
+                site.nodes.iter().filter(|n| n.host == host.name && n.role == role).collect();
+            let unit = unit_name(&site.cluster, &host.name, role);
+            (!nodes.is_empty()).then(|| (unit, restart_inputs(role, &nodes)))
+        })
+        .collect()
+}
+
 fn render_host(site: &Site, host: &Host, tree: &mut Tree) {
     let base = format!("hosts/{}", host.name);
     let mut apply_groups = Vec::new();
@@ -242,7 +263,6 @@ fn render_host(site: &Site, host: &Host, tree: &mut Tree) {
         let unit_file = unit_name(&site.cluster, &host.name, role);
         tree.insert_text(format!("{base}/systemd/{unit_file}"), &text(&unit));
 
-        let mut inputs = vec![format!("{group}/Vagrantfile")];
         for n in &nodes {
             let netplan = Netplan {
                 node: &n.name,
@@ -254,13 +274,12 @@ fn render_host(site: &Site, host: &Host, tree: &mut Tree) {
                 dns: &site.network.dns,
             };
             tree.insert_text(format!("{base}/netplan/{}.yaml", n.name), &text(&netplan));
-            inputs.push(format!("netplan/{}.yaml", n.name));
         }
         apply_groups.push(ApplyGroup {
             group,
             unit: unit_file,
             state: vagrant_state(host, role),
-            inputs,
+            inputs: restart_inputs(role, &nodes),
         });
     }
     let stale_units = [Role::ControlPlane, Role::Worker]
