@@ -205,7 +205,8 @@ fn apply_host(
     } else {
         let id = session::nonce();
         session.must("preparing a staging folder", "stage", &[&id])?;
-        let link_dest = state.current.as_ref().map(|c| format!("{}/generations/{c}", host.root));
+        let current = state.current.as_ref().filter(|c| state.has(c));
+        let link_dest = current.map(|c| format!("{}/generations/{c}", host.root));
         let source = ctx.out.join("hosts").join(name);
         let staging = format!("{}/staging/{id}", host.root);
         let sent = link.rsync(&source, &staging, link_dest.as_deref())?;
@@ -275,8 +276,9 @@ fn preview(ctx: &Context, host: &Host) -> Result<String> {
         Ok(l)
     };
     let current = match &state.current {
-        Some(c) => listing_of(&mut session, c)?,
-        None => Listing::default(),
+        Some(c) if state.has(c) => listing_of(&mut session, c)?,
+        // None yet, or someone removed it: everything is sent.
+        _ => Listing::default(),
     };
     let running = match state.running() {
         Some(r) => Some(listing_of(&mut session, r)?),
@@ -480,4 +482,3 @@ impl Output {
 fn say(text: &str) {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
-
