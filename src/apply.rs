@@ -70,17 +70,14 @@ pub fn apply(ctx: &Context, host: Option<&str>, options: &Options) -> Result<u8>
     let one = host.is_some();
     let results = each(&hosts, options.jobs, |host| {
         let name = host.name.as_str();
-        let mut waiting = || say(&format!("{name}: waiting for the apply already running there\n"));
         if options.dry_run {
-            let preview = preview(ctx, host)?;
-            say(&preview);
-            return Ok(String::new());
+            say(&preview(ctx, host)?);
+            return Ok(());
         }
         let mut output = Output::new(one.then(|| "  ".to_string()));
-        let applied = apply_host(ctx, host, options.keep, &mut waiting, &mut output)?;
-        let line = format!("{name}: {}\n", applied.describe());
-        say(&line);
-        Ok(line)
+        let applied = apply_host(ctx, host, options.keep, &mut || waiting(name), &mut output)?;
+        say(&format!("{name}: {}\n", applied.describe()));
+        Ok(())
     });
     let verb = if options.dry_run { "previewed" } else { "applied" };
     Ok(finish(&hosts, results, (!one).then_some(verb)))
@@ -93,7 +90,7 @@ pub fn rollback(ctx: &Context, host: &str) -> Result<u8> {
     let name = host.name.as_str();
     let link = Link::new(host)?;
     let mut session = link.open(WRITE_TOOLS)?;
-    session.lock(&mut || say(&format!("{name}: waiting for the apply already running there\n")))?;
+    session.lock(&mut || waiting(name))?;
     let state = read_state(&mut session, host)?;
     let (Some(current), Some(previous)) = (&state.current, &state.previous) else {
         return Err(Error::NoPrevious { host: name.to_string() });
@@ -157,7 +154,8 @@ struct Applied {
     sent: Option<(usize, usize)>,
     /// The generation was current and its entrypoint had finished: nothing was restarted.
     unchanged: bool,
-    pruned: usize,
+    /// Old generations removed, or why they could not be.
+    pruned: std::result::Result<usize, String>,
 }
 
 impl Applied {
@@ -177,8 +175,15 @@ impl Applied {
             };
             format!("applied {hash} ({was}); {sent}")
         };
-        if self.pruned > 0 {
-            let _ = write!(text, "; removed {} old generation(s)", self.pruned);
+        match &self.pruned {
+            Ok(0) => {}
+            Ok(n) => {
+                let _ =
+                    write!(text, "; removed {n} old generation{}", if *n == 1 { "" } else { "s" });
+            }
+            Err(e) => {
+                let _ = write!(text, "\n{}", e.replacen("error:", "warning:", 1));
+            }
         }
         text
     }
@@ -228,14 +233,18 @@ fn apply_host(
     let unchanged = state.current.as_ref() == Some(&wanted) && running == Some(wanted.as_str());
     run_entrypoint(&mut session, host, &wanted, running, output)?;
 
-    let after = read_state(&mut session, host)?;
-    let drop = after.to_drop(keep);
-    if !drop.is_empty() {
-        let hashes: Vec<&str> = drop.iter().map(String::as_str).collect();
-        session.must("removing old generations", "drop", &hashes)?;
-    }
+    // The apply has succeeded by now: a generation that cannot be removed is only reported.
+    let pruned = read_state(&mut session, host).and_then(|after| {
+        let drop = after.to_drop(keep);
+        if !drop.is_empty() {
+            let hashes: Vec<&str> = drop.iter().map(String::as_str).collect();
+            session.must("removing old generations", "drop", &hashes)?;
+        }
+        Ok(drop.len())
+    });
     session.close();
-    Ok(Applied { hash: wanted, was: state.current, sent, unchanged, pruned: drop.len() })
+    let pruned = pruned.map_err(|e| e.to_string());
+    Ok(Applied { hash: wanted, was: state.current, sent, unchanged, pruned })
 }
 
 /// Runs the current generation's `apply.sh`, telling it which generation the units ran.
@@ -421,12 +430,12 @@ fn each<T: Send>(hosts: &[&Host], jobs: usize, work: impl Fn(&Host) -> T + Sync)
 }
 
 /// Reports failures (each in full, on stderr) and, given the `verb` for it, a summary line.
-fn finish(hosts: &[&Host], results: Vec<Result<String>>, summary: Option<&str>) -> u8 {
+fn finish(hosts: &[&Host], results: Vec<Result<()>>, summary: Option<&str>) -> u8 {
     let mut failed = Vec::new();
     let mut ok = 0;
     for (host, result) in hosts.iter().zip(results) {
         match result {
-            Ok(_) => ok += 1,
+            Ok(()) => ok += 1,
             Err(e) => {
                 let name = host.name.as_str();
                 if summary.is_some() {
@@ -475,6 +484,12 @@ impl Output {
     fn tail(&self) -> String {
         self.tail.iter().map(|l| format!("  {l}\n")).collect()
     }
+}
+
+/// Said as soon as another session holds the server's lock: an apply can wait minutes for one
+/// that is booting VMs.
+fn waiting(name: &str) {
+    say(&format!("{name}: waiting for the apply already running there\n"));
 }
 
 /// One write per message, so that lines from parallel servers never interleave; a closed

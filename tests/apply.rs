@@ -773,7 +773,12 @@ fn old_generations_are_pruned_but_never_the_current_or_previous() {
     for cpus in [2, 3, 4] {
         lab.rebuild(cpus);
         hashes.push(lab.hash("h1"));
-        lab.run(&["apply", "h1", "--keep", "1"]).ok();
+        let run = lab.run(&["apply", "h1", "--keep", "1"]);
+        if cpus == 4 {
+            run.ok().says("; removed 1 old generation\n");
+        } else {
+            run.ok().never_says("removed");
+        }
     }
     let mut kept = vec![hashes[1].clone(), hashes[2].clone()];
     kept.sort();
