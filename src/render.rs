@@ -4,6 +4,7 @@
 //! that is a choice — a derived name, a MAC address, a timeout, whether a variable is emitted for
 //! a release — is a function or constant in this module with a comment saying why.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use askama::Template;
@@ -41,8 +42,14 @@ const UNIT_SECONDS_MARGIN: u32 = 120;
 
 pub fn render(site: &Site, site_text: &str) -> Tree {
     let mut tree = Tree::new();
+    // Nodes by host, once: looking them up per host would cost hosts × nodes.
+    let mut nodes_of: BTreeMap<&str, Vec<&Node>> = BTreeMap::new();
+    for node in &site.nodes {
+        nodes_of.entry(node.host.as_str()).or_default().push(node);
+    }
     for host in &site.hosts {
-        render_host(site, host, &mut tree);
+        let nodes = nodes_of.get(host.name.as_str()).map_or(&[][..], Vec::as_slice);
+        render_host(site, host, nodes, &mut tree);
     }
     render_kubespray(site, &mut tree);
     let hosts: Vec<&str> = site.hosts.iter().map(|h| h.name.as_str()).collect();
@@ -55,13 +62,13 @@ fn text(template: &impl Template) -> String {
     template.render().expect("templates only print validated values")
 }
 
-/// The role groups present on a host, control plane first, each with its nodes in name order.
-fn groups_of<'s>(site: &'s Site, host: &Host) -> Vec<(Role, Vec<&'s Node>)> {
+/// The role groups present on a host, control plane first, each with its nodes in name order
+/// (`nodes`: the host's, in name order).
+fn groups_of<'s>(nodes: &[&'s Node]) -> Vec<(Role, Vec<&'s Node>)> {
     [Role::ControlPlane, Role::Worker]
         .into_iter()
         .map(|role| {
-            let nodes: Vec<&Node> =
-                site.nodes.iter().filter(|n| n.host == host.name && n.role == role).collect();
+            let nodes: Vec<&Node> = nodes.iter().copied().filter(|n| n.role == role).collect();
             (role, nodes)
         })
         .filter(|(_, nodes)| !nodes.is_empty())
@@ -213,10 +220,10 @@ pub fn restart_groups(site: &Site, host: &Host) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-fn render_host(site: &Site, host: &Host, tree: &mut Tree) {
+fn render_host(site: &Site, host: &Host, nodes: &[&Node], tree: &mut Tree) {
     let base = format!("hosts/{}", host.name);
     let mut apply_groups = Vec::new();
-    for (role, nodes) in groups_of(site, host) {
+    for (role, nodes) in groups_of(nodes) {
         let group = role.group();
         let machines = nodes
             .iter()
