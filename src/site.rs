@@ -5,7 +5,7 @@
 //! typed, free text has been held to the grammar of every file it lands in (shell, Ruby, YAML,
 //! systemd), and the kubespray choices are ones the release accepts. Rendering never checks.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::str::FromStr;
@@ -655,16 +655,19 @@ fn check_hosts_and_nodes(
     all_nodes_read: bool,
     report: &mut Report,
 ) {
+    // Sets, not scans: a scan per node (or per host) costs hosts × nodes at 1,000 servers.
+    let known_hosts: BTreeSet<&str> = host_names.iter().map(String::as_str).collect();
     for n in nodes {
         // With no host at all, the missing `[hosts]` is the one thing to say.
-        if !host_names.is_empty() && !host_names.iter().any(|h| h == n.node.host.as_str()) {
+        if !known_hosts.is_empty() && !known_hosts.contains(n.node.host.as_str()) {
             let known = host_names.to_vec();
             report.add(&n.host_loc, Problem::UnknownHost { name: n.node.host.to_string(), known });
         }
     }
     if all_nodes_read {
+        let used_hosts: BTreeSet<&str> = nodes.iter().map(|n| n.node.host.as_str()).collect();
         for h in hosts {
-            if !nodes.iter().any(|n| n.node.host == h.value.name) {
+            if !used_hosts.contains(h.value.name.as_str()) {
                 report.add(&h.loc, Problem::HostWithoutNodes);
             }
         }
