@@ -342,7 +342,8 @@ impl Complaints {
     }
 
     fn finish(self) {
-        let list = self.list.into_inner().unwrap();
+        let mut list = self.list.into_inner().unwrap();
+        list.sort();
         let checked = self.checked.into_inner().unwrap();
         if !list.is_empty() {
             panic!(
@@ -477,6 +478,24 @@ fn run(cmd: &mut Command, timeout: Duration) -> Result<Ran, String> {
         stdout: String::from_utf8_lossy(&fs::read(&out_path).unwrap_or_default()).into_owned(),
         stderr: String::from_utf8_lossy(&fs::read(&err_path).unwrap_or_default()).into_owned(),
     })
+}
+
+/// Runs `f` on every item, on as many threads as the machine has cores (the tools are separate
+/// processes; the test harness itself runs only that many tests at once).
+fn par_each<T: Sync>(items: &[T], f: impl Fn(&T) + Sync) {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    f(item);
+                }
+            });
+        }
+    });
 }
 
 fn secs(n: u64) -> Duration {
@@ -865,9 +884,7 @@ fn vagrant() {
     let (cases, early) = cases();
     let c = Complaints::new("vagrant", early);
     let Some(tools) = vagrant_tools("vagrant") else { return };
-    for case in &cases {
-        check_vagrant_case(&c, case, &tools);
-    }
+    par_each(&cases, |case| check_vagrant_case(&c, case, &tools));
     c.finish();
 }
 
@@ -1407,9 +1424,7 @@ fn netplan() {
     let (cases, early) = cases();
     let c = Complaints::new("netplan", early);
     let Some(tools) = netplan_tools("netplan") else { return };
-    for case in &cases {
-        check_netplan_case(&c, case, &tools);
-    }
+    par_each(&cases, |case| check_netplan_case(&c, case, &tools));
     c.finish();
 }
 
@@ -1690,9 +1705,7 @@ fn systemd() {
         return missing("systemd", "/usr/lib/systemd/system/", "systemd");
     };
 
-    for case in &cases {
-        check_systemd_case(&c, case, &analyze, &units);
-    }
+    par_each(&cases, |case| check_systemd_case(&c, case, &analyze, &units));
     c.finish();
 }
 
@@ -1916,9 +1929,7 @@ fn shell() {
     let Some(bash) = require("shell", "bash", "bash") else { return };
     let Some(shellcheck) = require("shell", "shellcheck", "shellcheck") else { return };
 
-    for case in &cases {
-        check_shell_case(&c, case, &bash, &shellcheck);
-    }
+    par_each(&cases, |case| check_shell_case(&c, case, &bash, &shellcheck));
     c.finish();
 }
 
@@ -1934,21 +1945,22 @@ fn check_shell_case(c: &Complaints, case: &Case, bash: &Path, shellcheck: &Path)
         if mode != 0o755 {
             c.add(case, &rel, format!("mode {mode:o}, entrypoints are 755"));
         }
-        let interpreter = shebang_interpreter(&script);
-        let parser = match interpreter.as_deref().map(file_name).as_deref() {
-            Some("bash") => bash.to_path_buf(),
-            Some("sh") => PathBuf::from("/bin/sh"),
-            other => {
-                c.add(case, &rel, format!("shebang names {other:?}, not bash or sh"));
-                bash.to_path_buf()
+        // bash -n always; a `#!/bin/sh` script is also parsed by the machine's sh (dash on
+        // Debian and Ubuntu), which is what runs it.
+        let mut parsers = vec![bash.to_path_buf()];
+        match shebang_interpreter(&script).as_deref().map(file_name).as_deref() {
+            Some("bash") => {}
+            Some("sh") => parsers.push(PathBuf::from("/bin/sh")),
+            other => c.add(case, &rel, format!("shebang names {other:?}, not bash or sh")),
+        }
+        for parser in parsers {
+            match run(Command::new(&parser).arg("-n").arg(&script), secs(30)) {
+                Err(e) => c.add(case, &rel, e),
+                Ok(ran) if !ran.ok() || !ran.output().is_empty() => {
+                    c.add(case, &rel, format!("{} -n: {}", parser.display(), ran.describe()))
+                }
+                Ok(_) => {}
             }
-        };
-        match run(Command::new(&parser).arg("-n").arg(&script), secs(30)) {
-            Err(e) => c.add(case, &rel, e),
-            Ok(ran) if !ran.ok() || !ran.output().is_empty() => {
-                c.add(case, &rel, format!("{} -n: {}", parser.display(), ran.describe()))
-            }
-            Ok(_) => {}
         }
         let mut cmd = Command::new(&shellcheck);
         cmd.current_dir(script.parent().unwrap())
@@ -2815,11 +2827,11 @@ fn validators_catch_broken_artifacts() {
     let shellcheck = require(test, "shellcheck", "shellcheck");
     let python = require(test, "python3", "python3-venv");
     let scratch = tempfile::tempdir().unwrap();
-    let mut venvs = Venvs::new();
+    let venvs = Mutex::new(Venvs::new());
 
-    let mut failures = Vec::new();
-    let mut tried = 0;
-    for mutation in MUTATIONS {
+    let failures = Mutex::new(Vec::new());
+    let tried = std::sync::atomic::AtomicUsize::new(0);
+    par_each(MUTATIONS, |mutation| {
         let Mutation { kind, file, from, to, expect } = *mutation;
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("tree");
@@ -2827,8 +2839,8 @@ fn validators_catch_broken_artifacts() {
         let path = root.join(file);
         let text = fs::read_to_string(&path).unwrap_or_default();
         if !text.contains(from) {
-            failures.push(format!("{file}: {from:?} is not there any more; update the mutation"));
-            continue;
+            let f = format!("{file}: {from:?} is not there any more; update the mutation");
+            return failures.lock().unwrap().push(f);
         }
         fs::write(&path, text.replacen(from, to, 1)).unwrap();
         let case =
@@ -2845,9 +2857,9 @@ fn validators_catch_broken_artifacts() {
                 .as_ref()
                 .zip(shellcheck.as_ref())
                 .map(|(b, s)| check_shell_case(&c, &case, b, s)),
-            Kind::Inventory => {
-                python.as_ref().map(|_| check_ansible_case(&c, &case, &mut venvs, scratch.path()))
-            }
+            Kind::Inventory => python
+                .as_ref()
+                .map(|_| check_ansible_case(&c, &case, &mut venvs.lock().unwrap(), scratch.path())),
             Kind::Requirements => {
                 let text =
                     fs::read_to_string(case.root.join("kubespray/requirements.txt")).unwrap();
@@ -2855,17 +2867,20 @@ fn validators_catch_broken_artifacts() {
             }
         };
         if ran.is_none() {
-            continue;
+            return;
         }
-        tried += 1;
+        tried.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let list = c.into_list();
         if !list.iter().any(|l| l.contains(expect)) {
-            failures.push(format!(
-                "{kind:?} validator missed {file}: {from:?} -> {to:?} (wanted a complaint with {expect:?}); it said:\n      {}",
+            failures.lock().unwrap().push(format!(
+                "{kind:?} validator missed {file}: {from:?} -> {to:?} (wanted a complaint with \
+                 {expect:?}); it said:\n      {}",
                 if list.is_empty() { "nothing".into() } else { list.join("\n      ") }
             ));
         }
-    }
+    });
+    let failures = failures.into_inner().unwrap();
+    let tried = tried.into_inner();
     if !failures.is_empty() {
         panic!(
             "{} of {tried} planted mistakes went unnoticed:\n  - {}\n",
