@@ -136,9 +136,15 @@ impl Tree {
 
 /// sha256 over `MODE SHA256 PATH\n` lines, in the iterator's order (callers pass byte order).
 pub fn hash_files<'a>(files: impl Iterator<Item = (&'a str, &'a File)>) -> String {
+    let hashed: Vec<(&str, Mode, String)> = files.map(|(p, f)| (p, f.mode, f.sha256())).collect();
+    hash_listing(hashed.iter().map(|(p, mode, sha)| (*p, *mode, sha.as_str())))
+}
+
+/// [`hash_files`] of files whose sha256 (lowercase hex) is already known: `(path, mode, sha256)`.
+pub fn hash_listing<'a>(files: impl Iterator<Item = (&'a str, Mode, &'a str)>) -> String {
     let mut listing = String::new();
-    for (path, file) in files {
-        let _ = writeln!(listing, "{} {} {}", file.mode, file.sha256(), path);
+    for (path, mode, sha256) in files {
+        let _ = writeln!(listing, "{mode} {sha256} {path}");
     }
     sha256_hex(listing.as_bytes())
 }
