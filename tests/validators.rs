@@ -875,7 +875,6 @@ struct VagrantTools {
     ruby: PathBuf,
     /// PATH with the stub `VBoxManage` first.
     path: std::ffi::OsString,
-    home: PathBuf,
     _tmp: tempfile::TempDir,
 }
 
@@ -906,7 +905,7 @@ fn vagrant_tools(test: &str) -> Option<VagrantTools> {
     let mut path = std::ffi::OsString::from(tmp.path().join("stub-bin"));
     path.push(":");
     path.push(std::env::var_os("PATH").unwrap_or_default());
-    Some(VagrantTools { vagrant, ruby, path, home: tmp.path().join("vagrant-home"), _tmp: tmp })
+    Some(VagrantTools { vagrant, ruby, path, _tmp: tmp })
 }
 
 fn check_vagrant_case(c: &Complaints, case: &Case, tools: &VagrantTools) {
@@ -924,13 +923,15 @@ fn check_vagrant_case(c: &Complaints, case: &Case, tools: &VagrantTools) {
     }
 }
 
-fn vagrant_command(tools: &VagrantTools, program: &Path, dir: &Path, dotfile: &Path) -> Command {
+/// `program` (vagrant or its Ruby) in `dir`, with the stub VBoxManage, no network call, and
+/// Vagrant's home and machine state in the scratch folder `scratch`.
+fn vagrant_command(tools: &VagrantTools, program: &Path, dir: &Path, scratch: &Path) -> Command {
     let mut cmd = Command::new(program);
     cmd.current_dir(dir)
         .env("PATH", &tools.path)
         .env("VAGRANT_CHECKPOINT_DISABLE", "1")
-        .env("VAGRANT_HOME", &tools.home)
-        .env("VAGRANT_DOTFILE_PATH", dotfile)
+        .env("VAGRANT_HOME", scratch.join("home"))
+        .env("VAGRANT_DOTFILE_PATH", scratch.join("dotfile"))
         .env("VAGRANT_DEFAULT_PROVIDER", "virtualbox")
         .env("VAGRANT_NO_COLOR", "1")
         .env_remove("VAGRANT_CWD")
@@ -991,9 +992,10 @@ fn check_vagrant_host(
         }
 
         let work = copy.join(role.group());
-        let dotfile = tmp.path().join(format!("dot-{}", role.group()));
+        // Each Vagrantfile gets its own Vagrant home and state: validations run in parallel.
+        let scratch = tmp.path().join(format!("scratch-{}", role.group()));
         let validate =
-            run(vagrant_command(tools, &tools.vagrant, &work, &dotfile).arg("validate"), secs(120));
+            run(vagrant_command(tools, &tools.vagrant, &work, &scratch).arg("validate"), secs(120));
         match validate {
             Err(e) => c.add(case, &rel, e),
             Ok(ran) => {
@@ -1007,11 +1009,8 @@ fn check_vagrant_host(
         }
 
         let script = fixtures().join("vagrant_inspect.rb");
-        let mut cmd = vagrant_command(tools, &tools.ruby, &work, &dotfile);
-        cmd.arg(&script)
-            .arg(&work)
-            .arg(&tools.home)
-            .arg(tmp.path().join(format!("inspect-{}", role.group())));
+        let mut cmd = vagrant_command(tools, &tools.ruby, &work, &scratch);
+        cmd.arg(&script).arg(&work).arg(scratch.join("home")).arg(scratch.join("dotfile"));
         let facts = match run(&mut cmd, secs(120)) {
             Err(e) => {
                 c.add(case, &rel, e);
