@@ -100,7 +100,8 @@ impl<'a, 's> Table<'a, 's> {
     }
 
     fn child_key(&self, name: &str) -> String {
-        if self.key.is_empty() { name.to_string() } else { format!("{}.{name}", self.key) }
+        let name = key_text(name);
+        if self.key.is_empty() { name } else { format!("{}.{name}", self.key) }
     }
 
     fn raw(&mut self, name: &'static str) -> Option<(Loc, &'a DeValue<'s>)> {
@@ -288,6 +289,36 @@ impl<'a, 's> Table<'a, 's> {
     }
 }
 
+/// A key as TOML writes it: bare when it can be, else quoted with TOML's escapes. Keys are
+/// printed in messages, so a quoted key keeps a dotted path unambiguous (`nodes."a.b"`) and a
+/// control character in it (an escape sequence, a carriage return) from reaching the terminal.
+/// Like values in messages, a very long key is cut.
+fn key_text(name: &str) -> String {
+    const LIMIT: usize = 80;
+    let bare = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    let quote = name.is_empty() || !name.bytes().all(bare);
+    let mut text = String::new();
+    if quote {
+        text.push('"');
+    }
+    for (i, c) in name.chars().enumerate() {
+        match c {
+            _ if i == LIMIT => {
+                text.push('…');
+                break;
+            }
+            '"' => text.push_str("\\\""),
+            '\\' => text.push_str("\\\\"),
+            c if c.is_control() => text.push_str(&format!("\\u{:04X}", c as u32)),
+            c => text.push(c),
+        }
+    }
+    if quote {
+        text.push('"');
+    }
+    text
+}
+
 fn value_key_offset(table: &DeTable, name: &str) -> usize {
     table.keys().find(|k| k.get_ref() == name).map_or(0, |k| k.span().start)
 }
@@ -330,6 +361,15 @@ mod tests {
         assert_eq!(closest("hostkey", &known), Some("host_key"));
         assert_eq!(closest("Bridge", &known), Some("bridge"));
         assert_eq!(closest("colour", &known), None);
+    }
+
+    #[test]
+    fn keys_that_are_not_bare_are_quoted_and_escaped() {
+        assert_eq!(key_text("k8s-cp_1"), "k8s-cp_1");
+        assert_eq!(key_text("a.b"), "\"a.b\"");
+        assert_eq!(key_text(""), "\"\"");
+        assert_eq!(key_text("\u{1b}[2J\"\\\r"), "\"\\u001B[2J\\\"\\\\\\u000D\"");
+        assert_eq!(key_text(&"x".repeat(500)), format!("{}…", "x".repeat(80)));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::fmt;
 
 /// A list of values for a message: `` `a`, `b` or `c` ``.
 fn one_of(values: &[impl AsRef<str>]) -> String {
-    let ticked: Vec<String> = values.iter().map(|v| format!("`{}`", v.as_ref())).collect();
+    let ticked: Vec<String> = values.iter().map(|v| format!("`{}`", shown(v.as_ref()))).collect();
     match ticked.as_slice() {
         [] => String::from("nothing"),
         [one] => one.clone(),
