@@ -100,6 +100,11 @@ pub enum Problem {
         value: String,
     },
     HostWithoutNodes,
+    /// A node name the inventory already uses for something else.
+    ReservedName {
+        value: String,
+        meaning: &'static str,
+    },
     UnknownRelease {
         value: String,
         known: Vec<&'static str>,
@@ -173,6 +178,9 @@ impl fmt::Display for Problem {
             UnknownHost { name, .. } => write!(f, "no host `{name}` in `[hosts]`"),
             UnknownRole { value } => write!(f, "unknown role `{}`", shown(value)),
             HostWithoutNodes => write!(f, "this host runs no node"),
+            ReservedName { value, meaning } => {
+                write!(f, "`{value}` cannot name a node: in the inventory it is {meaning}")
+            }
             UnknownRelease { value, known } => {
                 write!(
                     f,
@@ -251,6 +259,7 @@ impl Problem {
             UnknownHost { known, .. } => format!("use one of {}", one_of(known)),
             UnknownRole { .. } => "use `control-plane` or `worker`".into(),
             HostWithoutNodes => "add a node with this `host`, or remove the host".into(),
+            ReservedName { .. } => "choose another name for the node".into(),
             UnknownRelease { known, .. } => {
                 format!("use `{}`, the newest", known.first().copied().unwrap_or_default())
             }

@@ -36,6 +36,16 @@ const RESERVED_NETWORKS: &[(&str, &str)] = &[
     ("kubespray's pod network `kube_pods_subnet`", "10.233.64.0/18"),
 ];
 
+/// Node names that already mean something in the inventory: ansible's implicit groups and host,
+/// and the one group gen writes whose name is a label. A node called one of these would be
+/// confused with it (ansible warns, then resolves the name to the group).
+const RESERVED_NODE_NAMES: &[(&str, &str)] = &[
+    ("all", "ansible's group of every host"),
+    ("ungrouped", "ansible's group of hosts in no other group"),
+    ("localhost", "ansible's name for the machine it runs on"),
+    ("etcd", "the group of etcd members"),
+];
+
 /// An RFC 1123 label: 1–63 of `a-z 0-9 -`, not starting or ending with `-`. Safe verbatim in
 /// every output language.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -611,7 +621,17 @@ fn read_node(
     defaults: NodeDefaults,
     report: &mut Report,
 ) -> Option<NodeAt> {
-    let name = label(report, name);
+    let name = label(report, name).and_then(|name| {
+        let reserved = RESERVED_NODE_NAMES.iter().find(|(n, _)| *n == name.value.as_str());
+        match reserved {
+            Some((_, meaning)) => {
+                let value = name.value.to_string();
+                report.add(&name.loc, Problem::ReservedName { value, meaning });
+                None
+            }
+            None => Some(name),
+        }
+    });
     let host = t.req_str(report, "host", "the VM server this node runs on");
     let role = t.req_str(report, "role", "`role = \"control-plane\"` or `role = \"worker\"`");
     let ip = t.req_str(report, "ip", "the node's static address on the LAN");
