@@ -199,11 +199,19 @@ fn check(paths: &Paths, tree: &Tree) -> Result<u8> {
         return Ok(exit::OK);
     }
     let mut text = format!("`{out}` differs from what `{}` gives:\n", paths.site.display());
+    let is_temporary = |c: &diff::Change| {
+        matches!(c, diff::Change::Extra { what: "a file", .. }) && write::is_temporary(c.path())
+    };
     for change in &changes {
-        let _ = writeln!(text, "  {}", change.describe(&out));
+        if is_temporary(change) {
+            let path = change.path();
+            let _ = writeln!(text, "  partial  {out}/{path} (left by an interrupted `gen build`)");
+        } else {
+            let _ = writeln!(text, "  {}", change.describe(&out));
+        }
     }
     text += "fix: run `gen build`, review `git diff`, commit\n";
-    if changes.iter().any(|c| matches!(c, diff::Change::Extra { .. })) {
+    if changes.iter().any(|c| matches!(c, diff::Change::Extra { .. }) && !is_temporary(c)) {
         let _ = writeln!(
             text,
             "     extra files that `gen build` reports as unknown are not gen's: move them out \
@@ -298,6 +306,11 @@ fn summary(report: &Report, tree: &Tree, out: &str) -> String {
             let _ = writeln!(text, "  unknown  {out}/{path}");
         }
     }
+    if !report.temporaries.is_empty() {
+        let n = report.temporaries.len();
+        let files = if n == 1 { "file" } else { "files" };
+        let _ = writeln!(text, "deleted {n} temporary {files} left by an interrupted build");
+    }
     if !report.is_up_to_date() {
         text += "review `git diff` and commit before you apply\n";
     }
@@ -322,6 +335,7 @@ mod tests {
             changed: strings(&["kubespray/inventory/hosts.yaml"]),
             removed: strings(&["hosts/a/workers/Vagrantfile", "hosts/b/apply.sh"]),
             unknown: strings(&["notes.txt"]),
+            temporaries: vec![],
         };
         assert_eq!(
             summary(&report, &tree, "out"),

@@ -35,10 +35,12 @@ pub struct Report {
     pub removed: Vec<String>,
     /// Found in `out/`, never made by gen, kept: editor backups, notes, stray links.
     pub unknown: Vec<String>,
+    /// gen's temporary files (`is_temporary`) that an interrupted build left, deleted.
+    pub temporaries: Vec<String>,
 }
 
 impl Report {
-    /// Nothing was written or removed.
+    /// Nothing of the tree was written or removed (leftover temporaries may have been).
     pub fn is_up_to_date(&self) -> bool {
         self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
     }
@@ -46,8 +48,9 @@ impl Report {
 
 struct Plan {
     report: Report,
-    /// Files gen made that are gone from the tree, whether or not they are still on disk: the
-    /// folders they were in are candidates for removal either way (see `prune`).
+    /// Files gen made that are gone from the tree, whether or not they are still on disk, and
+    /// leftover temporary files: the folders they were in are candidates for removal either
+    /// way (see `prune`).
     prune: Vec<String>,
     /// Written before any file the previous manifest does not list (see `plan`).
     interim_manifest: Option<String>,
@@ -109,9 +112,16 @@ fn plan(out: &Path, tree: &Tree) -> Result<Plan> {
         prune.push(path.to_string());
     }
 
-    for (path, _) in disk.iter() {
+    for (path, entry) in disk.iter() {
         if tree.get(path).is_none() && !owned_before.contains(path) {
-            report.unknown.push(path.to_string());
+            // Only a plain file can be one of gen's temporaries: a link or folder by that name
+            // is the user's and stays.
+            if is_temporary(path) && matches!(entry, Entry::File { .. }) {
+                report.temporaries.push(path.to_string());
+                prune.push(path.to_string());
+            } else {
+                report.unknown.push(path.to_string());
+            }
         }
     }
 
@@ -186,6 +196,23 @@ fn not_ours(out: &Path, path: &str, what: &'static str) -> Error {
     Error::NotOurs { path: out.join(path), what }
 }
 
+/// Temporary files are `.gen-` + this many letters and digits + `.tmp`.
+const TEMPORARY_PREFIX: &str = ".gen-";
+const TEMPORARY_RANDOM: usize = 6;
+const TEMPORARY_SUFFIX: &str = ".tmp";
+
+/// Whether `path` is named like one of gen's temporary files. A build killed while writing one
+/// leaves it behind, unlisted anywhere; the next build recognises it by this name and deletes
+/// it. gen never writes a path of its tree under such a name (its files are not dotfiles).
+pub fn is_temporary(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.strip_prefix(TEMPORARY_PREFIX)
+        .and_then(|rest| rest.strip_suffix(TEMPORARY_SUFFIX))
+        .is_some_and(|random| {
+            random.len() == TEMPORARY_RANDOM && random.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+}
+
 /// Writes a temporary file beside the target, gives it its mode, flushes it to disk and renames
 /// it over the target: a reader sees the old file or the new one, never a part.
 fn write_file(out: &Path, path: &str, bytes: &[u8], mode: Mode) -> Result<()> {
@@ -193,8 +220,9 @@ fn write_file(out: &Path, path: &str, bytes: &[u8], mode: Mode) -> Result<()> {
     let folder = target.parent().expect("a path below out/");
     fs::create_dir_all(folder).map_err(|e| Error::io(folder, "create", e))?;
     let mut temp = tempfile::Builder::new()
-        .prefix(".gen-")
-        .suffix(".tmp")
+        .prefix(TEMPORARY_PREFIX)
+        .rand_bytes(TEMPORARY_RANDOM)
+        .suffix(TEMPORARY_SUFFIX)
         .tempfile_in(folder)
         .map_err(|e| Error::io(folder, "create a file in", e))?;
     let io = |e| Error::io(temp_path(folder), "write", e);
@@ -207,16 +235,17 @@ fn write_file(out: &Path, path: &str, bytes: &[u8], mode: Mode) -> Result<()> {
 
 /// The temporary name is random; errors name the folder with the pattern instead.
 fn temp_path(folder: &Path) -> std::path::PathBuf {
-    folder.join(".gen-*.tmp")
+    folder.join(format!("{TEMPORARY_PREFIX}*{TEMPORARY_SUFFIX}"))
 }
 
-/// Deletes the files gen made and no longer makes, then the folders that held only them.
+/// Deletes the files gen made and no longer makes and the temporaries of an interrupted build,
+/// then the folders that held only them.
 ///
 /// A folder is removed only if it is an ancestor of a pruned path and is empty afterwards, so a
 /// folder with anything of the user's in it stays. Pruned paths that are already gone count
 /// too: that finishes the job of a build that crashed between deleting a file and its folder.
 fn prune(out: &Path, plan: &Plan) -> Result<()> {
-    for path in &plan.report.removed {
+    for path in plan.report.removed.iter().chain(&plan.report.temporaries) {
         let full = out.join(path);
         fs::remove_file(&full).map_err(|e| Error::io(full, "remove", e))?;
     }
@@ -441,6 +470,36 @@ mod tests {
         assert!(report.unknown.is_empty(), "{report:?}");
         assert!(!out.join("hosts/a/control-plane").exists());
         assert_eq!(compare(&out, &v1()).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn temporaries_of_an_interrupted_build_are_deleted_and_lookalikes_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        write_tree(&out, &v1()).unwrap();
+        // A build of v2 killed while writing its first file in a new folder, and one killed
+        // while writing a file of v1.
+        fs::create_dir_all(out.join("hosts/a/control-plane")).unwrap();
+        fs::write(out.join("hosts/a/control-plane/.gen-AbC123.tmp"), "c").unwrap();
+        fs::write(out.join("kubespray/.gen-x1Y2z3.tmp"), "dep").unwrap();
+        // Named alike but not gen's: a link, a folder, a name of another length.
+        symlink("deploy.sh", out.join("kubespray/.gen-link00.tmp")).unwrap();
+        fs::create_dir(out.join("kubespray/.gen-fold00.tmp")).unwrap();
+        fs::write(out.join("kubespray/.gen-abcdefg.tmp"), "mine").unwrap();
+        let report = write_tree(&out, &v1()).unwrap();
+        assert!(report.is_up_to_date(), "{report:?}");
+        assert_eq!(
+            report.temporaries,
+            strings(&["hosts/a/control-plane/.gen-AbC123.tmp", "kubespray/.gen-x1Y2z3.tmp"])
+        );
+        assert_eq!(
+            report.unknown,
+            strings(&["kubespray/.gen-abcdefg.tmp", "kubespray/.gen-link00.tmp"])
+        );
+        assert!(!out.join("hosts/a/control-plane").exists());
+        assert!(out.join("kubespray/.gen-fold00.tmp").is_dir());
+        assert!(is_temporary(".gen-AbC123.tmp") && is_temporary("a/b/.gen-000000.tmp"));
+        assert!(!is_temporary(".gen-AbC12.tmp") && !is_temporary(".gen-AbC12-.tmp"));
     }
 
     #[test]
