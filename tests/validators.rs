@@ -11,11 +11,17 @@
 //! | `systemd` | `systemd-analyze verify --root` | each unit parses without a word, runs `vagrant up`/`halt` as the host's user, is wanted by a real target |
 //! | `shell` | `bash -n`, `shellcheck -x` | every `*.sh` parses and lints clean at all severities |
 //! | `ansible_inventory` | `ansible-inventory --list/--graph` in a venv of the tree's own `requirements.txt` | groups, host vars and group_vars reach the hosts; ansible-core lies in kubespray's window |
-//! | `pip_resolution` | `pip install --dry-run --report` | `requirements.txt` resolves to the pinned ansible-core, inside the window |
+//! | `pip_resolution` | `pip install --dry-run --report` | `requirements.txt` is the release's file plus gen's marked `ansible-core` pin, and resolves to that pin, inside the window |
+//! | `validators_catch_broken_artifacts` | all of the above | each validator notices known mistakes planted in a copy of `golden-tests/one-server` (a validator that passes everything proves nothing) |
 //!
 //! A missing tool fails the test when `CI` is set, and otherwise prints a loud SKIPPED line with
 //! the install hint (`.ci/install-tools`). Nothing is written into the repository: every tool runs
-//! on temporary copies; only the venvs live under `target/validator-venvs/`.
+//! on temporary copies; only the venvs live under `target/validator-venvs/` (one per distinct
+//! `ansible`/`ansible-core` pin, made once and reused; a lock beside each lets several `cargo test`
+//! processes share them).
+//!
+//! Not checked here, because it cannot run offline: kubespray's own inventory validation
+//! (`playbooks/boilerplate.yml`, v2.28+) needs a kubespray checkout, which no package registry has.
 //!
 //! `LABGEN_VALIDATE_TREES=DIR[:DIR...]` adds trees to check, each DIR holding `site.toml` and
 //! `out/` (for trying the validators on a hand-made or freshly built tree).
