@@ -27,7 +27,6 @@
 //! `out/` (for trying the validators on a hand-made or freshly built tree).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::OsStr;
 use std::fmt::Display;
 use std::fs;
 use std::io::Write as _;
@@ -82,6 +81,8 @@ struct Node {
 struct Host {
     user: String,
     bridge: String,
+    /// The remote root: `hosts.<name>.root`, default `/home/<user>/gen/<cluster>` (README).
+    root: String,
 }
 
 /// What the validators need from a `site.toml`, read independently of gen's own parser so that
@@ -173,10 +174,12 @@ fn parse_site(text: &str) -> Result<Site, String> {
     let mut hosts = BTreeMap::new();
     for (name, v) in toml_table(&doc, "hosts")? {
         let t = v.as_table().ok_or_else(|| format!("site.toml: hosts.{name} is not a table"))?;
-        let host = Host {
-            user: need_str(t, &format!("hosts.{name}"), "user")?,
-            bridge: need_str(t, &format!("hosts.{name}"), "bridge")?,
-        };
+        let user = need_str(t, &format!("hosts.{name}"), "user")?;
+        let cluster_name = toml_str(cluster, "name").unwrap_or("");
+        let root = toml_str(t, "root")
+            .map(|r| r.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| format!("/home/{user}/gen/{cluster_name}"));
+        let host = Host { bridge: need_str(t, &format!("hosts.{name}"), "bridge")?, user, root };
         hosts.insert(name.clone(), host);
     }
     let mut nodes = BTreeMap::new();
@@ -1880,18 +1883,26 @@ fn check_unit(
     }
 
     let env = environment(&unit.all("Service", "Environment"));
+    // What apply makes current on the server: ROOT/current/<group> (README, "Layout on each server").
+    let current = format!("{}/current/{}", host.root, role.group());
     match env.get("VAGRANT_CWD") {
-        Some(cwd)
-            if cwd.starts_with('/')
-                && Path::new(cwd).file_name() == Some(OsStr::new(role.group())) => {}
-        other => c.add(
-            case,
-            rel,
-            format!("VAGRANT_CWD={other:?} is not an absolute path ending in /{}", role.group()),
-        ),
+        Some(cwd) if *cwd == current => {}
+        other => c.add(case, rel, format!("VAGRANT_CWD={other:?}, expected {current:?}")),
+    }
+    if let Some(wd) = unit.last("Service", "WorkingDirectory") {
+        if wd != current {
+            c.add(case, rel, format!("WorkingDirectory={wd}, expected {current}"));
+        }
     }
     match env.get("VAGRANT_DOTFILE_PATH") {
         Some(p) if p.starts_with('/') => {
+            if !p.starts_with(&format!("{}/", host.root)) {
+                c.add(
+                    case,
+                    rel,
+                    format!("VAGRANT_DOTFILE_PATH={p} is outside the remote root {}", host.root),
+                );
+            }
             if p.contains("/current/") || p.contains("/generations/") {
                 c.add(
                     case,
