@@ -235,13 +235,23 @@ fn write_manifest(out: &Path, bytes: &[u8], mode: Mode) -> Result<()> {
 fn write_file(out: &Path, path: &str, bytes: &[u8], mode: Mode, flush: bool) -> Result<()> {
     let target = out.join(path);
     let folder = target.parent().expect("a path below out/");
-    fs::create_dir_all(folder).map_err(|e| Error::io(folder, "create", e))?;
-    let mut temp = tempfile::Builder::new()
-        .prefix(TEMPORARY_PREFIX)
-        .rand_bytes(TEMPORARY_RANDOM)
-        .suffix(TEMPORARY_SUFFIX)
-        .tempfile_in(folder)
-        .map_err(|e| Error::io(folder, "create a file in", e))?;
+    let temporary = || {
+        tempfile::Builder::new()
+            .prefix(TEMPORARY_PREFIX)
+            .rand_bytes(TEMPORARY_RANDOM)
+            .suffix(TEMPORARY_SUFFIX)
+            .tempfile_in(folder)
+    };
+    // The folder is made only when it is missing, which the first file in it finds out: making
+    // it before every file would cost a mkdir and a stat per file.
+    let mut temp = match temporary() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(folder).map_err(|e| Error::io(folder, "create", e))?;
+            temporary()
+        }
+        made => made,
+    }
+    .map_err(|e| Error::io(folder, "create a file in", e))?;
     let io = |e| Error::io(temp_path(folder), "write", e);
     temp.write_all(bytes).map_err(io)?;
     temp.as_file().set_permissions(fs::Permissions::from_mode(mode.bits())).map_err(io)?;
