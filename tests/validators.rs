@@ -2430,6 +2430,18 @@ fn check_inventory(c: &Complaints, case: &Case, venv: &Path, scratch: &Path) {
         }
     }
 
+    // kubespray's own inventory asserts, restated from the research (not from gen's release
+    // table, so that the two cannot share a mistake), on the first control plane's variables.
+    if let Some(vars) =
+        site.nodes_with(Role::ControlPlane).iter().next().and_then(|n| hostvars.get(n))
+    {
+        for problem in
+            kubespray_asserts(&site.kubespray_version, vars, members(&list, "etcd", 0).len())
+        {
+            c.add(case, &rel, problem);
+        }
+    }
+
     // What the site decides reaches every host, typed as kubespray asserts.
     let kube_version = site.expected_kube_version();
     for node in site.nodes.values() {
@@ -2507,6 +2519,101 @@ fn check_inventory(c: &Complaints, case: &Case, venv: &Path, scratch: &Path) {
             }
         }
     }
+}
+
+/// `v2.31.0` → 31.
+fn kubespray_minor(tag: &str) -> Option<u32> {
+    tag.strip_prefix("v2.")?.split('.').next()?.parse().ok()
+}
+
+/// What kubespray checks about an inventory before it touches a host (`validate_inventory`,
+/// v2.28+; the metallb role; `shared/research/kubespray.md` §4–§5), for one host's variables.
+fn kubespray_asserts(tag: &str, vars: &Json, etcd_members: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(minor) = kubespray_minor(tag) else {
+        return vec![format!("kubespray tag {tag:?} is not v2.N.M")];
+    };
+    let s = |key: &str| vars.get(key).and_then(Json::str);
+    if etcd_members % 2 == 0 {
+        out.push(format!("etcd has {etcd_members} members; kubespray requires an odd count"));
+    }
+    match s("kube_version") {
+        None => out.push("kube_version is not set".into()),
+        Some(v) if minor <= 27 && !v.starts_with('v') => {
+            out.push(format!("kube_version {v:?}: kubespray {tag} writes versions as vX.Y.Z"))
+        }
+        Some(v) if minor >= 28 && v.starts_with('v') => {
+            out.push(format!("kube_version {v:?}: kubespray {tag} asserts no leading v"))
+        }
+        Some(_) => {}
+    }
+    let mut plugins =
+        vec!["calico", "flannel", "cloud", "cilium", "cni", "kube-ovn", "kube-router"];
+    plugins.extend(["macvlan", "custom_cni"]);
+    if minor <= 28 {
+        plugins.push("weave");
+    }
+    if minor >= 27 {
+        plugins.push("none");
+    }
+    let proxy_modes: &[&str] =
+        if minor >= 28 { &["iptables", "ipvs", "nftables"] } else { &["iptables", "ipvs"] };
+    for (key, allowed) in [
+        ("kube_network_plugin", plugins.as_slice()),
+        ("kube_proxy_mode", proxy_modes),
+        ("container_manager", &["docker", "crio", "containerd"][..]),
+    ] {
+        if let Some(v) = s(key) {
+            if !allowed.contains(&v) {
+                out.push(format!("{key} {v:?} is not one kubespray {tag} accepts ({allowed:?})"));
+            }
+        }
+    }
+    if let Some(m) = s("calico_ip_auto_method") {
+        let known = ["first-found", "kubernetes-internal-ip"];
+        let prefixed = ["can-reach=", "interface=", "skip-interface=", "cidr="];
+        if !known.contains(&m) && !prefixed.iter().any(|p| m.starts_with(p)) {
+            out.push(format!("calico_ip_auto_method {m:?} is not a Calico autodetection method"));
+        }
+    }
+    if vars.get("metallb_enabled") == Some(&Json::Bool(true)) {
+        if (25..=29).contains(&minor) && s("metallb_namespace").is_none() {
+            out.push(format!(
+                "metallb_namespace is unset: kubespray {tag}'s metallb role has no default for it"
+            ));
+        }
+        if vars.get("metallb_speaker_enabled") == Some(&Json::Bool(false)) {
+            out.push("metallb_speaker_enabled is false: layer 2 needs the speaker".into());
+        }
+        let pools = vars.at("metallb_config.address_pools").and_then(Json::obj);
+        match pools {
+            None => out.push("metallb_config.address_pools is missing".into()),
+            Some(pools) => {
+                for (name, pool) in pools {
+                    if pool["ip_range"].arr().is_empty() {
+                        out.push(format!("metallb pool {name}: ip_range is not a non-empty list"));
+                    }
+                    if minor <= 23 && pool.get("auto_assign").is_none() {
+                        out.push(format!(
+                            "metallb pool {name}: auto_assign is required up to v2.23"
+                        ));
+                    }
+                }
+                for l2 in vars.at("metallb_config.layer2").map(Json::arr).unwrap_or(&[]) {
+                    if l2.str().is_none_or(|n| !pools.contains_key(n)) {
+                        out.push(format!("metallb_config.layer2 names {}, not a pool", l2.show()));
+                    }
+                }
+            }
+        }
+        let ipvs = s("kube_proxy_mode").unwrap_or("ipvs") == "ipvs";
+        if ipvs && vars.get("kube_proxy_strict_arp") != Some(&Json::Bool(true)) {
+            out.push(
+                "MetalLB with ipvs: kubespray fails unless kube_proxy_strict_arp is true".into(),
+            );
+        }
+    }
+    out
 }
 
 #[test]
@@ -2718,6 +2825,8 @@ const MUTANT_BASE: &str = "golden-tests/one-server";
 const VF: &str = "hosts/server/workers/Vagrantfile";
 const NP: &str = "hosts/server/netplan/w1.yaml";
 const UNIT: &str = "hosts/server/systemd/home-server-workers.service";
+const K8S: &str = "kubespray/inventory/group_vars/k8s_cluster/k8s-cluster.yml";
+const ADDONS: &str = "kubespray/inventory/group_vars/k8s_cluster/addons.yml";
 
 const MUTATIONS: &[Mutation] = &[
     m(Kind::Vagrant, VF, "bridge: 'enp3s0', ", "", "no `bridge:`"),
@@ -2804,12 +2913,29 @@ const MUTATIONS: &[Mutation] = &[
         "all: [\n",
         "ansible-inventory --list",
     ),
+    m(Kind::Inventory, ADDONS, "helm_enabled: true", "helm_enabled: \"true\"", "helm_enabled"),
     m(
         Kind::Inventory,
-        "kubespray/inventory/group_vars/k8s_cluster/addons.yml",
-        "helm_enabled: true",
-        "helm_enabled: \"true\"",
-        "helm_enabled",
+        K8S,
+        "kube_version: \"1.35.4\"",
+        "kube_version: \"v1.35.4\"",
+        "no leading v",
+    ),
+    m(
+        Kind::Inventory,
+        K8S,
+        "kube_proxy_strict_arp: true",
+        "kube_proxy_strict_arp: false",
+        "strict_arp",
+    ),
+    m(Kind::Inventory, K8S, "kube_proxy_mode: \"ipvs\"", "kube_proxy_mode: \"ipvsadm\"", "accepts"),
+    m(Kind::Inventory, ADDONS, "layer2:\n    - primary", "layer2:\n    - secondary", "not a pool"),
+    m(
+        Kind::Inventory,
+        "kubespray/inventory/hosts.yaml",
+        "    etcd:\n      hosts:\n        \"cp\":\n",
+        "    etcd:\n      hosts:\n        \"cp\":\n        \"w1\":\n",
+        "odd count",
     ),
     m(
         Kind::Requirements,
