@@ -142,12 +142,16 @@ impl Paths {
     }
 
     /// `build` prunes and `--out` is free text: an output folder that holds the site file could
-    /// turn a typo into a deleted input.
+    /// turn a typo into a deleted input. A site file that is a symlink is in two folders, the
+    /// one it is named in and the one it really is in: neither may be below `out`.
     fn refuse_out_containing_site(&self) -> Result<()> {
         let folder = site_folder(&self.site);
         let folder = if folder.as_os_str().is_empty() { Path::new(".") } else { folder };
-        let site_folder = folder.canonicalize().map_err(|e| Error::io(folder, "read", e))?;
-        if site_folder.starts_with(resolve_lexically_below_existing(&self.out)?) {
+        let named_in = folder.canonicalize().map_err(|e| Error::io(folder, "read", e))?;
+        let real = self.site.canonicalize().map_err(|e| Error::io(&self.site, "read", e))?;
+        let real_in = real.parent().unwrap_or(Path::new("/"));
+        let out = resolve_lexically_below_existing(&self.out)?;
+        if named_in.starts_with(&out) || real_in.starts_with(&out) {
             return Err(Error::OutContainsSite { out: self.out.clone(), site: self.site.clone() });
         }
         Ok(())
