@@ -18,10 +18,12 @@ use crate::error::{Error, Result};
 use crate::tree::{Mode, Tree};
 
 /// A folder's contents by relative `/`-separated path, in byte order. Folders are not entries:
-/// like git, gen only knows files.
+/// like git, gen only knows files. They are kept aside, so that whether a path is a folder
+/// needs no second look at the disk.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Disk {
     entries: BTreeMap<String, Entry>,
+    folders: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +65,7 @@ impl Disk {
             Ok(_) => {}
         }
         let mut entries = BTreeMap::new();
+        let mut folders = BTreeSet::new();
         let walk = WalkDir::new(root).min_depth(1).follow_links(false).sort_by_file_name();
         for item in walk {
             let item = item.map_err(|e| {
@@ -71,6 +74,7 @@ impl Disk {
             })?;
             let file_type = item.file_type();
             if file_type.is_dir() {
+                folders.insert(relative(root, item.path()));
                 continue;
             }
             let entry = if file_type.is_symlink() {
@@ -85,11 +89,16 @@ impl Disk {
             };
             entries.insert(relative(root, item.path()), entry);
         }
-        Ok(Disk { entries })
+        Ok(Disk { entries, folders })
     }
 
     pub fn get(&self, path: &str) -> Option<&Entry> {
         self.entries.get(path)
+    }
+
+    /// Whether `path` is a folder (a real one: symlinks are entries).
+    pub fn is_folder(&self, path: &str) -> bool {
+        self.folders.contains(path)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Entry)> {

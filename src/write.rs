@@ -98,7 +98,7 @@ fn plan(out: &Path, tree: &Tree) -> Result<Plan> {
         check_folders(out, &disk, path)?;
         match disk.get(path) {
             None => {
-                check_absent(out, path)?;
+                check_absent(out, &disk, path)?;
                 report.added.push(path.to_string());
             }
             Some(Entry::File { bytes, mode }) => {
@@ -191,14 +191,12 @@ fn check_folders(out: &Path, disk: &Disk, path: &str) -> Result<()> {
     Ok(())
 }
 
-/// `Disk` does not list folders, so a path it lacks may still be one.
-fn check_absent(out: &Path, path: &str) -> Result<()> {
-    let full = out.join(path);
-    match fs::symlink_metadata(&full) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io(full, "read", e)),
-        Ok(_) => Err(not_ours(out, path, "a folder where gen writes a file")),
+/// A path `Disk` has no entry for may still be a folder.
+fn check_absent(out: &Path, disk: &Disk, path: &str) -> Result<()> {
+    if disk.is_folder(path) {
+        return Err(not_ours(out, path, "a folder where gen writes a file"));
     }
+    Ok(())
 }
 
 fn not_ours(out: &Path, path: &str, what: &'static str) -> Error {
@@ -540,5 +538,20 @@ mod tests {
         let report = write_tree(&out, &v2()).unwrap();
         assert!(report.removed.is_empty());
         assert!(!out.join("hosts/a/workers").exists());
+    }
+
+    #[test]
+    fn a_folder_where_gen_writes_a_file_is_refused_before_anything_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        write_tree(&out, &v1()).unwrap();
+        fs::create_dir_all(out.join("hosts/a/control-plane/Vagrantfile/inside")).unwrap();
+        let before = snapshot(&out);
+        let err = write_tree(&out, &v2()).unwrap_err();
+        assert!(
+            matches!(err, Error::NotOurs { what: "a folder where gen writes a file", .. }),
+            "{err}"
+        );
+        assert_eq!(snapshot(&out), before);
     }
 }
