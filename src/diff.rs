@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::fs;
+use std::io::Read as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
@@ -81,9 +82,8 @@ impl Disk {
                 Entry::Symlink
             } else if file_type.is_file() {
                 let path = item.path();
-                let bytes = fs::read(path).map_err(|e| Error::io(path, "read", e))?;
-                let meta = item.metadata().map_err(|e| Error::io(path, "read", e.into()))?;
-                Entry::File { bytes, mode: meta.permissions().mode() & 0o7777 }
+                let (bytes, mode) = read_file(path).map_err(|e| Error::io(path, "read", e))?;
+                Entry::File { bytes, mode }
             } else {
                 Entry::Special
             };
@@ -104,6 +104,17 @@ impl Disk {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Entry)> {
         self.entries.iter().map(|(p, e)| (p.as_str(), e))
     }
+}
+
+/// A file's bytes and permission bits, both from one stat of the open file, which also sizes
+/// the buffer. Read through `Take`: `File::read_to_end` would stat the file again, and seek,
+/// to size the buffer itself.
+fn read_file(path: &Path) -> std::io::Result<(Vec<u8>, u32)> {
+    let file = fs::File::open(path)?;
+    let meta = file.metadata()?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(u64::MAX).read_to_end(&mut bytes)?;
+    Ok((bytes, meta.permissions().mode() & 0o7777))
 }
 
 /// `path` below `root` as a `/`-separated string. Names that are not UTF-8 can only be reported,
