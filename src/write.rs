@@ -80,7 +80,9 @@ pub fn write_tree(out: &Path, tree: &Tree) -> Result<Report> {
     prune(out, &plan)?;
     let manifest = tree.get(MANIFEST).expect("checked by plan");
     let manifest_differs = report.added.iter().chain(&report.changed).any(|p| p == MANIFEST);
-    if manifest_differs || plan.interim_manifest.is_some() {
+    let interim_was_final =
+        plan.interim_manifest.as_ref().is_some_and(|text| text.as_bytes() == manifest.bytes);
+    if (manifest_differs || plan.interim_manifest.is_some()) && !interim_was_final {
         write_manifest(out, &manifest.bytes, manifest.mode)?;
     }
     Ok(plan.report)
@@ -89,9 +91,16 @@ pub fn write_tree(out: &Path, tree: &Tree) -> Result<Report> {
 fn plan(out: &Path, tree: &Tree) -> Result<Plan> {
     let new_manifest = tree.get(MANIFEST).expect("a built tree carries its manifest");
     let disk = Disk::read(out)?;
-    let previous = previous_manifest(out, &disk)?;
-    let owned_before: BTreeSet<&str> =
-        previous.iter().flat_map(|m| m.files.keys()).map(String::as_str).collect();
+    // A manifest on disk with the new one's bytes lists exactly the files of the new tree, so
+    // it need not be parsed (2 MB at 1,000 servers, a tenth of a no-op build).
+    let same_manifest = matches!(disk.get(MANIFEST),
+        Some(Entry::File { bytes, .. }) if *bytes == new_manifest.bytes);
+    let previous = if same_manifest { None } else { previous_manifest(out, &disk)? };
+    let owned_before: BTreeSet<&str> = if same_manifest {
+        tree.paths().filter(|p| *p != MANIFEST).collect()
+    } else {
+        previous.iter().flat_map(|m| m.files.keys()).map(String::as_str).collect()
+    };
 
     let mut report = Report::default();
     for (path, file) in tree.iter() {
@@ -144,12 +153,20 @@ fn plan(out: &Path, tree: &Tree) -> Result<Plan> {
         .iter()
         .chain(&report.changed)
         .any(|p| p != MANIFEST && !owned_before.contains(p.as_str()));
+    // When the previous manifest lists no file the new tree lacks (always on a first build),
+    // the union is the new manifest itself, and `write_tree` does not write it twice.
     let interim_manifest = unlisted.then(|| {
         let text = std::str::from_utf8(&new_manifest.bytes).expect("gen writes UTF-8");
-        let mut interim = manifest::parse(text).expect("gen parses its own manifest");
-        for (path, entry) in previous.into_iter().flat_map(|m| m.files) {
-            interim.files.entry(path).or_insert(entry);
+        let gone: Vec<(String, manifest::Entry)> = previous
+            .into_iter()
+            .flat_map(|m| m.files)
+            .filter(|(path, _)| tree.get(path).is_none())
+            .collect();
+        if gone.is_empty() {
+            return text.to_string();
         }
+        let mut interim = manifest::parse(text).expect("gen parses its own manifest");
+        interim.files.extend(gone);
         interim.to_toml()
     });
 
