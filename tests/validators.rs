@@ -2094,6 +2094,9 @@ fn ensure_venv(test: &str, name: &str, requirements: Option<&Path>) -> Result<Pa
             "--disable-pip-version-check",
             "--no-input",
             "--quiet",
+            // Byte-compiling ansible's collections is most of an install's time; the few
+            // modules ansible-inventory imports are compiled when first used.
+            "--no-compile",
             "-r",
         ])
         .arg(req);
@@ -2131,18 +2134,17 @@ fn ansible_inventory() {
         return;
     }
     let scratch = tempfile::tempdir().unwrap();
-    let mut venvs: BTreeMap<String, Result<PathBuf, String>> = BTreeMap::new();
-    for case in &cases {
-        check_ansible_case(&c, case, &mut venvs, scratch.path());
-    }
+    let venvs = Venvs::default();
+    // Trees with different pins make their venvs at the same time.
+    par_each(&cases, |case| check_ansible_case(&c, case, &venvs, scratch.path()));
     c.finish();
 }
 
 /// One venv per distinct `ansible==`/`ansible-core==` pin pair, made from the first tree's
 /// requirements.txt that names it.
-type Venvs = BTreeMap<String, Result<PathBuf, String>>;
+type Venvs = Mutex<BTreeMap<String, Result<PathBuf, String>>>;
 
-fn check_ansible_case(c: &Complaints, case: &Case, venvs: &mut Venvs, scratch: &Path) {
+fn check_ansible_case(c: &Complaints, case: &Case, venvs: &Venvs, scratch: &Path) {
     let req = case.root.join("kubespray/requirements.txt");
     let Ok(text) = fs::read_to_string(&req) else {
         return c.add(case, "kubespray/requirements.txt", "missing");
@@ -2153,12 +2155,16 @@ fn check_ansible_case(c: &Complaints, case: &Case, venvs: &mut Venvs, scratch: &
     };
     let core = pinned.get("ansible-core").cloned().unwrap_or_else(|| "unpinned".into());
     let name = format!("ansible-{ansible}-core-{core}");
-    let venv = venvs
-        .entry(name.clone())
-        .or_insert_with(|| ensure_venv("ansible_inventory", &name, Some(&req)));
+    let known = venvs.lock().unwrap().get(&name).cloned();
+    // Not under the mutex: the lock beside the venv makes a second maker wait for the first.
+    let venv = known.unwrap_or_else(|| {
+        let made = ensure_venv("ansible_inventory", &name, Some(&req));
+        venvs.lock().unwrap().insert(name.clone(), made.clone());
+        made
+    });
     let venv = match venv {
-        Ok(v) => v.clone(),
-        Err(e) => return c.add(case, "kubespray/requirements.txt", e.clone()),
+        Ok(v) => v,
+        Err(e) => return c.add(case, "kubespray/requirements.txt", e),
     };
     c.checked();
     check_ansible_version(c, case, &venv, &pinned);
@@ -2969,7 +2975,7 @@ fn validators_catch_broken_artifacts() {
     let shellcheck = require(test, "shellcheck", "shellcheck");
     let python = require(test, "python3", "python3-venv");
     let scratch = tempfile::tempdir().unwrap();
-    let venvs = Mutex::new(Venvs::new());
+    let venvs = Venvs::default();
 
     let failures = Mutex::new(Vec::new());
     let tried = std::sync::atomic::AtomicUsize::new(0);
@@ -2999,9 +3005,9 @@ fn validators_catch_broken_artifacts() {
                 .as_ref()
                 .zip(shellcheck.as_ref())
                 .map(|(b, s)| check_shell_case(&c, &case, b, s)),
-            Kind::Inventory => python
-                .as_ref()
-                .map(|_| check_ansible_case(&c, &case, &mut venvs.lock().unwrap(), scratch.path())),
+            Kind::Inventory => {
+                python.as_ref().map(|_| check_ansible_case(&c, &case, &venvs, scratch.path()))
+            }
             Kind::Requirements => {
                 let text =
                     fs::read_to_string(case.root.join("kubespray/requirements.txt")).unwrap();
