@@ -26,7 +26,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::diff::{Disk, Entry};
 use crate::error::{Error, Result};
@@ -69,6 +69,12 @@ struct Plan {
 pub fn write_tree(out: &Path, tree: &Tree) -> Result<Report> {
     let plan = plan(out, tree)?;
     fs::create_dir_all(out).map_err(|e| Error::io(out, "create", e))?;
+    // Messages name `out` as the user did; temporary files are made in the absolute folder,
+    // which the tempfile crate would otherwise work out with a getcwd per file.
+    let out = &Out {
+        named: out,
+        absolute: std::path::absolute(out).map_err(|e| Error::io(out, "read", e))?,
+    };
     if let Some(text) = &plan.interim_manifest {
         write_manifest(out, text.as_bytes(), Mode::Regular)?;
     }
@@ -77,7 +83,7 @@ pub fn write_tree(out: &Path, tree: &Tree) -> Result<Report> {
         let file = tree.get(path).expect("planned from the tree");
         write_file(out, path, &file.bytes, file.mode, false)?;
     }
-    prune(out, &plan)?;
+    prune(out.named, &plan)?;
     let manifest = tree.get(MANIFEST).expect("checked by plan");
     let manifest_differs = report.added.iter().chain(&report.changed).any(|p| p == MANIFEST);
     let interim_was_final =
@@ -237,25 +243,33 @@ pub fn is_temporary(path: &str) -> bool {
         })
 }
 
+/// The output folder as the user named it (in messages) and as an absolute path.
+struct Out<'a> {
+    named: &'a Path,
+    absolute: PathBuf,
+}
+
 /// The manifest, durably: its bytes reach the disk before the rename, and the rename before
 /// anything else is written (see the module doc).
-fn write_manifest(out: &Path, bytes: &[u8], mode: Mode) -> Result<()> {
+fn write_manifest(out: &Out, bytes: &[u8], mode: Mode) -> Result<()> {
     write_file(out, MANIFEST, bytes, mode, true)?;
-    let folder = fs::File::open(out).map_err(|e| Error::io(out, "read", e))?;
-    folder.sync_all().map_err(|e| Error::io(out, "flush", e))
+    let folder = fs::File::open(out.named).map_err(|e| Error::io(out.named, "read", e))?;
+    folder.sync_all().map_err(|e| Error::io(out.named, "flush", e))
 }
 
 /// Writes a temporary file beside the target, gives it its mode, flushes it to disk if `flush`,
 /// and renames it over the target: a reader sees the old file or the new one, never a part.
-fn write_file(out: &Path, path: &str, bytes: &[u8], mode: Mode, flush: bool) -> Result<()> {
-    let target = out.join(path);
+fn write_file(out: &Out, path: &str, bytes: &[u8], mode: Mode, flush: bool) -> Result<()> {
+    let target = out.named.join(path);
     let folder = target.parent().expect("a path below out/");
+    let absolute_folder = out.absolute.join(path);
+    let absolute_folder = absolute_folder.parent().expect("a path below out/");
     let temporary = || {
         tempfile::Builder::new()
             .prefix(TEMPORARY_PREFIX)
             .rand_bytes(TEMPORARY_RANDOM)
             .suffix(TEMPORARY_SUFFIX)
-            .tempfile_in(folder)
+            .tempfile_in(absolute_folder)
     };
     // The folder is made only when it is missing, which the first file in it finds out: making
     // it before every file would cost a mkdir and a stat per file.
@@ -505,9 +519,10 @@ mod tests {
         // manifest.
         let plan = plan(&out, &v2()).unwrap();
         let interim = plan.interim_manifest.expect("v2 adds a file");
-        write_manifest(&out, interim.as_bytes(), Mode::Regular).unwrap();
+        let to = Out { named: &out, absolute: out.clone() };
+        write_manifest(&to, interim.as_bytes(), Mode::Regular).unwrap();
         let cp = v2().get("hosts/a/control-plane/Vagrantfile").unwrap().clone();
-        write_file(&out, "hosts/a/control-plane/Vagrantfile", &cp.bytes, cp.mode, false).unwrap();
+        write_file(&to, "hosts/a/control-plane/Vagrantfile", &cp.bytes, cp.mode, false).unwrap();
         // The user goes back to v1: the file that only v2 made must be pruned, not kept.
         let report = write_tree(&out, &v1()).unwrap();
         assert_eq!(report.removed, strings(&["hosts/a/control-plane/Vagrantfile"]));
