@@ -1038,7 +1038,7 @@ fn check_vagrant_host(
                 }
             },
         };
-        if !facts.get("machines").map_or(true, |m| m.arr().is_empty()) {
+        if !facts.get("machines").is_none_or(|m| m.arr().is_empty()) {
             let names: BTreeSet<String> = facts["machines"]
                 .arr()
                 .iter()
@@ -1099,7 +1099,7 @@ fn ruby_code(line: &str) -> &str {
 }
 
 /// A described Ruby value from vagrant_inspect.rb: `{"class": ..., "value": ...}`.
-fn ruby<'a>(v: &'a Json) -> (&'a str, &'a Json) {
+fn ruby(v: &Json) -> (&str, &Json) {
     (v["class"].str().unwrap_or("?"), &v["value"])
 }
 
@@ -1724,7 +1724,7 @@ fn check_systemd_case(c: &Complaints, case: &Case, analyze: &Path, units: &Path)
         let root = tempfile::tempdir().unwrap();
         let system = root.path().join("etc/systemd/system");
         fs::create_dir_all(&system).unwrap();
-        copy_dir(&units, &root.path().join("usr/lib/systemd/system")).unwrap();
+        copy_dir(units, &root.path().join("usr/lib/systemd/system")).unwrap();
         if !units.join("vboxdrv.service").exists() {
             fs::write(
                 system.join("vboxdrv.service"),
@@ -1791,7 +1791,7 @@ fn check_systemd_case(c: &Complaints, case: &Case, analyze: &Path, units: &Path)
                     }
                 }
             }
-            let mut cmd = Command::new(&analyze);
+            let mut cmd = Command::new(analyze);
             cmd.arg("verify")
                 .arg("--man=no")
                 .arg("--generators=no")
@@ -1978,7 +1978,7 @@ fn check_shell_case(c: &Complaints, case: &Case, bash: &Path, shellcheck: &Path)
                 Ok(_) => {}
             }
         }
-        let mut cmd = Command::new(&shellcheck);
+        let mut cmd = Command::new(shellcheck);
         cmd.current_dir(script.parent().unwrap())
             .args(["-x", "--severity=style", "--format=gcc"])
             .arg(file_name(&script));
@@ -3011,7 +3011,8 @@ fn validators_catch_broken_artifacts() {
             Kind::Requirements => {
                 let text =
                     fs::read_to_string(case.root.join("kubespray/requirements.txt")).unwrap();
-                Some(check_requirements_text(&c, &case, &text, &pins(&text)))
+                check_requirements_text(&c, &case, &text, &pins(&text));
+                Some(())
             }
         };
         if ran.is_none() {
