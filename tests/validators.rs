@@ -20,8 +20,11 @@
 //! `ansible`/`ansible-core` pin, made once and reused; a lock beside each lets several `cargo test`
 //! processes share them).
 //!
-//! Not checked here, because it cannot run offline: kubespray's own inventory validation
-//! (`playbooks/boilerplate.yml`, v2.28+) needs a kubespray checkout, which no package registry has.
+//! kubespray's own inventory validation (`playbooks/boilerplate.yml`: the ansible window, and from
+//! v2.28 `validate_inventory`) needs a kubespray checkout, which no package registry has, so CI
+//! cannot run it: `kubespray_boilerplate` runs it only when `LABGEN_KUBESPRAY_REPO` names a
+//! kubespray git repository, and otherwise says NOT RUN. `ansible_inventory` restates the
+//! inventory-only asserts of that role so that CI still checks them.
 //!
 //! `LABGEN_VALIDATE_TREES=DIR[:DIR...]` adds trees to check, each DIR holding `site.toml` and
 //! `out/` (for trying the validators on a hand-made or freshly built tree).
@@ -2144,15 +2147,12 @@ fn ansible_inventory() {
 /// requirements.txt that names it.
 type Venvs = Mutex<BTreeMap<String, Result<PathBuf, String>>>;
 
-fn check_ansible_case(c: &Complaints, case: &Case, venvs: &Venvs, scratch: &Path) {
+/// The venv for a tree's requirements.txt (made once per pin pair) and the file's pins.
+fn case_venv(case: &Case, venvs: &Venvs) -> Result<(PathBuf, BTreeMap<String, String>), String> {
     let req = case.root.join("kubespray/requirements.txt");
-    let Ok(text) = fs::read_to_string(&req) else {
-        return c.add(case, "kubespray/requirements.txt", "missing");
-    };
+    let text = fs::read_to_string(&req).map_err(|_| "missing".to_string())?;
     let pinned = pins(&text);
-    let Some(ansible) = pinned.get("ansible") else {
-        return c.add(case, "kubespray/requirements.txt", "has no ansible==X pin");
-    };
+    let ansible = pinned.get("ansible").ok_or("has no ansible==X pin")?;
     let core = pinned.get("ansible-core").cloned().unwrap_or_else(|| "unpinned".into());
     let name = format!("ansible-{ansible}-core-{core}");
     let known = venvs.lock().unwrap().get(&name).cloned();
@@ -2161,14 +2161,109 @@ fn check_ansible_case(c: &Complaints, case: &Case, venvs: &Venvs, scratch: &Path
         let made = ensure_venv("ansible_inventory", &name, Some(&req));
         venvs.lock().unwrap().insert(name.clone(), made.clone());
         made
-    });
-    let venv = match venv {
+    })?;
+    Ok((venv, pinned))
+}
+
+fn check_ansible_case(c: &Complaints, case: &Case, venvs: &Venvs, scratch: &Path) {
+    let (venv, pinned) = match case_venv(case, venvs) {
         Ok(v) => v,
         Err(e) => return c.add(case, "kubespray/requirements.txt", e),
     };
     c.checked();
     check_ansible_version(c, case, &venv, &pinned);
     check_inventory(c, case, &venv, scratch);
+}
+
+/// kubespray's own checks of the inventory, run offline from a checkout of the tree's tag:
+/// `playbooks/boilerplate.yml` (ansible version window, dynamic groups and, from v2.28,
+/// `validate_inventory`) asserts without opening a connection. No package registry carries
+/// kubespray, so this runs only when `LABGEN_KUBESPRAY_REPO` names a kubespray git repository
+/// with its tags (e.g. `git clone https://github.com/kubernetes-sigs/kubespray`).
+#[test]
+fn kubespray_boilerplate() {
+    let test = "kubespray_boilerplate";
+    let Some(repo) = std::env::var_os("LABGEN_KUBESPRAY_REPO").map(PathBuf::from) else {
+        return loud(&format!(
+            "\n*** NOT RUN: validator `{test}` needs a kubespray git repository (no registry has \
+             one): LABGEN_KUBESPRAY_REPO=/path/to/kubespray cargo test --release --test validators ***\n"
+        ));
+    };
+    let (cases, early) = cases();
+    let c = Complaints::new(test, early);
+    let (Some(git), Some(tar)) = (require(test, "git", "git"), require(test, "tar", "tar")) else {
+        return;
+    };
+    if require(test, "python3", "python3-venv").is_none() {
+        return;
+    }
+    let venvs = Venvs::default();
+    par_each(&cases, |case| {
+        let tag = &case.site.kubespray_version;
+        let (venv, _) = match case_venv(case, &venvs) {
+            Ok(v) => v,
+            Err(e) => return c.add(case, "kubespray/requirements.txt", e),
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let checkout = tmp.path().join("kubespray");
+        fs::create_dir_all(&checkout).unwrap();
+        let archive = tmp.path().join("kubespray.tar");
+        let mut cmd = Command::new(&git);
+        cmd.arg("-C").arg(&repo).args(["archive", "--format=tar", "-o"]).arg(&archive).arg(tag);
+        match run(&mut cmd, secs(300)) {
+            Ok(ran) if ran.ok() => {}
+            Ok(ran) => {
+                return c.add(case, "site.toml", format!("git archive {tag}: {}", ran.describe()));
+            }
+            Err(e) => return c.add(case, "site.toml", e),
+        }
+        let mut cmd = Command::new(&tar);
+        cmd.arg("-xf").arg(&archive).arg("-C").arg(&checkout);
+        if let Err(e) =
+            run(&mut cmd, secs(300)).and_then(|r| r.ok().then_some(()).ok_or(r.describe()))
+        {
+            return c.add(case, "site.toml", format!("unpacking kubespray {tag}: {e}"));
+        }
+        let playbook =
+            ["playbooks/boilerplate.yml", "playbooks/ansible_version.yml", "ansible_version.yml"]
+                .into_iter()
+                .find(|p| checkout.join(p).is_file());
+        let Some(playbook) = playbook else {
+            return c.add(
+                case,
+                "site.toml",
+                format!("kubespray {tag} has no boilerplate playbook"),
+            );
+        };
+        c.checked();
+        let inventory = case.root.join("kubespray/inventory/hosts.yaml");
+        let mut cmd = Command::new(venv.join("bin/ansible-playbook"));
+        cmd.arg("-i").arg(&inventory).arg(playbook).current_dir(&checkout);
+        cmd.env("ANSIBLE_HOME", tmp.path().join("ansible-home"))
+            .env("ANSIBLE_LOCAL_TEMP", tmp.path().join("ansible-tmp"))
+            .env("ANSIBLE_CACHE_PLUGIN_CONNECTION", tmp.path().join("facts"))
+            .env("ANSIBLE_INVENTORY_UNPARSED_FAILED", "True")
+            .env("ANSIBLE_NOCOLOR", "1")
+            .env_remove("ANSIBLE_CONFIG");
+        match run(&mut cmd, secs(600)) {
+            Err(e) => c.add(case, "kubespray/inventory", e),
+            Ok(ran) if !ran.ok() => {
+                // From the first failed task on: its name and kubespray's message.
+                let lines: Vec<&str> = ran.stdout.lines().collect();
+                let first =
+                    lines.iter().position(|l| l.contains("fatal:") || l.contains("FAILED!"));
+                let from = first.map_or(lines.len().saturating_sub(15), |i| i.saturating_sub(2));
+                let failed: Vec<&str> = lines[from..].iter().take(15).copied().collect();
+                c.add(
+                    case,
+                    "kubespray/inventory",
+                    format!("kubespray {tag} {playbook} failed: {}", indent(&failed.join("\n"))),
+                );
+            }
+            Ok(_) => {}
+        }
+    });
+    c.finish();
 }
 
 fn check_ansible_version(
