@@ -1117,7 +1117,12 @@ fn tools() -> Option<Tools> {
         dash: which("dash"),
         ruby: need("ruby", "ruby"),
         systemd_analyze: need("systemd-analyze", "systemd"),
-        python: need("python3", "python3-yaml"),
+        // Debian's python3 is the one `python3-yaml` installs into; a python3 earlier on PATH
+        // (pyenv, a venv) may lack it.
+        python: match Path::new("/usr/bin/python3") {
+            debian if debian.exists() => debian.to_path_buf(),
+            _ => need("python3", "python3-yaml"),
+        },
         vagrant: Path::new("/usr/bin/vagrant").exists(),
     };
     if missing.is_empty() {

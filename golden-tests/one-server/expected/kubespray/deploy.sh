@@ -37,10 +37,12 @@ want=$(git -C "$kubespray" rev-parse --verify --quiet "refs/tags/$tag^{commit}")
 [ "$head" = "$want" ] || die "$kubespray is not at $tag; run: git -C $kubespray checkout $tag"
 
 venv=$cache/'venv-v2.31.0-3e5a123707a3'
-if [ ! -x "$venv/bin/ansible-playbook" ]; then
+# The marker is written last, so a venv whose install was cut short is rebuilt, not reused.
+if [ ! -e "$venv/.gen-complete" ]; then
   rm -rf "$venv"
   "$python" -m venv "$venv"
   "$venv/bin/pip" install --quiet --requirement "$here/requirements.txt"
+  touch "$venv/.gen-complete"
 fi
 
 # From the checkout, so that kubespray's own ansible.cfg (roles, plugins) applies.
