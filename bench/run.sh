@@ -16,6 +16,7 @@
 #   diff    gen diff of that folder (exit 0)
 #   floor   cp -a of that folder into an empty folder on the same file system
 #
+# Every command runs as a user would run it, from the case's folder with gen's default paths.
 # Time is wall time of the whole process (bash's $EPOCHREALTIME around it: no fork for the
 # clock), median of N. Peak memory is the maximum resident set of the process (GNU time's %M),
 # median of three separate runs, so measuring memory never slows a timed run. Ratios are taken
@@ -70,7 +71,7 @@ else
 fi
 work=$(mktemp -d "$base/gen-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-fs_type=$(stat -f -c %T "$work")
+fs_type=$(df --output=fstype "$work" 2>/dev/null | tail -n 1 || stat -f -c %T "$work")
 
 if $quick; then
     cases=(example:lab:31 s10:10:15 s100:100:7)
@@ -103,23 +104,21 @@ median() {
     fi
 }
 
-# What each command is, as a function of the case folder; run from that folder, output dropped.
-# `expect` is the exit status the command must have.
-prepare() { # command case_dir: undo what the previous run did, outside the timing
-    case $1 in
-    cold) rm -rf "$2/cold" ;;
-    floor) rm -rf "$2/copy" ;;
-    esac
-}
-invoke() { # command case_dir [wrapper...]: the process being measured
-    local command=$1 dir=$2
-    shift 2
+# The process each command measures, run as a user would: from the case folder (the current
+# one), with gen's default paths (site.toml, out). A cold build and a copy each go to a new
+# folder, all removed after the case: removing them between runs would time ext4's search for
+# an inode that was not freed in the last minutes (recently_deleted), not gen or cp.
+fresh=0
+invoke() { # command [wrapper...]
+    local command=$1
+    shift
+    fresh=$((fresh + 1))
     case $command in
-    cold) "$@" "$gen" --site "$dir/site.toml" --out "$dir/cold" build ;;
-    noop) "$@" "$gen" --site "$dir/site.toml" --out "$dir/out" build ;;
-    check) "$@" "$gen" --site "$dir/site.toml" --out "$dir/out" check ;;
-    diff) "$@" "$gen" --site "$dir/site.toml" --out "$dir/out" diff ;;
-    floor) "$@" cp -a "$dir/out" "$dir/copy" ;;
+    cold) last_cold=cold.$fresh && "$@" "$gen" --out "$last_cold" build ;;
+    noop) "$@" "$gen" build ;;
+    check) "$@" "$gen" check ;;
+    diff) "$@" "$gen" diff ;;
+    floor) "$@" cp -a out "copy.$fresh" ;;
     esac
 }
 commands=(cold noop check diff floor)
@@ -143,26 +142,25 @@ for spec in "${cases[@]}"; do
     else
         "$root/bench/gen-site.sh" "$size" "$vms" >"$dir/site.toml"
     fi
-    "$gen" --site "$dir/site.toml" --out "$dir/out" build >/dev/null ||
-        die "$name: gen build failed"
-    files[$name]=$(find "$dir/out" -type f | wc -l)
-    bytes[$name]=$(du -sk "$dir/out" | cut -f1)
+    cd "$dir"
+    "$gen" build >/dev/null || die "$name: gen build failed"
+    files[$name]=$(find out -type f | wc -l)
+    bytes[$name]=$(du -sk out | cut -f1)
 
     declare -A samples=()
-    before=$(fingerprint "$dir/out")
+    before=$(fingerprint out)
     for ((round = 0; round <= case_runs; round++)); do # round 0 is the warm-up
         for command in "${commands[@]}"; do
-            prepare "$command" "$dir"
             now_us
             t0=$REPLY
-            invoke "$command" "$dir" >/dev/null || die "$name: ${label[$command]} failed (exit $?)"
+            invoke "$command" >/dev/null || die "$name: ${label[$command]} failed (exit $?)"
             now_us
             ((round == 0)) || samples[$command]+=" $((REPLY - t0))"
         done
     done
-    [[ $(fingerprint "$dir/out") == "$before" ]] ||
+    [[ $(fingerprint out) == "$before" ]] ||
         die "$name: the no-op build (or check, diff) changed a file in out/"
-    "$gen" --site "$dir/site.toml" --out "$dir/cold" check >/dev/null ||
+    "$gen" --out "$last_cold" check >/dev/null ||
         die "$name: a cold build does not pass gen check"
 
     for command in "${commands[@]}"; do
@@ -173,15 +171,15 @@ for spec in "${cases[@]}"; do
         if $have_time; then
             peaks=()
             for _ in 1 2 3; do
-                prepare "$command" "$dir"
-                invoke "$command" "$dir" /usr/bin/time -f %M -o "$work/peak" >/dev/null
+                invoke "$command" /usr/bin/time -f %M -o "$work/peak" >/dev/null
                 peaks+=("$(tail -n 1 "$work/peak")")
             done
             median "${peaks[@]}"
             mb[$name.$command]=$REPLY
         fi
     done
-    rm -rf "$dir/cold" "$dir/copy"
+    rm -rf cold.* copy.*
+    cd "$work"
 done
 
 # Fixed-point formatting without bc: $1 / $2 with one or two decimals.
@@ -243,14 +241,12 @@ for command in cold noop check diff; do
 done
 
 if $have_strace; then
-    dir=$work/$large
+    cd "$work/$large"
     echo
     echo "system calls per file at $large (${files[$large]} files; strace -c -f, a separate run)"
     printf '  %-14s %8s %9s  %s\n' command calls "per file" "largest (count per file)"
     for command in cold noop floor; do
-        prepare "$command" "$dir"
-        invoke "$command" "$dir" strace -f -c -o "$work/strace" >/dev/null
-        prepare "$command" "$dir"
+        invoke "$command" strace -f -c -o "$work/strace" >/dev/null
         # strace -c: "% time, seconds, usecs/call, calls, [errors,] syscall", then a total line.
         total=$(awk '$NF == "total" { print $4 }' "$work/strace")
         top=$(awk -v n="${files[$large]}" '
