@@ -10,11 +10,11 @@
 # all of them alike. N is 31, 15 and 7 (a run of the example takes milliseconds, so it needs more
 # samples for a stable median); --runs sets it for all three:
 #
-#   cold    gen build into an empty folder (removed before each run, outside the timing)
+#   cold    gen build into a folder that does not exist yet (a new one each run)
 #   no-op   gen build into an up-to-date folder; it must leave every file as it was
 #   check   gen check of that folder (exit 0)
 #   diff    gen diff of that folder (exit 0)
-#   floor   cp -a of that folder into an empty folder on the same file system
+#   floor   cp -a of that folder to a new folder on the same file system
 #
 # Every command runs as a user would run it, from the case's folder with gen's default paths.
 # Time is wall time of the whole process (bash's $EPOCHREALTIME around it: no fork for the
@@ -23,6 +23,8 @@
 # only between figures of this one run. Work happens in /dev/shm when it exists (so the disk
 # does not set the floor), else in $TMPDIR or /tmp, or in the folder --dir names (e.g. one on
 # the disk that holds your checkout); the header says which.
+#
+# --quick measures sites of 10 and 100 servers instead of 100 and 1,000 (a few seconds).
 #
 # Then, when strace is installed, the system calls per file of a cold build, a no-op build and
 # the floor at the largest size (strace -c -f), in a separate run.
