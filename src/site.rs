@@ -310,16 +310,51 @@ fn ipv4(report: &mut Report, s: &Sp<String>) -> Option<Ipv4Addr> {
 }
 
 /// Checks a free-text value against the grammar its consumers accept.
-fn grammar(
-    report: &mut Report,
-    s: Sp<String>,
-    ok: fn(&str) -> bool,
+/// A free-text value's grammar: what its consumers (shell, Ruby, YAML, systemd, ssh) can all
+/// take verbatim, and how to describe it to the user.
+struct Grammar {
+    accepts: fn(&str) -> bool,
     expected: &'static str,
-) -> Option<String> {
-    if ok(&s.value) {
+}
+
+const BOX_NAME: Grammar = Grammar {
+    accepts: is_box_name,
+    expected: "a box name `owner/name` of letters, digits, `.`, `_` and `-`",
+};
+const BOX_VERSION: Grammar = Grammar {
+    accepts: is_dotted_number,
+    expected: "a box version of digits and dots, e.g. `202502.21.0`",
+};
+const AUTHORIZED_KEY: Grammar = Grammar {
+    accepts: is_authorized_key,
+    expected: "an OpenSSH public key `type base64 [comment]` with a comment of letters, digits \
+               and `@._+:=-`",
+};
+const ADDRESS: Grammar = Grammar { accepts: is_address, expected: "an IPv4 address or a DNS name" };
+const USER_NAME: Grammar = Grammar {
+    accepts: is_user_name,
+    expected: "a user name of lowercase letters, digits, `_` and `-` (at most 32, not starting \
+               with a digit or `-`)",
+};
+const INTERFACE_NAME: Grammar = Grammar {
+    accepts: is_interface_name,
+    expected: "a network interface name of at most 15 letters, digits, `_`, `.` and `-`",
+};
+const HOST_KEY: Grammar = Grammar {
+    accepts: is_host_key,
+    expected: "an ssh public key `type base64`, as `ssh-keyscan` prints it after the host name",
+};
+const REMOTE_ROOT: Grammar = Grammar {
+    accepts: is_remote_root,
+    expected: "an absolute path of letters, digits and `._-/` without `.` or `..` parts",
+};
+
+/// Checks a free-text value against the grammar its consumers accept.
+fn grammar(report: &mut Report, s: Sp<String>, grammar: &Grammar) -> Option<String> {
+    if (grammar.accepts)(&s.value) {
         Some(s.value)
     } else {
-        report.add(&s.loc, Problem::BadSyntax { value: s.value, expected });
+        report.add(&s.loc, Problem::BadSyntax { value: s.value, expected: grammar.expected });
         None
     }
 }
@@ -479,22 +514,10 @@ fn read_vagrant(mut t: Table, report: &mut Report) -> (Option<Vagrant>, NodeDefa
         cpus: cpus.map_or(DEFAULT_CPUS, |c| c.value as u32),
         memory_mb: memory.map_or(DEFAULT_MEMORY_MB, |m| m.value as u32),
     };
-    let box_name = box_name.and_then(|b| {
-        grammar(
-            report,
-            b,
-            is_box_name,
-            "a box name `owner/name` of letters, digits, `.`, `_` and `-`",
-        )
-    });
-    let box_version = box_version.and_then(|v| {
-        grammar(report, v, is_dotted_number, "a box version of digits and dots, e.g. `202502.21.0`")
-    });
+    let box_name = box_name.and_then(|b| grammar(report, b, &BOX_NAME));
+    let box_version = box_version.and_then(|v| grammar(report, v, &BOX_VERSION));
     let keys = keys.map_or(Some(vec![]), |k| {
-        k.value
-            .into_iter()
-            .map(|k| grammar(report, k, is_authorized_key, "an OpenSSH public key `type base64 [comment]` with a comment of letters, digits and `@._+:=-`"))
-            .collect::<Option<Vec<_>>>()
+        k.value.into_iter().map(|k| grammar(report, k, &AUTHORIZED_KEY)).collect::<Option<Vec<_>>>()
     });
     let vagrant = match (box_name, box_version, keys) {
         (Some(box_name), Some(box_version), Some(authorized_keys)) => {
@@ -553,32 +576,12 @@ fn read_host(
     let root = t.str(report, "root");
     t.finish(report);
 
-    let address =
-        address.and_then(|a| grammar(report, a, is_address, "an IPv4 address or a DNS name"));
-    let user = user.and_then(|u| grammar(report, u, is_user_name, "a user name of lowercase letters, digits, `_` and `-` (at most 32, not starting with a digit or `-`)"));
-    let bridge = bridge.and_then(|b| {
-        grammar(
-            report,
-            b,
-            is_interface_name,
-            "a network interface name of at most 15 letters, digits, `_`, `.` and `-`",
-        )
-    });
-    let host_key = host_key.and_then(|k| {
-        grammar(
-            report,
-            k,
-            is_host_key,
-            "an ssh public key `type base64`, as `ssh-keyscan` prints it after the host name",
-        )
-    });
+    let address = address.and_then(|a| grammar(report, a, &ADDRESS));
+    let user = user.and_then(|u| grammar(report, u, &USER_NAME));
+    let bridge = bridge.and_then(|b| grammar(report, b, &INTERFACE_NAME));
+    let host_key = host_key.and_then(|k| grammar(report, k, &HOST_KEY));
     let root = match root {
-        Some(r) => Some(grammar(
-            report,
-            r,
-            is_remote_root,
-            "an absolute path of letters, digits and `._-/` without `.` or `..` parts",
-        )?),
+        Some(r) => Some(grammar(report, r, &REMOTE_ROOT)?),
         None => match (&user, cluster) {
             (Some(user), Some(cluster)) => Some(default_remote_root(user, &cluster.value)),
             _ => None,
