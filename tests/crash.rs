@@ -12,7 +12,8 @@
 //! - every file that is not a temporary is listed in the manifest on disk, so the next build
 //!   owns it: it can prune it, never mistake it for the user's;
 //! - `gen check` exits 0, or 1 naming every path that differs;
-//! and now and then (and at the end) a full `gen build` runs and must leave exactly the site's
+//!
+//! And now and then (and at the end) a full `gen build` runs and must leave exactly the site's
 //! tree: `gen check` exits 0, no temporary file, nothing unknown.
 //!
 //! The folder is in /dev/shm when there is one, so a run is quick and the kills are many.

@@ -1000,7 +1000,7 @@ fn check_accepted(text: &str, tree: &Tree) -> Result<(), String> {
     }
     let all = yaml(tree, &format!("{vars}/all/kubespray.yml"))?;
     ensure!(strings(&all["upstream_dns_servers"]) == e.dns, "upstream_dns_servers");
-    if let Some(_) = tree.get(&format!("{vars}/k8s_cluster/k8s-net-calico.yml")) {
+    if tree.get(&format!("{vars}/k8s_cluster/k8s-net-calico.yml")).is_some() {
         let calico = yaml(tree, &format!("{vars}/k8s_cluster/k8s-net-calico.yml"))?;
         let want = format!("cidr={}", e.cidr);
         ensure!(calico["calico_ip_auto_method"].as_str() == Some(&want), "calico method");
