@@ -209,13 +209,11 @@ fn restart_inputs(role: Role, nodes: &[&Node]) -> Vec<String> {
 
 /// Each role group on `host`, control plane first: its unit and its `restart_inputs`.
 pub fn restart_groups(site: &Site, host: &Host) -> Vec<(String, Vec<String>)> {
-    [Role::ControlPlane, Role::Worker]
+    let nodes: Vec<&Node> = site.nodes.iter().filter(|n| n.host == host.name).collect();
+    groups_of(&nodes)
         .into_iter()
-        .filter_map(|role| {
-            let nodes: Vec<&Node> =
-                site.nodes.iter().filter(|n| n.host == host.name && n.role == role).collect();
-            let unit = unit_name(&site.cluster, &host.name, role);
-            (!nodes.is_empty()).then(|| (unit, restart_inputs(role, &nodes)))
+        .map(|(role, nodes)| {
+            (unit_name(&site.cluster, &host.name, role), restart_inputs(role, &nodes))
         })
         .collect()
 }
