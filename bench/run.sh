@@ -185,7 +185,11 @@ for spec in "${cases[@]}"; do
 done
 
 # Fixed-point formatting without bc: $1 / $2 with one or two decimals.
-ratio() { printf '%d.%02d' $(($1 / $2)) $(((($1 % $2) * 100 + $2 / 2) / $2)); }
+# a/b to two decimals, rounded as a whole (0.998 is 1.00, not 0.100).
+ratio() {
+    local hundredths=$((($1 * 100 + $2 / 2) / $2))
+    printf '%d.%02d' $((hundredths / 100)) $((hundredths % 100))
+}
 msec() { printf '%d.%d' $(($1 / 1000)) $((($1 % 1000 + 50) / 100)); }
 mib() { [[ $1 == - ]] && printf -- - || printf '%d.%d' $(($1 / 1024)) $((($1 % 1024) * 10 / 1024)); }
 
