@@ -1,0 +1,9 @@
+//! gen's integration tests, in one binary (one link, one place to look): a module per feature.
+//! `tests/README.md` says which module proves what and how to run one of them.
+
+mod apply;
+mod cli;
+mod crash;
+mod golden;
+mod hostile;
+mod validators;
