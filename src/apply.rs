@@ -1,18 +1,21 @@
 //! `gen apply`, `gen status` and `gen rollback`: putting a host's reviewed subtree on the host
-//! and running its one entrypoint, seeing what each host runs, and going back one generation.
+//! and bringing its VMs to what it describes, seeing what each host runs, and going back one
+//! generation.
 //!
 //! On the server, under the host's `root`, each tree lives in `generations/<host-hash>/`, filled
 //! in a staging folder and renamed into place once it hashes to its name; `current` points at
-//! one of them and is switched with one rename. A control session (`session.rs`) holds the
-//! server's lock from the first step to the last, so two applies to one server run one after
-//! the other, and a dead gen releases it by dying. Nothing becomes current before every file is
-//! there and verified, so an apply cut short before the switch leaves the previous generation
-//! current; one cut short after it is completed by the next, which knows from the server's
-//! `applying` marker that it must restart every group (`server.rs`).
+//! one of them and is switched with one rename. Each VM has its own Vagrant environment
+//! (`layout.rs`). A control session (`session.rs`) per server holds the server's lock from the
+//! first step to the last, so two applies to one server run one after the other, and a dead gen
+//! releases it by dying.
 //!
-//! `--all` works on servers in parallel, each on its own thread and connections, prints one
-//! line per server as it finishes and a summary, and fails if any server failed.
+//! An apply reads every server it changes in one call (`state`: generations, VMs, their facts,
+//! which units run), computes one plan of typed steps over all of them (`plan.rs`), and runs
+//! it step by step; `--dry-run` prints that same plan. The plan orders steps across servers
+//! (destroys before creates, control planes one at a time), so the executor runs them in plan
+//! order; sending files to several servers happens in parallel first.
 
+pub mod plan;
 mod server;
 mod session;
 
@@ -24,11 +27,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::diff;
 use crate::error::{Error, Result, exit};
-use crate::site::{Host, Site};
-use crate::tree::Tree;
+use crate::layout;
+use crate::site::{Host, Label, Site};
+use crate::tree::{Tree, sha256_hex};
 
+use plan::{Action, Plan, Server, Step, Wanted};
 use server::{Listing, State, short};
-use session::{Link, Session};
+use session::{Call, Link, Session};
 
 pub use session::CONFIG_VARIABLE;
 
@@ -36,11 +41,11 @@ pub use session::CONFIG_VARIABLE;
 pub const DEFAULT_KEEP: usize = 5;
 /// Servers worked on at once by `--all` unless `--jobs` says otherwise.
 pub const DEFAULT_JOBS: usize = 8;
-/// Lines of an entrypoint's output kept for the error when it fails under `--all`.
+/// Lines of a step's output kept for the error when it fails under `--all`.
 const OUTPUT_TAIL: usize = 20;
 
 /// What the server must have for each command; `hello` names what is missing.
-const READ_TOOLS: &[&str] = &["readlink", "flock", "ls", "sed"];
+const READ_TOOLS: &[&str] = &["readlink", "flock", "ls", "sed", "sha256sum"];
 const WRITE_TOOLS: &[&str] =
     &["readlink", "flock", "ls", "sed", "find", "sha256sum", "mv", "ln", "touch", "rsync"];
 
@@ -49,6 +54,8 @@ pub struct Context<'a> {
     pub site: &'a Site,
     pub tree: &'a Tree,
     pub out: &'a Path,
+    /// The git commit `out/` was committed in, recorded on the server with each generation.
+    pub commit: Option<String>,
 }
 
 pub struct Options {
@@ -59,57 +66,514 @@ pub struct Options {
     pub jobs: usize,
 }
 
+/// One server an apply talks to: its session and what it reported.
+struct Remote<'l> {
+    session: Session<'l>,
+    state: State,
+}
+
 /// `gen apply HOST` (`host` given) or `gen apply --all`.
 pub fn apply(ctx: &Context, host: Option<&str>, options: &Options) -> Result<u8> {
-    let hosts = select(ctx.site, host)?;
+    let targets = select(ctx.site, host)?;
     let changes = diff::compare(ctx.out, ctx.tree)?;
     if !changes.is_empty() {
         return Err(Error::StaleOut { out: ctx.out.to_path_buf(), differences: changes.len() });
     }
-    // One named server shows its entrypoint's output as it comes; `--all` gives one line each.
+    let all: Vec<&Host> = ctx.site.hosts.iter().collect();
+    let links: Vec<Link> = all.iter().map(|h| Link::new(h)).collect::<Result<_>>()?;
+    let is_target = |h: &Host| targets.iter().any(|t| t.name == h.name);
+    // One named server shows each step's output as it comes; `--all` gives one line a step.
     let one = host.is_some();
-    let results = each(&hosts, options.jobs, |host| {
-        let name = host.name.as_str();
-        if options.dry_run {
-            say(&preview(ctx, host)?);
-            return Ok(());
+
+    // Read every server this apply changes (each in one call), in parallel.
+    let opened = each_link(&links, options.jobs, |link| {
+        if !is_target(link.host) {
+            return None;
         }
-        let mut output = Output::new(one.then(|| "  ".to_string()));
-        let applied = apply_host(ctx, host, options.keep, &mut || waiting(name), &mut output)?;
-        say(&format!("{name}: {}\n", applied.describe()));
-        Ok(())
+        Some(open_remote(link, !options.dry_run, &ctx.site.cluster))
     });
-    let verb = if options.dry_run { "previewed" } else { "applied" };
-    Ok(finish(&hosts, results, (!one).then_some(verb)))
+    let mut remotes: Vec<Option<Remote>> = Vec::new();
+    let mut failures: Vec<(usize, Error)> = Vec::new();
+    for (i, opened) in opened.into_iter().enumerate() {
+        match opened {
+            Some(Ok(remote)) => remotes.push(Some(remote)),
+            Some(Err(e)) => {
+                failures.push((i, e));
+                remotes.push(None);
+            }
+            None => remotes.push(None),
+        }
+    }
+    let mut servers = plan_servers(ctx, &all, &remotes, &is_target)?;
+    let mut planned = plan::plan(&servers);
+    // A single-server apply that brings an address up or takes a control plane down must know
+    // what the other servers run: it asks them too (read-only), and plans again.
+    if one && failures.is_empty() && needs_the_others(&servers, &planned) {
+        let others = each_link(&links, options.jobs, |link| {
+            if is_target(link.host) {
+                return None;
+            }
+            Some(open_remote(link, false, &ctx.site.cluster))
+        });
+        for (i, other) in others.into_iter().enumerate() {
+            match other {
+                Some(Ok(remote)) => {
+                    servers[i].seen = Some(seen_of(&remote.state, all[i])?);
+                    remote.session.close();
+                }
+                Some(Err(_)) | None => {}
+            }
+        }
+        planned = plan::plan(&servers);
+    }
+    let plan = planned.map_err(|r| Error::Refused { reason: r.reason, fix: r.fix })?;
+
+    let mut results: Vec<Option<Result<String>>> = all.iter().map(|_| None).collect();
+    for (i, e) in failures {
+        results[i] = Some(Err(e));
+    }
+    if options.dry_run {
+        let mut text = String::new();
+        for (i, remote) in remotes.iter_mut().enumerate() {
+            let Some(remote) = remote else { continue };
+            match preview_header(ctx, all[i], remote, &servers[i]) {
+                Ok(header) => {
+                    text += &header;
+                    results[i] = Some(Ok(String::new()));
+                }
+                Err(e) => results[i] = Some(Err(e)),
+            }
+        }
+        text += &plan.describe(&servers, &|i| send_text(&remotes[i], ctx, all[i]));
+        say(&text);
+        for remote in remotes.into_iter().flatten() {
+            remote.session.close();
+        }
+        let results = collect(&all, &targets, results);
+        return Ok(finish(&targets, results, (!one).then_some("previewed")));
+    }
+
+    execute(ctx, &all, &links, &mut remotes, &servers, &plan, one, &mut results);
+    for (i, remote) in remotes.into_iter().enumerate() {
+        let Some(mut remote) = remote else { continue };
+        if let Some(Ok(summary)) = &mut results[i] {
+            match prune(&mut remote, all[i], options.keep, &ctx.site.cluster) {
+                Ok(0) => {}
+                Ok(n) => {
+                    let _ = write!(summary, "; removed {n} old generation{}", plural(n));
+                }
+                Err(e) => {
+                    let _ = write!(summary, "\n{}", e.to_string().replacen("error:", "warning:", 1));
+                }
+            }
+            say(&format!("{}: {summary}\n", all[i].name));
+        }
+        remote.session.close();
+    }
+    let results = collect(&all, &targets, results);
+    Ok(finish(&targets, results, (!one).then_some("applied")))
 }
 
-/// `gen rollback HOST`.
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// The results of the target servers, in their order.
+fn collect(all: &[&Host], targets: &[&Host], results: Vec<Option<Result<String>>>) -> Vec<Result<()>> {
+    let mut by_name: Vec<(String, Option<Result<String>>)> =
+        all.iter().map(|h| h.name.to_string()).zip(results).collect();
+    targets
+        .iter()
+        .map(|t| {
+            let slot = by_name.iter_mut().find(|(n, _)| n == t.name.as_str()).expect("a target is a host");
+            match slot.1.take() {
+                Some(Err(e)) => Err(e),
+                _ => Ok(()),
+            }
+        })
+        .collect()
+}
+
+/// Opens a session, takes the lock if `lock`, and reads the server's state.
+fn open_remote<'l>(link: &'l Link<'l>, lock: bool, cluster: &Label) -> Result<Remote<'l>> {
+    let host = link.host;
+    let name = host.name.as_str();
+    let mut session = link.open(if lock { WRITE_TOOLS } else { READ_TOOLS })?;
+    if lock {
+        session.lock(&mut || waiting(name))?;
+    }
+    let state = read_state(&mut session, host, &unit_prefix(cluster))?;
+    Ok(Remote { session, state })
+}
+
+/// `<cluster>-vm@`: the unit of VM NODE is this, NODE and `.service`.
+fn unit_prefix(cluster: &Label) -> String {
+    layout::unit_template(cluster).trim_end_matches(".service").to_string()
+}
+
+/// The plan's view of every host: what each reports (targets) and what the tree gives it.
+fn plan_servers(
+    ctx: &Context,
+    all: &[&Host],
+    remotes: &[Option<Remote>],
+    is_target: &dyn Fn(&Host) -> bool,
+) -> Result<Vec<Server>> {
+    all.iter()
+        .zip(remotes)
+        .map(|(host, remote)| {
+            let seen = match remote {
+                Some(r) => Some(seen_of(&r.state, host)?),
+                None => None,
+            };
+            Ok(Server {
+                name: host.name.to_string(),
+                seen,
+                wanted: wanted_of(ctx.site, ctx.tree, host)?,
+                applied: is_target(host),
+            })
+        })
+        .collect()
+}
+
+/// What the tree gives a host.
+fn wanted_of(site: &Site, tree: &Tree, host: &Host) -> Result<Wanted> {
+    let base = layout::host_dir(host.name.as_str());
+    let machines = match tree.get(&format!("{base}/{}", layout::MACHINES)) {
+        Some(file) => plan::parse_machines(&String::from_utf8_lossy(&file.bytes))
+            .map_err(|reason| Error::Apply { host: host.name.to_string(), reason })?,
+        None => Default::default(),
+    };
+    let unit = tree
+        .get(&format!("{base}/{}", layout::unit_file(&site.cluster)))
+        .map(|f| sha256_hex(&f.bytes));
+    Ok(Wanted { hash: tree.host_hash(host.name.as_str()), machines, unit })
+}
+
+/// The plan's view of what a server reported; a server of gen's first layout is refused.
+fn seen_of(state: &State, host: &Host) -> Result<plan::Seen> {
+    if !state.legacy.is_empty() {
+        let mut groups: Vec<String> = state.legacy.iter().map(|(g, _)| g.clone()).collect();
+        groups.dedup();
+        return Err(Error::Legacy {
+            host: host.name.to_string(),
+            root: host.root.clone(),
+            groups,
+            nodes: state.legacy.iter().map(|(g, n)| format!("{n} in {g}")).collect(),
+        });
+    }
+    let mut seen = state.seen().map_err(|reason| Error::Remote {
+        host: host.name.to_string(),
+        step: "reading the VMs' facts",
+        output: reason,
+    })?;
+    if state.applying || state.applied != state.current {
+        // The last apply did not finish: `current` is not known to be applied.
+        seen.current = None;
+    }
+    Ok(seen)
+}
+
+/// Whether a single-server plan needs to know what the other servers run: it brings up an
+/// address, or takes a control plane down.
+fn needs_the_others(servers: &[Server], planned: &std::result::Result<Plan, plan::Refusal>) -> bool {
+    let Ok(plan) = planned else { return true };
+    plan.steps.iter().any(|p| match &p.step {
+        Step::Vm { node, action, .. } => {
+            let cp = servers[p.server].wanted.machines.get(node).is_some_and(plan::Facts::is_control_plane);
+            matches!(action, Action::Create | Action::Halt) || (cp && *action != Action::Provision)
+        }
+        _ => false,
+    })
+}
+
+/// Runs the plan: sends first (in parallel), then every other step in plan order, each on its
+/// server's session. A server whose step fails stops there, and so does the whole plan: a later
+/// step may rely on it (a create on one server after a destroy on another). Fills `results`
+/// with each target's summary or error.
+#[allow(clippy::too_many_arguments)]
+fn execute(
+    ctx: &Context,
+    all: &[&Host],
+    links: &[Link],
+    remotes: &mut [Option<Remote>],
+    servers: &[Server],
+    plan: &Plan,
+    one: bool,
+    results: &mut [Option<Result<String>>],
+) {
+    let sends: Vec<usize> = plan
+        .steps
+        .iter()
+        .filter(|p| p.step == Step::Send)
+        .map(|p| p.server)
+        .collect();
+    // Sends touch nothing a VM uses: they run side by side.
+    let sent: Vec<(usize, Result<Option<(usize, usize)>>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = remotes
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, r)| sends.contains(i) && r.is_some())
+            .map(|(i, r)| {
+                let remote = r.as_mut().expect("filtered");
+                let link = &links[i];
+                let host = all[i];
+                scope.spawn(move || (i, send(ctx, link, host, remote)))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("a send does not panic")).collect()
+    });
+    let mut sent_counts: Vec<Option<Option<(usize, usize)>>> = all.iter().map(|_| None).collect();
+    let mut failed = false;
+    for (i, result) in sent {
+        match result {
+            Ok(count) => {
+                let text = match count {
+                    Some((n, of)) => format!("sent {n} of {of} files"),
+                    None => "already on the server, sent nothing".to_string(),
+                };
+                say(&format!("{}\n", plan::step_line(&servers[i], &Step::Send, &text)));
+                sent_counts[i] = Some(count);
+            }
+            Err(e) => {
+                results[i] = Some(Err(e));
+                failed = true;
+            }
+        }
+    }
+    let mut begun = vec![false; all.len()];
+    let mut changed = vec![0usize; all.len()];
+    if !failed {
+        for p in &plan.steps {
+            let i = p.server;
+            if p.step == Step::Send {
+                continue;
+            }
+            let Some(remote) = remotes[i].as_mut() else { continue };
+            let host = all[i];
+            let wanted = &servers[i].wanted.hash;
+            say(&format!("{}\n", plan::step_line(&servers[i], &p.step, "")));
+            let mut output = Output::new(one.then(|| "    ".to_string()));
+            let done = (|| -> Result<()> {
+                if !begun[i] && p.step != Step::Finish {
+                    remote.session.must(&Call::Begin)?;
+                    begun[i] = true;
+                }
+                match &p.step {
+                    Step::Send => unreachable!("sent above"),
+                    Step::Switch => {
+                        remote.session.must(&Call::Switch(wanted))?;
+                    }
+                    Step::Finish => {
+                        remote.session.must(&Call::Finish {
+                            hash: wanted,
+                            commit: ctx.commit.as_deref(),
+                        })?;
+                    }
+                    Step::InstallUnit | Step::RetireUnit | Step::Vm { .. } => {
+                        let (step, node) = match &p.step {
+                            Step::InstallUnit => ("install-unit", None),
+                            Step::RetireUnit => ("retire-unit", None),
+                            Step::Vm { node, action, .. } => (action.word(), Some(node.as_str())),
+                            _ => unreachable!(),
+                        };
+                        let call = Call::Step { hash: wanted, step, node };
+                        let reply = remote.session.call(&call, &mut |line| output.line(line))?;
+                        if reply.status != 0 {
+                            return Err(Error::Step {
+                                host: host.name.to_string(),
+                                step: plan::step_line(&servers[i], &p.step, ""),
+                                output: output.tail(),
+                            });
+                        }
+                        changed[i] += 1;
+                    }
+                }
+                Ok(())
+            })();
+            if let Err(e) = done {
+                results[i] = Some(Err(e));
+                failed = true;
+                break;
+            }
+        }
+    }
+    for (i, remote) in remotes.iter().enumerate() {
+        let Some(remote) = remote else { continue };
+        if results[i].is_some() {
+            continue;
+        }
+        if failed {
+            results[i] = Some(Err(Error::Apply {
+                host: all[i].name.to_string(),
+                reason: "the apply stopped at a failure on another server before it was done \
+                         here; run it again"
+                    .to_string(),
+            }));
+            continue;
+        }
+        let wanted = &servers[i].wanted.hash;
+        let state = &remote.state;
+        let summary = if plan.on(i).next().is_none() {
+            format!("up to date at {}; sent nothing, changed no VM", short(wanted))
+        } else {
+            let was = match &state.current {
+                Some(was) if was == wanted => "its last apply had not finished".to_string(),
+                Some(was) => format!("was {}", short(was)),
+                None => "first apply".to_string(),
+            };
+            let sent = match sent_counts[i] {
+                Some(Some((n, of))) => format!("sent {n} of {of} files"),
+                _ => "already on the server, sent nothing".to_string(),
+            };
+            let vms = plan.on(i).filter(|s| matches!(s, Step::Vm { .. })).count();
+            format!("applied {} ({was}); {sent}; {vms} VM step{}", short(wanted), plural(vms))
+        };
+        results[i] = Some(Ok(summary));
+    }
+}
+
+/// Puts the generation on the server unless it is there, intact. Returns files sent, of how
+/// many; `None` when nothing had to be sent.
+fn send(ctx: &Context, link: &Link, host: &Host, remote: &mut Remote) -> Result<Option<(usize, usize)>> {
+    let name = host.name.as_str();
+    let wanted = ctx.tree.host_hash(name);
+    let session = &mut remote.session;
+    let state = &remote.state;
+    if state.has(&wanted) && listing(session, &format!("generations/{wanted}"))?.hash() == wanted {
+        return Ok(None);
+    }
+    let id = session::nonce();
+    session.must(&Call::Stage(&id))?;
+    let current = state.current.as_ref().filter(|c| state.has(c));
+    let link_dest = current.map(|c| format!("{}/generations/{c}", host.root));
+    let source = ctx.out.join(layout::host_dir(name));
+    let staging = format!("{}/staging/{id}", host.root);
+    let sent = link.rsync(&source, &staging, link_dest.as_deref())?;
+    let arrived = listing(session, &format!("staging/{id}"))?.hash();
+    if arrived != wanted {
+        return Err(Error::Corrupt { host: name.to_string(), expected: wanted, actual: arrived });
+    }
+    session.must(&Call::Commit { id: &id, hash: &wanted })?;
+    Ok(Some((sent, Listing::of_host(ctx.tree, name).len())))
+}
+
+/// Removes old generations after a successful apply; returns how many.
+fn prune(remote: &mut Remote, host: &Host, keep: usize, cluster: &Label) -> Result<usize> {
+    let after = read_state(&mut remote.session, host, &unit_prefix(cluster))?;
+    let drop = after.to_drop(keep);
+    if !drop.is_empty() {
+        let hashes: Vec<&str> = drop.iter().map(String::as_str).collect();
+        remote.session.must(&Call::Drop(&hashes))?;
+    }
+    Ok(drop.len())
+}
+
+/// `gen apply --dry-run`'s header for one server, and the files that would change.
+fn preview_header(ctx: &Context, host: &Host, remote: &mut Remote, server: &Server) -> Result<String> {
+    let name = host.name.as_str();
+    let wanted = &server.wanted.hash;
+    let state = &remote.state;
+    let busy = !remote.session.must(&Call::Busy)?.is_empty();
+    let mut text = match &state.current {
+        Some(c) if c == wanted => format!("{name}: {} is current there", short(wanted)),
+        Some(c) => format!("{name}: would replace {} with {}", short(c), short(wanted)),
+        None => format!("{name}: would apply {} for the first time", short(wanted)),
+    };
+    text += "; dry run, nothing was changed\n";
+    if busy {
+        text += "  note    an apply is running there now\n";
+    }
+    let current = match &state.current {
+        Some(c) if state.has(c) => listing(&mut remote.session, &format!("generations/{c}"))?,
+        _ => Listing::default(),
+    };
+    for (change, path) in server::changes(&current, &Listing::of_host(ctx.tree, name)) {
+        let _ = writeln!(text, "  {:<7} {path}", change.word());
+    }
+    Ok(text)
+}
+
+/// What the dry run says a send does.
+fn send_text(remote: &Option<Remote>, ctx: &Context, host: &Host) -> String {
+    let name = host.name.as_str();
+    let local = Listing::of_host(ctx.tree, name);
+    let Some(remote) = remote else { return String::new() };
+    let state = &remote.state;
+    let wanted = ctx.tree.host_hash(name);
+    if state.has(&wanted) {
+        return "nothing: the generation is already there (if intact)".to_string();
+    }
+    format!("{} files, unchanged ones linked from the current generation", local.len())
+}
+
+/// `gen rollback HOST`: the previous generation, applied by the same plan as any other.
 pub fn rollback(ctx: &Context, host: &str) -> Result<u8> {
     let hosts = select(ctx.site, Some(host))?;
     let host = hosts[0];
     let name = host.name.as_str();
     let link = Link::new(host)?;
-    let mut session = link.open(WRITE_TOOLS)?;
-    session.lock(&mut || waiting(name))?;
-    let state = read_state(&mut session, host)?;
+    let mut remote = open_remote(&link, true, &ctx.site.cluster)?;
+    let state = remote.state.clone();
     let (Some(current), Some(previous)) = (&state.current, &state.previous) else {
         return Err(Error::NoPrevious { host: name.to_string() });
     };
     if previous == current || !state.has(previous) {
         return Err(Error::NoPrevious { host: name.to_string() });
     }
-    let found = listing(&mut session, &format!("generations/{previous}"))?.hash();
-    if &found != previous {
+    let found = listing(&mut remote.session, &format!("generations/{previous}"))?;
+    if &found.hash() != previous {
         return Err(Error::Corrupt {
             host: name.to_string(),
             expected: previous.clone(),
-            actual: found,
+            actual: found.hash(),
         });
     }
-    session.must("making the previous generation current", "switch", &[previous])?;
-    let mut output = Output::new(Some("  ".to_string()));
-    run_entrypoint(&mut session, host, previous, state.running(), &mut output)?;
-    session.close();
+    let text = remote.session.must(&Call::Facts(previous))?.join("\n");
+    let machines = plan::parse_machines(&text)
+        .map_err(|reason| Error::Apply { host: name.to_string(), reason })?;
+    let unit = found.sha(&layout::unit_file(&ctx.site.cluster)).map(String::from);
+    let mut seen = seen_of(&state, host)?;
+    seen.current = Some(current.clone());
+    let server = Server {
+        name: name.to_string(),
+        seen: Some(seen),
+        wanted: Wanted { hash: previous.clone(), machines, unit },
+        applied: true,
+    };
+    let servers = vec![server];
+    let plan = plan::plan(&servers).map_err(|r| Error::Refused { reason: r.reason, fix: r.fix })?;
+    let mut output = Output::new(Some("    ".to_string()));
+    remote.session.must(&Call::Begin)?;
+    for p in &plan.steps {
+        say(&format!("{}\n", plan::step_line(&servers[0], &p.step, "")));
+        match &p.step {
+            Step::Send => {}
+            Step::Switch => {
+                remote.session.must(&Call::Switch(previous))?;
+            }
+            Step::Finish => {
+                remote.session.must(&Call::Finish { hash: previous, commit: None })?;
+            }
+            step => {
+                let (word, node) = match step {
+                    Step::InstallUnit => ("install-unit", None),
+                    Step::RetireUnit => ("retire-unit", None),
+                    Step::Vm { node, action, .. } => (action.word(), Some(node.as_str())),
+                    _ => unreachable!(),
+                };
+                let call = Call::Step { hash: previous, step: word, node };
+                let reply = remote.session.call(&call, &mut |line| output.line(line))?;
+                if reply.status != 0 {
+                    return Err(Error::Step {
+                        host: name.to_string(),
+                        step: plan::step_line(&servers[0], step, ""),
+                        output: output.tail(),
+                    });
+                }
+            }
+        }
+    }
+    remote.session.close();
     let mut text = format!("{name}: rolled back to {} (was {})\n", short(previous), short(current));
     if *current == ctx.tree.host_hash(name) {
         let _ = writeln!(
@@ -120,6 +584,38 @@ pub fn rollback(ctx: &Context, host: &str) -> Result<u8> {
     }
     say(&text);
     Ok(exit::OK)
+}
+
+/// Where a server stands, as `gen status` reports it; the exit status follows from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Standing {
+    NeverApplied,
+    Behind { runs: String, rolled_back: bool },
+    Unfinished { current: String },
+    UpToDate { current: String },
+    Unreachable(String),
+    WrongHostKey,
+    LoginRefused(String),
+    Failed(String),
+}
+
+impl Standing {
+    fn word(&self) -> &'static str {
+        match self {
+            Standing::NeverApplied => "never applied",
+            Standing::Behind { .. } => "behind",
+            Standing::Unfinished { .. } => "unfinished",
+            Standing::UpToDate { .. } => "up to date",
+            Standing::Unreachable(_) => "unreachable",
+            Standing::WrongHostKey => "wrong host key",
+            Standing::LoginRefused(_) => "login refused",
+            Standing::Failed(_) => "failed",
+        }
+    }
+
+    fn is_current(&self) -> bool {
+        matches!(self, Standing::UpToDate { .. })
+    }
 }
 
 /// `gen status [HOST]`: exit 0 when every server runs what `out/` holds, else 1.
@@ -134,256 +630,72 @@ pub fn status(ctx: &Context, host: Option<&str>) -> Result<u8> {
                  build\n";
     }
     let mut all_current = true;
-    for (host, standing) in hosts.iter().zip(results) {
-        let (word, detail) = match standing {
+    for (host, result) in hosts.iter().zip(results) {
+        let (standing, detail) = match result {
             Ok(s) => s,
             Err(e) => brief(&e),
         };
-        all_current &= word == "up to date";
-        let _ = writeln!(text, "{:<width$}  {word:<14} {detail}", host.name.as_str());
+        all_current &= standing.is_current();
+        let _ = writeln!(text, "{:<width$}  {:<14} {detail}", host.name.as_str(), standing.word());
     }
     say(&text);
     Ok(if all_current { exit::OK } else { exit::DIFFERS })
 }
 
-/// What `gen apply` did on one server.
-struct Applied {
-    hash: String,
-    was: Option<String>,
-    /// Files sent, of how many; `None` when the generation was already on the server.
-    sent: Option<(usize, usize)>,
-    /// The generation was current and its entrypoint had finished: nothing was restarted.
-    unchanged: bool,
-    /// Old generations removed, or why they could not be.
-    pruned: std::result::Result<usize, String>,
-}
-
-impl Applied {
-    fn describe(&self) -> String {
-        let hash = short(&self.hash);
-        let mut text = if self.unchanged {
-            format!("up to date at {hash}; sent nothing, restarted nothing")
-        } else {
-            let was = match &self.was {
-                Some(was) if *was == self.hash => "its entrypoint had not finished".to_string(),
-                Some(was) => format!("was {}", short(was)),
-                None => "first apply".to_string(),
-            };
-            let sent = match self.sent {
-                Some((sent, of)) => format!("sent {sent} of {of} files"),
-                None => "already on the server, sent nothing".to_string(),
-            };
-            format!("applied {hash} ({was}); {sent}")
-        };
-        match &self.pruned {
-            Ok(0) => {}
-            Ok(n) => {
-                let _ =
-                    write!(text, "; removed {n} old generation{}", if *n == 1 { "" } else { "s" });
-            }
-            Err(e) => {
-                let _ = write!(text, "\n{}", e.replacen("error:", "warning:", 1));
-            }
-        }
-        text
-    }
-}
-
-fn apply_host(
-    ctx: &Context,
-    host: &Host,
-    keep: usize,
-    waiting: &mut dyn FnMut(),
-    output: &mut Output,
-) -> Result<Applied> {
+/// `gen status` for one server: where it stands and the detail.
+fn standing(ctx: &Context, host: &Host) -> Result<(Standing, String)> {
     let name = host.name.as_str();
     let wanted = ctx.tree.host_hash(name);
     let link = Link::new(host)?;
-    let mut session = link.open(WRITE_TOOLS)?;
-    session.lock(waiting)?;
-    let state = read_state(&mut session, host)?;
-
-    let present = state.has(&wanted)
-        && listing(&mut session, &format!("generations/{wanted}"))?.hash() == wanted;
-    let sent = if present {
-        None
-    } else {
-        let id = session::nonce();
-        session.must("preparing a staging folder", "stage", &[&id])?;
-        let current = state.current.as_ref().filter(|c| state.has(c));
-        let link_dest = current.map(|c| format!("{}/generations/{c}", host.root));
-        let source = ctx.out.join("hosts").join(name);
-        let staging = format!("{}/staging/{id}", host.root);
-        let sent = link.rsync(&source, &staging, link_dest.as_deref())?;
-        let arrived = listing(&mut session, &format!("staging/{id}"))?.hash();
-        if arrived != wanted {
-            return Err(Error::Corrupt {
-                host: name.to_string(),
-                expected: wanted,
-                actual: arrived,
-            });
-        }
-        session.must("naming the new generation", "commit", &[&id, &wanted])?;
-        Some((sent, Listing::of_host(ctx.tree, name).len()))
-    };
-    if state.current.as_ref() != Some(&wanted) {
-        session.must("making the new generation current", "switch", &[&wanted])?;
-    }
-    let running = state.running();
-    let unchanged = state.current.as_ref() == Some(&wanted) && running == Some(wanted.as_str());
-    run_entrypoint(&mut session, host, &wanted, running, output)?;
-
-    // The apply has succeeded by now: a generation that cannot be removed is only reported.
-    let pruned = read_state(&mut session, host).and_then(|after| {
-        let drop = after.to_drop(keep);
-        if !drop.is_empty() {
-            let hashes: Vec<&str> = drop.iter().map(String::as_str).collect();
-            session.must("removing old generations", "drop", &hashes)?;
-        }
-        Ok(drop.len())
-    });
-    session.close();
-    let pruned = pruned.map_err(|e| e.to_string());
-    Ok(Applied { hash: wanted, was: state.current, sent, unchanged, pruned })
-}
-
-/// Runs the current generation's `apply.sh`, telling it which generation the units ran.
-fn run_entrypoint(
-    session: &mut Session,
-    host: &Host,
-    generation: &str,
-    running: Option<&str>,
-    output: &mut Output,
-) -> Result<()> {
-    let reply = session.call("run", &[running.unwrap_or("")], &mut |line| output.line(line))?;
-    if reply.status != 0 {
-        return Err(Error::Entrypoint {
-            host: host.name.to_string(),
-            generation: short(generation).to_string(),
-            output: output.tail(),
-        });
-    }
-    Ok(())
-}
-
-/// `gen apply --dry-run` for one server: reads, never writes, takes no lock.
-fn preview(ctx: &Context, host: &Host) -> Result<String> {
-    let name = host.name.as_str();
-    let wanted = ctx.tree.host_hash(name);
-    let local = Listing::of_host(ctx.tree, name);
-    let link = Link::new(host)?;
-    let mut session = link.open(WRITE_TOOLS)?;
-    let state = read_state(&mut session, host)?;
-    let busy = !session.must("asking about the lock", "busy", &[])?.is_empty();
-    let mut listings: Vec<(String, Listing)> = Vec::new();
-    let mut listing_of = |session: &mut Session, hash: &str| -> Result<Listing> {
-        if let Some((_, l)) = listings.iter().find(|(h, _)| h == hash) {
-            return Ok(l.clone());
-        }
-        let l = listing(session, &format!("generations/{hash}"))?;
-        listings.push((hash.to_string(), l.clone()));
-        Ok(l)
-    };
-    let current = match &state.current {
-        Some(c) if state.has(c) => listing_of(&mut session, c)?,
-        // None yet, or someone removed it: everything is sent.
-        _ => Listing::default(),
-    };
-    let running = match state.running() {
-        Some(r) => Some(listing_of(&mut session, r)?),
-        None => None,
-    };
-    let present = state.has(&wanted) && listing_of(&mut session, &wanted)?.hash() == wanted;
-    session.close();
-
-    let mut text = match &state.current {
-        Some(c) if *c == wanted => format!("{name}: {} is current there", short(&wanted)),
-        Some(c) => format!("{name}: would replace {} with {}", short(c), short(&wanted)),
-        None => format!("{name}: would apply {} for the first time", short(&wanted)),
-    };
-    text += "; dry run, nothing was changed\n";
-    if busy {
-        text += "  note    an apply is running there now\n";
-    }
-    for (change, path) in server::changes(&current, &local) {
-        let _ = writeln!(text, "  {:<7} {path}", change.word());
-    }
-    let sends = server::changes(&current, &local)
-        .iter()
-        .filter(|(c, _)| *c != server::Edit::Remove)
-        .count();
-    if present {
-        text += "  send    nothing: the generation is already there\n";
-    } else if state.current.is_none() || sends == local.len() {
-        let _ = writeln!(text, "  send    all {} files", local.len());
-    } else {
-        let _ = writeln!(
-            text,
-            "  send    {sends} of {} files; the others are linked from the current generation",
-            local.len()
-        );
-    }
-    let root = &host.root;
-    let previous = state.running().map(|r| format!(" {root}/generations/{r}")).unwrap_or_default();
-    let _ = writeln!(text, "  run     sh {root}/current/apply.sh{previous}");
-    let groups = crate::render::restart_groups(ctx.site, host);
-    let restarts = server::restarts(&groups, running.as_ref(), &local);
-    if restarts.is_empty() {
-        text += "  restart nothing: no Vagrantfile or netplan file changed\n";
-    }
-    for unit in restarts {
-        let _ = writeln!(text, "  restart {unit}");
-    }
-    Ok(text)
-}
-
-/// `gen status` for one server: a word and the detail.
-fn standing(ctx: &Context, host: &Host) -> Result<(&'static str, String)> {
-    let name = host.name.as_str();
-    let wanted = ctx.tree.host_hash(name);
-    let link = Link::new(host)?;
-    let mut session = link.open(READ_TOOLS)?;
-    let state = read_state(&mut session, host)?;
-    let busy = !session.must("asking about the lock", "busy", &[])?.is_empty();
-    session.close();
+    let mut remote = open_remote(&link, false, &ctx.site.cluster)?;
+    let busy = !remote.session.must(&Call::Busy)?.is_empty();
+    remote.session.close();
+    let state = remote.state;
     let note = if busy { " (an apply is running now)" } else { "" };
+    let commit = state.commit.as_ref().map(|c| format!(" from commit {c}")).unwrap_or_default();
     let apply = format!("run `gen apply {name}`");
+    let down: Vec<&String> = state.vms.keys().filter(|n| !state.active.contains(n)).collect();
+    let down = if down.is_empty() {
+        String::new()
+    } else {
+        format!("; not running: {}", down.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", "))
+    };
     Ok(match &state.current {
-        None => ("never applied", format!("out/ has {}: {apply}{note}", short(&wanted))),
+        None => (Standing::NeverApplied, format!("out/ has {}: {apply}{note}", short(&wanted))),
         Some(c) if *c != wanted => {
-            let rolled =
-                if state.previous.as_ref() == Some(&wanted) { ", rolled back" } else { "" };
+            let rolled_back = state.previous.as_ref() == Some(&wanted);
+            let rolled = if rolled_back { ", rolled back" } else { "" };
             (
-                "behind",
-                format!("runs {}{rolled}, out/ has {}: {apply}{note}", short(c), short(&wanted)),
+                Standing::Behind { runs: c.clone(), rolled_back },
+                format!("runs {}{commit}{rolled}, out/ has {}: {apply}{note}", short(c), short(&wanted)),
             )
         }
-        Some(c) if state.running() != Some(c.as_str()) => (
-            "unfinished",
-            format!("{} is current but its entrypoint did not finish: {apply}{note}", short(c)),
+        Some(c) if state.applying || state.applied.as_ref() != Some(c) => (
+            Standing::Unfinished { current: c.clone() },
+            format!("{} is current but its apply did not finish: {apply}{note}", short(c)),
         ),
-        Some(c) => ("up to date", format!("{}{note}", short(c))),
+        Some(c) => (Standing::UpToDate { current: c.clone() }, format!("{}{commit}{down}{note}", short(c))),
     })
 }
 
 /// A failure in `gen status`'s words: what the server is, as far as gen can tell.
-fn brief(e: &Error) -> (&'static str, String) {
+fn brief(e: &Error) -> (Standing, String) {
     match e {
-        Error::Unreachable { detail, .. } => ("unreachable", detail.clone()),
+        Error::Unreachable { detail, .. } => (Standing::Unreachable(detail.clone()), detail.clone()),
         Error::HostKey { .. } => {
-            ("wrong host key", "its ssh host key is not the one in site.toml".to_string())
+            (Standing::WrongHostKey, "its ssh host key is not the one in site.toml".to_string())
         }
-        Error::Login { detail, .. } => ("login refused", detail.clone()),
+        Error::Login { detail, .. } => (Standing::LoginRefused(detail.clone()), detail.clone()),
         other => {
             let text = other.to_string();
-            let first = text.lines().next().unwrap_or("").trim_start_matches("error: ");
-            ("failed", first.to_string())
+            let first = text.lines().next().unwrap_or("").trim_start_matches("error: ").to_string();
+            (Standing::Failed(first.clone()), first)
         }
     }
 }
 
-fn read_state(session: &mut Session, host: &Host) -> Result<State> {
-    let lines = session.must("reading the generations", "state", &[])?;
+fn read_state(session: &mut Session, host: &Host, prefix: &str) -> Result<State> {
+    let lines = session.must(&Call::State(prefix))?;
     State::parse(&lines).map_err(|reason| Error::Remote {
         host: host.name.to_string(),
         step: "reading the generations",
@@ -392,7 +704,7 @@ fn read_state(session: &mut Session, host: &Host) -> Result<State> {
 }
 
 fn listing(session: &mut Session, folder: &str) -> Result<Listing> {
-    Ok(Listing::parse(&session.must("listing a generation", "listing", &[folder])?))
+    Ok(Listing::parse(&session.must(&Call::Listing(folder))?))
 }
 
 /// The hosts a command is about: the one named, or all.
@@ -407,6 +719,31 @@ fn select<'s>(site: &'s Site, name: Option<&str>) -> Result<Vec<&'s Host>> {
             }),
         },
     }
+}
+
+/// Runs `work` for each link on up to `jobs` threads; results in the order of `links`.
+fn each_link<'l, T: Send>(
+    links: &'l [Link<'l>],
+    jobs: usize,
+    work: impl Fn(&'l Link<'l>) -> T + Sync,
+) -> Vec<T> {
+    let hosts: Vec<usize> = (0..links.len()).collect();
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<T>>> = Mutex::new(hosts.iter().map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, links.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(link) = links.get(i) else { break };
+                    let result = work(link);
+                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.into_iter().map(|r| r.expect("every link was worked on")).collect()
 }
 
 /// Runs `work` for each host on up to `jobs` threads; results in the order of `hosts`.

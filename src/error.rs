@@ -76,8 +76,12 @@ pub enum Error {
     Remote { host: String, step: &'static str, output: String },
     /// A folder on the server does not hash to the generation it should be.
     Corrupt { host: String, expected: String, actual: String },
-    /// The new generation's `apply.sh` failed; `output` is its last lines unless already shown.
-    Entrypoint { host: String, generation: String, output: String },
+    /// A step of the plan failed on the server; `output` is its last lines unless already shown.
+    Step { host: String, step: String, output: String },
+    /// The plan cannot be run without orphaning a VM, a clash or a loss of etcd quorum.
+    Refused { reason: String, fix: String },
+    /// The server runs VMs of gen's first layout, which this gen would orphan.
+    Legacy { host: String, root: String, groups: Vec<String>, nodes: Vec<String> },
     /// `gen rollback` on a server with no other generation to go back to.
     NoPrevious { host: String },
 }
@@ -97,7 +101,9 @@ impl Error {
             | Error::ServerLacks { .. }
             | Error::Remote { .. }
             | Error::Corrupt { .. }
-            | Error::Entrypoint { .. }
+            | Error::Step { .. }
+            | Error::Refused { .. }
+            | Error::Legacy { .. }
             | Error::NoPrevious { .. } => exit::DIFFERS,
             _ => exit::INVALID,
         }
@@ -216,12 +222,26 @@ impl fmt::Display for Error {
                  {actual}; they were not made current\n  fix: check that nothing changes \
                  `out/` during an apply (`gen check`), then apply again: gen sends the files anew"
             ),
-            Error::Entrypoint { host, generation, output } => write!(
+            Error::Step { host, step, output } => write!(
                 f,
-                "error: on `{host}`, the entrypoint of generation {generation} failed\n{output}  \
-                 that generation stays current, and some of its VM groups may have been \
-                 restarted\n  fix: correct the cause and run `gen apply {host}` again (it then \
-                 restarts every group), or `gen rollback {host}` to go back"
+                "error: on `{host}`, the step `{step}` failed\n{output}  the steps before it \
+                 ran; the apply stops here\n  fix: correct the cause and run the same apply \
+                 again: it plans afresh from what the server then runs"
+            ),
+            Error::Refused { reason, fix } => {
+                write!(f, "error: gen will not apply this: {reason}; nothing was changed\n  fix: {fix}")
+            }
+            Error::Legacy { host, root, groups, nodes } => write!(
+                f,
+                "error: `{host}` runs VMs of gen's first layout (one Vagrantfile per role group: \
+                 {}); this gen keeps one Vagrant environment per VM and would orphan them, so \
+                 nothing was changed\n  fix: on {host}, with the generation that made them \
+                 still current, for each group G of {}: `sudo systemctl disable --now \
+                 <cluster>-{host}-G.service; VAGRANT_CWD={root}/current/G \
+                 VAGRANT_DOTFILE_PATH={root}/state/G vagrant destroy -f; rm -rf {root}/state/G`, \
+                 then `gen apply {host}` creates them anew (README, \"Changing a running lab\")",
+                nodes.join(", "),
+                groups.join(", ")
             ),
             Error::NoPrevious { host } => write!(
                 f,

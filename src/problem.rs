@@ -99,7 +99,6 @@ pub enum Problem {
     UnknownRole {
         value: String,
     },
-    HostWithoutNodes,
     /// A node name the inventory already uses for something else.
     ReservedName {
         value: String,
@@ -177,7 +176,6 @@ impl fmt::Display for Problem {
             DuplicateAddress { ip, other } => write!(f, "`{ip}` is already used by `{other}`"),
             UnknownHost { name, .. } => write!(f, "no host `{name}` in `[hosts]`"),
             UnknownRole { value } => write!(f, "unknown role `{}`", shown(value)),
-            HostWithoutNodes => write!(f, "this host runs no node"),
             ReservedName { value, meaning } => {
                 write!(f, "`{value}` cannot name a node: in the inventory it is {meaning}")
             }
@@ -258,7 +256,6 @@ impl Problem {
             }
             UnknownHost { known, .. } => format!("use one of {}", one_of(known)),
             UnknownRole { .. } => "use `control-plane` or `worker`".into(),
-            HostWithoutNodes => "add a node with this `host`, or remove the host".into(),
             ReservedName { .. } => "choose another name for the node".into(),
             UnknownRelease { known, .. } => {
                 format!("use `{}`, the newest", known.first().copied().unwrap_or_default())

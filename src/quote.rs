@@ -57,6 +57,12 @@ pub fn yaml(s: &str) -> String {
     out
 }
 
+/// A TOML basic string. TOML's escapes (`\"`, `\\`, `\n`, `\t`, `\r`, `\uXXXX`) are the JSON
+/// ones `yaml` writes, and TOML refuses raw control characters, which `yaml` escapes.
+pub fn toml(s: &str) -> String {
+    yaml(s)
+}
+
 /// A value in a systemd unit that is not parsed as a command line (`Description=`, the value of
 /// `Environment=`): specifiers start with `%`, so it is doubled. Newlines cannot be represented
 /// and never get here: validation rejects control characters in every single-line field.

@@ -10,7 +10,8 @@ use std::net::Ipv4Addr;
 use askama::Template;
 
 use crate::kubespray::Release;
-use crate::site::{Host, Label, Node, Role, Site};
+use crate::layout;
+use crate::site::{Host, Label, Node, Site};
 use crate::tree::{Tree, sha256_hex};
 
 /// First line of every file whose format has comments.
@@ -34,8 +35,7 @@ pub const BRIDGED_ROUTE_METRIC: u32 = 10;
 pub const GUEST_USER: &str = "vagrant";
 
 /// Vagrant's own per-VM limits (`config.vm.boot_timeout` default 300 s, `graceful_halt_timeout`
-/// default 60 s), plus a margin for VirtualBox itself. `vagrant up` boots a Vagrantfile's VMs
-/// one after another, so a unit's budget grows with its VM count.
+/// default 60 s), plus a margin for VirtualBox itself. A unit runs one VM.
 const BOOT_SECONDS_PER_VM: u32 = 300 + 60;
 const HALT_SECONDS_PER_VM: u32 = 60 + 30;
 const UNIT_SECONDS_MARGIN: u32 = 120;
@@ -62,23 +62,8 @@ fn text(template: &impl Template) -> String {
     template.render().expect("templates only print validated values")
 }
 
-/// The role groups present on a host, control plane first, each with its nodes in name order
-/// (`nodes`: the host's, in name order).
-fn groups_of<'s>(nodes: &[&'s Node]) -> Vec<(Role, Vec<&'s Node>)> {
-    [Role::ControlPlane, Role::Worker]
-        .into_iter()
-        .map(|role| {
-            let nodes: Vec<&Node> = nodes.iter().copied().filter(|n| n.role == role).collect();
-            (role, nodes)
-        })
-        .filter(|(_, nodes)| !nodes.is_empty())
-        .collect()
-}
-
-/// `<cluster>-<host>-<group>.service`: names the lab, the server and the Vagrantfile it starts.
-pub fn unit_name(cluster: &Label, host: &Label, role: Role) -> String {
-    format!("{cluster}-{host}-{}.service", role.group())
-}
+/// The template unit's name is in `layout`; the unit of one VM is its instance.
+pub use crate::layout::{unit_instance, unit_template};
 
 /// A locally administered unicast MAC built from the node's LAN address: deterministic, unique
 /// wherever the addresses are (the LAN forbids duplicates anyway), and readable back to the IP.
@@ -94,17 +79,6 @@ fn mac_colons(mac: [u8; 6]) -> String {
 /// VBoxManage's `--macaddressN` form: twelve hex digits, no separators.
 fn mac_vbox(mac: [u8; 6]) -> String {
     mac.iter().map(|b| format!("{b:02X}")).collect()
-}
-
-/// Where a host keeps the current generation's copy of a role group's Vagrantfile.
-fn vagrant_cwd(host: &Host, role: Role) -> String {
-    format!("{}/current/{}", host.root, role.group())
-}
-
-/// Vagrant's machine state (VM ids) lives outside every generation, so switching generations
-/// never orphans a VM.
-fn vagrant_state(host: &Host, role: Role) -> String {
-    format!("{}/state/{}", host.root, role.group())
 }
 
 mod filters {
@@ -124,6 +98,11 @@ mod filters {
     }
 
     #[askama::filter_fn]
+    pub fn toml(s: impl std::fmt::Display, _: &dyn askama::Values) -> askama::Result<String> {
+        Ok(crate::quote::toml(&s.to_string()))
+    }
+
+    #[askama::filter_fn]
     pub fn systemd(s: impl std::fmt::Display, _: &dyn askama::Values) -> askama::Result<String> {
         Ok(crate::quote::systemd(&s.to_string()))
     }
@@ -134,24 +113,21 @@ mod filters {
 struct Vagrantfile<'a> {
     cluster: &'a Label,
     host: &'a Label,
-    group: &'static str,
+    node: &'a Label,
+    role: &'static str,
+    unit: String,
     box_name: &'a str,
     box_version: &'a str,
     bridge: &'a str,
-    guest_netplan: &'static str,
-    guest_user: &'static str,
-    authorized_keys: &'a [String],
-    machines: Vec<Machine>,
-}
-
-struct Machine {
-    name: String,
     vm_name: String,
     ip: Ipv4Addr,
     mac: String,
     cpus: u32,
     memory_mb: u32,
-    netplan_source: String,
+    netplan_source: &'static str,
+    guest_netplan: &'static str,
+    guest_user: &'static str,
+    authorized_keys: &'a [String],
 }
 
 #[derive(Template)]
@@ -171,7 +147,6 @@ struct Netplan<'a> {
 struct Unit<'a> {
     cluster: &'a Label,
     host: &'a Label,
-    group: &'static str,
     description: String,
     user: &'a str,
     cwd: String,
@@ -181,125 +156,128 @@ struct Unit<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "machines.toml", escape = "none")]
+struct Machines<'a> {
+    host: &'a Label,
+    machines: Vec<MachineFacts<'a>>,
+}
+
+/// One VM's row of `machines.toml`.
+struct MachineFacts<'a> {
+    node: &'a Label,
+    role: &'static str,
+    vm_name: String,
+    ip: Ipv4Addr,
+    mac: String,
+    bridge: &'a str,
+    cpus: u32,
+    memory_mb: u32,
+    box_name: &'a str,
+    box_version: &'a str,
+    guest: String,
+}
+
+#[derive(Template)]
 #[template(path = "apply.sh", escape = "none")]
 struct Apply<'a> {
     host: &'a Label,
     user: &'a str,
     root: &'a str,
-    groups: Vec<ApplyGroup>,
-    /// Units of role groups this host does not run (any more): removed if installed.
-    stale_units: Vec<String>,
-}
-
-struct ApplyGroup {
-    group: &'static str,
     unit: String,
-    state: String,
-    /// Files of this generation whose change means the group's VMs must be restarted.
-    inputs: Vec<String>,
+    /// `<cluster>-vm@`: the instance unit is this, the node and `.service`.
+    unit_prefix: String,
 }
 
-/// The files whose change makes apply.sh restart a role group's VMs: its Vagrantfile and its
-/// guests' netplan files. `gen apply --dry-run` predicts restarts from the same list.
-fn restart_inputs(role: Role, nodes: &[&Node]) -> Vec<String> {
-    let mut inputs = vec![format!("{}/Vagrantfile", role.group())];
-    inputs.extend(nodes.iter().map(|n| format!("netplan/{}.yaml", n.name)));
-    inputs
-}
-
-/// Each role group on `host`, control plane first: its unit and its `restart_inputs`.
-pub fn restart_groups(site: &Site, host: &Host) -> Vec<(String, Vec<String>)> {
-    let nodes: Vec<&Node> = site.nodes.iter().filter(|n| n.host == host.name).collect();
-    groups_of(&nodes)
-        .into_iter()
-        .map(|(role, nodes)| {
-            (unit_name(&site.cluster, &host.name, role), restart_inputs(role, &nodes))
-        })
-        .collect()
+/// What a VM's provisioners put into the guest: its netplan override and the authorized keys.
+/// A change of these alone provisions the running VM; nothing else about it changes.
+fn guest_hash(netplan: &str, keys: &[String]) -> String {
+    let mut bytes = sha256_hex(netplan.as_bytes());
+    for key in keys {
+        bytes.push('\n');
+        bytes.push_str(key);
+    }
+    sha256_hex(bytes.as_bytes())
 }
 
 fn render_host(site: &Site, host: &Host, nodes: &[&Node], tree: &mut Tree) {
-    let base = format!("hosts/{}", host.name);
-    let mut apply_groups = Vec::new();
-    for (role, nodes) in groups_of(nodes) {
-        let group = role.group();
-        let machines = nodes
-            .iter()
-            .map(|n| Machine {
-                name: n.name.to_string(),
-                vm_name: format!("{}-{}", site.cluster, n.name),
-                ip: n.ip,
-                mac: mac_vbox(bridged_mac(n.ip)),
-                cpus: n.cpus,
-                memory_mb: n.memory_mb,
-                netplan_source: format!("../netplan/{}.yaml", n.name),
-            })
-            .collect();
+    let base = layout::host_dir(host.name.as_str());
+    let unit = unit_template(&site.cluster);
+    let mut machines = Vec::new();
+    for n in nodes {
+        let mac = bridged_mac(n.ip);
+        let netplan = Netplan {
+            node: &n.name,
+            id: BRIDGED_NETPLAN_ID,
+            mac: mac_colons(mac),
+            address: format!("{}/{}", n.ip, site.network.cidr.prefix_len()),
+            gateway: site.network.gateway,
+            metric: BRIDGED_ROUTE_METRIC,
+            dns: &site.network.dns,
+        };
+        let netplan = text(&netplan);
+        tree.insert_text(format!("{base}/{}", layout::netplan(n.name.as_str())), &netplan);
+        let vm_name = layout::vm_name(&site.cluster, n.name.as_str());
         let vagrantfile = Vagrantfile {
             cluster: &site.cluster,
             host: &host.name,
-            group,
+            node: &n.name,
+            role: n.role.word(),
+            unit: unit_instance(&site.cluster, n.name.as_str()),
             box_name: &site.vagrant.box_name,
             box_version: &site.vagrant.box_version,
             bridge: &host.bridge,
+            vm_name: vm_name.clone(),
+            ip: n.ip,
+            mac: mac_vbox(mac),
+            cpus: n.cpus,
+            memory_mb: n.memory_mb,
+            netplan_source: layout::NETPLAN,
             guest_netplan: GUEST_NETPLAN_PATH,
             guest_user: GUEST_USER,
             authorized_keys: &site.vagrant.authorized_keys,
-            machines,
         };
-        tree.insert_text(format!("{base}/{group}/Vagrantfile"), &text(&vagrantfile));
-
-        let vms = nodes.len() as u32;
-        let unit = Unit {
-            cluster: &site.cluster,
-            host: &host.name,
-            group,
-            description: format!(
-                "Vagrant VMs {} of cluster {} ({group})",
-                nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(" "),
-                site.cluster
-            ),
-            user: &host.user,
-            cwd: vagrant_cwd(host, role),
-            state: vagrant_state(host, role),
-            start_timeout: UNIT_SECONDS_MARGIN + vms * BOOT_SECONDS_PER_VM,
-            stop_timeout: UNIT_SECONDS_MARGIN + vms * HALT_SECONDS_PER_VM,
-        };
-        let unit_file = unit_name(&site.cluster, &host.name, role);
-        tree.insert_text(format!("{base}/systemd/{unit_file}"), &text(&unit));
-
-        for n in &nodes {
-            let netplan = Netplan {
-                node: &n.name,
-                id: BRIDGED_NETPLAN_ID,
-                mac: mac_colons(bridged_mac(n.ip)),
-                address: format!("{}/{}", n.ip, site.network.cidr.prefix_len()),
-                gateway: site.network.gateway,
-                metric: BRIDGED_ROUTE_METRIC,
-                dns: &site.network.dns,
-            };
-            tree.insert_text(format!("{base}/netplan/{}.yaml", n.name), &text(&netplan));
-        }
-        apply_groups.push(ApplyGroup {
-            group,
-            unit: unit_file,
-            state: vagrant_state(host, role),
-            inputs: restart_inputs(role, &nodes),
+        tree.insert_text(
+            format!("{base}/{}", layout::vagrantfile(n.name.as_str())),
+            &text(&vagrantfile),
+        );
+        machines.push(MachineFacts {
+            node: &n.name,
+            role: n.role.word(),
+            vm_name,
+            ip: n.ip,
+            mac: mac_colons(mac),
+            bridge: &host.bridge,
+            cpus: n.cpus,
+            memory_mb: n.memory_mb,
+            box_name: &site.vagrant.box_name,
+            box_version: &site.vagrant.box_version,
+            guest: guest_hash(&netplan, &site.vagrant.authorized_keys),
         });
     }
-    let stale_units = [Role::ControlPlane, Role::Worker]
-        .into_iter()
-        .map(|role| unit_name(&site.cluster, &host.name, role))
-        .filter(|unit| !apply_groups.iter().any(|g| &g.unit == unit))
-        .collect();
+    if !nodes.is_empty() {
+        let root = host.root.as_str();
+        let unit_file = Unit {
+            cluster: &site.cluster,
+            host: &host.name,
+            description: format!("Vagrant VM %i of cluster {} on {}", site.cluster, host.name),
+            user: &host.user,
+            cwd: layout::server_vm_dir(root, "%i"),
+            state: layout::server_state_dir(root, "%i"),
+            start_timeout: UNIT_SECONDS_MARGIN + BOOT_SECONDS_PER_VM,
+            stop_timeout: UNIT_SECONDS_MARGIN + HALT_SECONDS_PER_VM,
+        };
+        tree.insert_text(format!("{base}/{}", layout::unit_file(&site.cluster)), &text(&unit_file));
+    }
+    let facts = Machines { host: &host.name, machines };
+    tree.insert_text(format!("{base}/{}", layout::MACHINES), &text(&facts));
     let apply = Apply {
         host: &host.name,
         user: &host.user,
         root: &host.root,
-        groups: apply_groups,
-        stale_units,
+        unit_prefix: unit.trim_end_matches(".service").to_string(),
+        unit,
     };
-    tree.insert_text(format!("{base}/apply.sh"), &text(&apply));
+    tree.insert_text(format!("{base}/{}", layout::APPLY), &text(&apply));
 }
 
 #[derive(Template)]

@@ -86,7 +86,15 @@ pub enum Role {
 }
 
 impl Role {
-    /// The folder and unit-name part of this role's group on a host.
+    /// The role as `site.toml` and `machines.toml` write it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Role::ControlPlane => "control-plane",
+            Role::Worker => "worker",
+        }
+    }
+
+    /// The folder and unit-name part of this role's group on a host (gen's first layout).
     pub fn group(self) -> &'static str {
         match self {
             Role::ControlPlane => "control-plane",
@@ -263,7 +271,7 @@ fn read_site(doc: &toml::Spanned<DeTable<'_>>, report: &mut Report) -> Option<Si
     }
     // Rules over all nodes only make sense when every node could be read.
     let all_nodes_read = nodes.len() == node_count;
-    check_hosts_and_nodes(&host_names, &hosts, &nodes, all_nodes_read, report);
+    check_hosts_and_nodes(&host_names, &nodes, report);
 
     let addons = addons.unwrap_or(Some(RawAddons { helm: false, metallb: None }));
     let (cluster, kubespray, network, vagrant, addons) =
@@ -671,13 +679,10 @@ fn read_node(
     })
 }
 
-fn check_hosts_and_nodes(
-    host_names: &[String],
-    hosts: &[Sp<Host>],
-    nodes: &[NodeAt],
-    all_nodes_read: bool,
-    report: &mut Report,
-) {
+/// Every node names a known host. A host with no node is allowed: it is how a server is
+/// emptied. `gen apply` then destroys its VMs and removes its unit; only after that can its
+/// `[hosts]` entry go, since gen reaches no server that site.toml does not name.
+fn check_hosts_and_nodes(host_names: &[String], nodes: &[NodeAt], report: &mut Report) {
     // Sets, not scans: a scan per node (or per host) costs hosts × nodes at 1,000 servers.
     let known_hosts: BTreeSet<&str> = host_names.iter().map(String::as_str).collect();
     for n in nodes {
@@ -685,14 +690,6 @@ fn check_hosts_and_nodes(
         if !known_hosts.is_empty() && !known_hosts.contains(n.node.host.as_str()) {
             let known = host_names.to_vec();
             report.add(&n.host_loc, Problem::UnknownHost { name: n.node.host.to_string(), known });
-        }
-    }
-    if all_nodes_read {
-        let used_hosts: BTreeSet<&str> = nodes.iter().map(|n| n.node.host.as_str()).collect();
-        for h in hosts {
-            if !used_hosts.contains(h.value.name.as_str()) {
-                report.add(&h.loc, Problem::HostWithoutNodes);
-            }
         }
     }
 }

@@ -1,53 +1,94 @@
 #!/bin/sh
 # {{ crate::render::HEADER }}
-# Entrypoint on host {{ host }}, run by `gen apply {{ host }}` as {{ user }} once this generation
-# is current. It installs the host's systemd units and starts their VMs. $1 is the generation
-# the VMs ran until now: a group whose Vagrantfile or netplan files differ from it is restarted,
-# and without it every group is. Running it twice changes nothing.
+# The steps `gen apply {{ host }}` runs on host {{ host }} as {{ user }}, one per call:
+# `apply.sh STEP [NODE]`. gen decides which steps run and in which order (its plan, printed by
+# `gen apply --dry-run`); each step here does one thing to one VM or to the unit, and running
+# a step twice changes nothing more.
+#
+#   install-unit    copy the template unit into systemd's folder when it differs
+#   retire-unit     remove the template unit (no VM left on this host)
+#   create NODE     point vms/NODE at this generation, enable and start its unit (vagrant up)
+#   start NODE      the same, for a VM that exists but is not running
+#   reload NODE     point vms/NODE here and restart its unit (halt, then up: new cpus, memory, NIC)
+#   halt NODE       stop its unit (vagrant halt), before another VM takes its address
+#   provision NODE  point vms/NODE here and run the provisioners in the running VM, no reboot
+#   destroy NODE    stop and disable its unit, `vagrant destroy -f` with the Vagrantfile and
+#                   state it was made with, then remove vms/NODE and state/NODE
 set -eu
 
 generation=$(cd "$(dirname "$0")" && pwd -P)
-previous=${1:-}
 root={{ root|sh }}
+template={{ unit|sh }}
 # GEN_UNIT_DIR is for gen's own tests, which cannot write to systemd's folder.
 units_dir=${GEN_UNIT_DIR:-/etc/systemd/system}
-reload=no
+step=$1
+node=${2:-}
+unit={{ unit_prefix|sh }}"$node.service"
 
-# same FILE: whether FILE is byte-identical in the previous generation.
-same() {
-  [ -n "$previous" ] && cmp -s "$generation/$1" "$previous/$1"
+# vagrant ARG...: Vagrant as the unit runs it, for this VM.
+vagrant() {
+  VAGRANT_CWD="$root/vms/$node" VAGRANT_DOTFILE_PATH="$root/state/$node" \
+    VAGRANT_CHECKPOINT_DISABLE=1 command vagrant "$@"
 }
 
-# install_unit NAME: copy the unit into systemd's folder when it differs.
-install_unit() {
-  if ! cmp -s "$generation/systemd/$1" "$units_dir/$1"; then
-    sudo install -m 0644 "$generation/systemd/$1" "$units_dir/$1"
-    reload=yes
+# point: vms/NODE becomes this generation's folder of the VM, with one rename. Until the step
+# has finished, pending/NODE says the VM may not have what vms/NODE describes.
+point() {
+  mkdir -p "$root/vms" "$root/state/$node" "$root/pending"
+  : >"$root/pending/$node"
+  ln -sfn "$generation/vms/$node" "$root/vms/.$node.new"
+  mv -T "$root/vms/.$node.new" "$root/vms/$node"
+}
+
+done_with() {
+  rm -f "$root/pending/$node"
+}
+
+case $step in
+install-unit)
+  if ! cmp -s "$generation/systemd/$template" "$units_dir/$template"; then
+    sudo install -m 0644 "$generation/systemd/$template" "$units_dir/$template"
+    sudo systemctl daemon-reload
   fi
-}
-{% for g in groups %}
-mkdir -p {{ g.state|sh }}
-install_unit {{ g.unit|sh }}
-{%- endfor %}
-{%- for unit in stale_units %}
-# This host runs no {{ unit }} VMs any more: stop them and remove the unit.
-if [ -e "$units_dir/"{{ unit|sh }} ]; then
-  sudo systemctl disable --now --quiet {{ unit|sh }}
-  sudo rm -f "$units_dir/"{{ unit|sh }}
-  reload=yes
-fi
-{%- endfor %}
-
-if [ "$reload" = yes ]; then
-  sudo systemctl daemon-reload
-fi
-{% for g in groups %}
-# {{ g.group }}: restarted when its Vagrantfile or a netplan file of its VMs changed.
-sudo systemctl enable --quiet {{ g.unit|sh }}
-if {% for input in g.inputs %}same {{ input|sh }}{% if !loop.last %} && {% endif %}{% endfor %}; then
-  sudo systemctl start {{ g.unit|sh }}
-else
-  sudo systemctl restart {{ g.unit|sh }}
-fi
-{%- endfor %}
-echo "$root: $(basename "$generation") is applied"
+  ;;
+retire-unit)
+  if [ -e "$units_dir/$template" ]; then
+    sudo rm -f "$units_dir/$template"
+    sudo systemctl daemon-reload
+  fi
+  ;;
+create | start)
+  point
+  sudo systemctl enable --quiet "$unit"
+  sudo systemctl start "$unit"
+  done_with
+  ;;
+reload)
+  point
+  sudo systemctl enable --quiet "$unit"
+  sudo systemctl restart "$unit"
+  done_with
+  ;;
+halt)
+  sudo systemctl stop "$unit"
+  ;;
+provision)
+  point
+  vagrant provision
+  done_with
+  ;;
+destroy)
+  if [ -e "$units_dir/$template" ]; then
+    sudo systemctl disable --now --quiet "$unit"
+  fi
+  if [ -e "$root/vms/$node" ]; then
+    vagrant destroy -f
+  fi
+  rm -f "$root/vms/$node" "$root/pending/$node"
+  rm -rf "$root/state/$node"
+  ;;
+*)
+  echo "apply.sh: unknown step $step" >&2
+  exit 2
+  ;;
+esac

@@ -5,7 +5,8 @@
 #
 # Under $root: generations/<hash>/ (a host tree, never changed once it has its name); current,
 # previous and applied (symlinks into generations/); applying (present while an entrypoint runs);
-# staging/ (scratch of the apply that holds the lock); lock; state/ (Vagrant's, see apply.sh).
+# staging/ (scratch of the apply that holds the lock); lock; commits/<hash> (the git commit a
+# generation came from); vms/, state/, pending/ (one entry per VM, see apply.sh).
 
 # shellcheck disable=SC2154 # root: the line gen sends first
 umask 022
@@ -65,8 +66,11 @@ relink() {
   mv -T "$root/.$1.new" "$root/$1"
 }
 
-# state: the links, whether an entrypoint was cut short, and the generations, most recently
-# made current first.
+# state UNIT_PREFIX: the links, whether an apply was cut short, the generations (most recently
+# made current first), the commit the current one came from, and each VM: the generation it
+# was last applied from (`vm NODE TARGET`), whether a step on it was cut short, whether its
+# unit `UNIT_PREFIXNODE.service` is active, the facts of those generations (`machines HASH
+# LINE`), and the sha256 of the installed template unit `UNIT_PREFIX.service`.
 state() {
   for name in current previous applied; do
     printf '%s %s\n' "$name" "$(link "$name")"
@@ -81,6 +85,47 @@ state() {
     # shellcheck disable=SC2012 # gen ignores any name that is not a hash
     ls -t "$root/generations" | sed 's/^/generation /'
   fi
+  now=$(link current)
+  if [ -n "$now" ] && [ -f "$root/commits/${now#generations/}" ]; then
+    printf 'commit %s\n' "$(cat "$root/commits/${now#generations/}")"
+  fi
+  units_dir=${GEN_UNIT_DIR:-/etc/systemd/system}
+  if [ -f "$units_dir/$1.service" ]; then
+    printf 'unit %s\n' "$(sha256sum <"$units_dir/$1.service" | sed 's/ .*//')"
+  fi
+  seen=
+  for vm in "$root"/vms/*; do
+    [ -L "$vm" ] || continue
+    node=${vm##*/}
+    target=$(readlink "$vm")
+    printf 'vm %s %s\n' "$node" "$target"
+    if [ -e "$root/pending/$node" ]; then
+      printf 'pending %s\n' "$node"
+    fi
+    if systemctl is-active --quiet "$1$node.service"; then
+      printf 'active %s\n' "$node"
+    fi
+    hash=${target%/vms/*}
+    hash=${hash##*/}
+    case " $seen " in
+    *" $hash "*) ;;
+    *)
+      seen="$seen $hash"
+      if [ -f "$root/generations/$hash/machines.toml" ]; then
+        sed "s|^|machines $hash |" "$root/generations/$hash/machines.toml"
+      fi
+      ;;
+    esac
+  done
+  # gen's first layout kept one Vagrant state per role group: state/GROUP/machines/NODE.
+  for machine in "$root"/state/*/machines/*; do
+    [ -d "$machine" ] || continue
+    group=${machine%/machines/*}
+    group=${group##*/}
+    if [ "$group" != "${machine##*/}" ]; then
+      printf 'legacy %s %s\n' "$group" "${machine##*/}"
+    fi
+  done
 }
 
 # busy: says so while another session holds the lock.
@@ -127,14 +172,35 @@ switch() {
   touch "$root/generations/$1"
 }
 
-# run [PREVIOUS]: the current generation's entrypoint, told which generation the units ran until
-# now (none: it restarts every group). Until it succeeds, `applying` says the units may be
-# anywhere in between; then `applied` names the generation they run.
-run() {
-  now=$(link current)
-  printf '%s\n' "$now" >"$root/applying"
-  sh "$root/current/apply.sh" ${1:+"$root/generations/$1"}
-  relink applied "$now"
+# begin: until `finish`, `applying` says the VMs may be anywhere between two generations.
+begin() {
+  link current >"$root/applying"
+}
+
+# step HASH STEP [NODE]: one step of gen's plan, run by that generation's apply.sh.
+step() {
+  sh "$root/generations/$1/apply.sh" "$2" ${3:+"$3"}
+}
+
+# finish HASH [COMMIT]: every step of the plan ran; `applied` names the generation, and
+# commits/HASH the git commit it was built from. Every VM the generation has points at it from
+# now on: those the plan left alone have the same facts in it, so pruning can drop the old one.
+finish() {
+  generation=$(cd "$root/generations/$1" && pwd -P)
+  for vm in "$root"/vms/*; do
+    [ -L "$vm" ] || continue
+    node=${vm##*/}
+    if [ -d "$generation/vms/$node" ]; then
+      ln -sfn "$generation/vms/$node" "$root/vms/.$node.new"
+      mv -T "$root/vms/.$node.new" "$vm"
+    fi
+  done
+  if [ -n "${2:-}" ]; then
+    mkdir -p "$root/commits"
+    printf '%s\n' "$2" >"$root/commits/.$1.new"
+    mv "$root/commits/.$1.new" "$root/commits/$1"
+  fi
+  relink applied "generations/$1"
   rm -f "$root/applying"
 }
 
@@ -144,6 +210,12 @@ drop() {
   mkdir -p "$root/staging"
   for hash in "$@"; do
     mv "$root/generations/$hash" "$root/staging/drop-$hash"
+    rm -f "$root/commits/$hash"
   done
   rm -rf "$root/staging" 2>/dev/null || :
+}
+
+# facts HASH: the generation's machines.toml.
+facts() {
+  cat "$root/generations/$1/machines.toml"
 }

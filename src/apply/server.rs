@@ -1,6 +1,6 @@
-//! What a server reports about its generations, and every decision gen takes from that: whether
-//! the tree must be sent, what the entrypoint is told ran before, what a dry run shows, what is
-//! pruned. Pure functions of what `remote.sh` printed, so they are tested here without ssh.
+//! What a server reports about its generations and VMs, read into types: whether the tree must
+//! be sent, what each VM was last applied with (for the plan), what is pruned. Pure functions of
+//! what `remote.sh` printed, so they are tested here without ssh.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -18,6 +18,18 @@ pub struct State {
     pub applying: bool,
     /// Hashes, most recently made current first.
     pub generations: Vec<String>,
+    /// The git commit the current generation was built from, if recorded.
+    pub commit: Option<String>,
+    /// sha256 of the installed template unit.
+    pub unit: Option<String>,
+    /// Each VM: the generation it was last applied from (`None`: a link gen did not make).
+    pub vms: BTreeMap<String, Option<String>>,
+    pub pending: Vec<String>,
+    pub active: Vec<String>,
+    /// `machines.toml` of the generations VMs were applied from, by hash.
+    pub machines: BTreeMap<String, String>,
+    /// VMs of gen's first layout (one Vagrant state per role group): (group, node).
+    pub legacy: Vec<(String, String)>,
 }
 
 impl State {
@@ -40,6 +52,24 @@ impl State {
                     return Err("`current` is not a symlink; gen did not make it".to_string());
                 }
                 "generation" if is_hash(value) => state.generations.push(value.to_string()),
+                "commit" => state.commit = Some(value.to_string()),
+                "unit" => state.unit = Some(value.to_string()),
+                "vm" => {
+                    let (node, target) = value.split_once(' ').unwrap_or((value, ""));
+                    state.vms.insert(node.to_string(), vm_generation(target));
+                }
+                "pending" => state.pending.push(value.to_string()),
+                "active" => state.active.push(value.to_string()),
+                "machines" => {
+                    let (hash, line) = value.split_once(' ').unwrap_or((value, ""));
+                    let text = state.machines.entry(hash.to_string()).or_default();
+                    text.push_str(line);
+                    text.push('\n');
+                }
+                "legacy" => {
+                    let (group, node) = value.split_once(' ').unwrap_or((value, ""));
+                    state.legacy.push((group.to_string(), node.to_string()));
+                }
                 _ => {}
             }
         }
@@ -50,27 +80,53 @@ impl State {
         self.generations.iter().any(|g| g == hash)
     }
 
-    /// What the next entrypoint is told the units run now. After an entrypoint was cut short,
-    /// nothing: then it restarts every group, the only safe answer when some groups may run
-    /// one generation and some another.
-    pub fn running(&self) -> Option<&str> {
-        if self.applying {
-            return None;
-        }
-        self.applied.as_deref().filter(|a| self.has(a))
-    }
-
     /// The generations beyond the `keep` most recently current ones; never the current, the
-    /// previous (for `gen rollback`) or the one the units run.
+    /// previous (for `gen rollback`), the applied one, or one a VM was applied from (its
+    /// Vagrantfile is what destroys it).
     pub fn to_drop(&self, keep: usize) -> Vec<String> {
         let kept = [&self.current, &self.previous, &self.applied];
         self.generations
             .iter()
             .enumerate()
             .filter(|(i, g)| *i >= keep && !kept.iter().any(|k| k.as_deref() == Some(g.as_str())))
+            .filter(|(_, g)| !self.vms.values().any(|v| v.as_deref() == Some(g.as_str())))
             .map(|(_, g)| g.clone())
             .collect()
     }
+
+    /// The VMs as the plan sees them.
+    pub fn seen(&self) -> Result<crate::apply::plan::Seen, String> {
+        use crate::apply::plan::{Seen, Vm, parse_machines};
+        let mut parsed = BTreeMap::new();
+        for (hash, text) in &self.machines {
+            parsed.insert(hash.clone(), parse_machines(text)?);
+        }
+        let vms = self
+            .vms
+            .iter()
+            .map(|(node, hash)| {
+                let facts = hash
+                    .as_ref()
+                    .and_then(|h| parsed.get(h))
+                    .and_then(|m: &crate::apply::plan::Machines| m.get(node))
+                    .cloned();
+                let vm = Vm {
+                    facts,
+                    active: self.active.contains(node),
+                    pending: self.pending.contains(node),
+                };
+                (node.clone(), vm)
+            })
+            .collect();
+        Ok(Seen { vms, unit: self.unit.clone(), current: self.current.clone() })
+    }
+}
+
+/// `…/generations/<hash>/vms/<node>` → the hash.
+fn vm_generation(target: &str) -> Option<String> {
+    let (before, _) = target.rsplit_once("/vms/")?;
+    let (_, hash) = before.rsplit_once("/generations/")?;
+    is_hash(hash).then(|| hash.to_string())
 }
 
 /// `generations/<hash>` → the hash.
@@ -133,7 +189,7 @@ impl Listing {
         self.files.len()
     }
 
-    fn sha(&self, path: &str) -> Option<&str> {
+    pub fn sha(&self, path: &str) -> Option<&str> {
         self.files.get(path).map(|(_, sha)| sha.as_str())
     }
 }
@@ -173,23 +229,6 @@ pub fn changes(from: &Listing, to: &Listing) -> Vec<(Edit, String)> {
         .collect()
 }
 
-/// The units the entrypoint will restart: apply.sh restarts a group unless each of its inputs
-/// has the same bytes in the generation the units run (`running`; none: every group).
-pub fn restarts(
-    groups: &[(String, Vec<String>)],
-    running: Option<&Listing>,
-    to: &Listing,
-) -> Vec<String> {
-    groups
-        .iter()
-        .filter(|(_, inputs)| {
-            running
-                .is_none_or(|r| inputs.iter().any(|i| r.sha(i).is_none() || r.sha(i) != to.sha(i)))
-        })
-        .map(|(unit, _)| unit.clone())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,22 +265,6 @@ mod tests {
     }
 
     #[test]
-    fn the_entrypoint_is_told_the_applied_generation_unless_one_was_cut_short() {
-        let mut state = State {
-            current: Some(h('b')),
-            applied: Some(h('a')),
-            generations: vec![h('b'), h('a')],
-            ..State::default()
-        };
-        assert_eq!(state.running(), Some(h('a').as_str()));
-        state.applying = true;
-        assert_eq!(state.running(), None);
-        state.applying = false;
-        state.generations.pop();
-        assert_eq!(state.running(), None, "a generation that is gone cannot be compared with");
-    }
-
-    #[test]
     fn pruning_keeps_the_newest_and_every_linked_generation() {
         let state = State {
             current: Some(h('a')),
@@ -249,6 +272,7 @@ mod tests {
             applied: Some(h('e')),
             applying: false,
             generations: vec![h('a'), h('b'), h('c'), h('d'), h('e'), h('f')],
+            ..State::default()
         };
         assert_eq!(state.to_drop(3), vec![h('d'), h('f')]);
         assert_eq!(state.to_drop(0), vec![h('c'), h('d'), h('f')]);
@@ -259,10 +283,10 @@ mod tests {
     fn a_listing_hashes_like_the_tree() {
         let mut tree = Tree::new();
         tree.insert_text("hosts/a/apply.sh", "run");
-        tree.insert_text("hosts/a/workers/Vagrantfile", "vf");
+        tree.insert_text("hosts/a/vms/w/Vagrantfile", "vf");
         tree.insert_text("hosts/b/apply.sh", "other");
         let remote = format!(
-            "755 {}  ./apply.sh\n644 {}  ./workers/Vagrantfile\n",
+            "755 {}  ./apply.sh\n644 {}  ./vms/w/Vagrantfile\n",
             sha256_hex(b"run\n"),
             sha256_hex(b"vf\n")
         );
@@ -274,7 +298,7 @@ mod tests {
     }
 
     #[test]
-    fn changes_and_restarts_follow_the_files() {
+    fn changes_follow_the_files() {
         let listing = |entries: &[(&str, &str)]| Listing {
             files: entries
                 .iter()
@@ -291,12 +315,5 @@ mod tests {
                 (Edit::Change, "w/Vagrantfile".to_string()),
             ]
         );
-        let groups = vec![
-            ("cp.service".to_string(), vec!["cp/Vagrantfile".to_string()]),
-            ("w.service".to_string(), vec!["w/Vagrantfile".to_string(), "n.yaml".to_string()]),
-        ];
-        assert_eq!(restarts(&groups, Some(&old), &new), vec!["w.service"]);
-        assert_eq!(restarts(&groups, Some(&new), &new), Vec::<String>::new());
-        assert_eq!(restarts(&groups, None, &new), vec!["cp.service", "w.service"]);
     }
 }

@@ -116,7 +116,7 @@ impl<'a> Link<'a> {
         };
         let preamble = format!("root={}\n{LIBRARY}\n", quote::sh(&self.host.root));
         session.send(&preamble)?;
-        let reply = session.call("hello", tools, &mut |_| {})?;
+        let reply = session.call(&Call::Hello(tools), &mut |_| {})?;
         session.established = true;
         if reply.status != 0 {
             let said = reply.lines.concat();
@@ -164,6 +164,85 @@ impl<'a> Link<'a> {
     }
 }
 
+/// A request to `remote.sh`: each function it defines, with its arguments, typed.
+#[derive(Debug, Clone, Copy)]
+pub enum Call<'c> {
+    /// Fails naming the tools the server lacks.
+    Hello(&'c [&'c str]),
+    /// Links, generations and VMs; the argument is the unit prefix (`<cluster>-vm@`).
+    State(&'c str),
+    /// Says `busy` while another session holds the lock.
+    Busy,
+    /// `MODE SHA256  ./PATH` for each file of a folder under the root.
+    Listing(&'c str),
+    /// The `machines.toml` of a generation.
+    Facts(&'c str),
+    /// An empty staging folder for this id.
+    Stage(&'c str),
+    /// The staged folder `id` becomes the generation `hash`.
+    Commit { id: &'c str, hash: &'c str },
+    /// The generation becomes current.
+    Switch(&'c str),
+    /// Marks the apply as under way.
+    Begin,
+    /// One step of the plan, run by the generation's `apply.sh`.
+    Step { hash: &'c str, step: &'c str, node: Option<&'c str> },
+    /// Records the generation as applied, from this git commit.
+    Finish { hash: &'c str, commit: Option<&'c str> },
+    /// Removes generations.
+    Drop(&'c [&'c str]),
+}
+
+impl Call<'_> {
+    fn function(&self) -> &'static str {
+        match self {
+            Call::Hello(_) => "hello",
+            Call::State(_) => "state",
+            Call::Busy => "busy",
+            Call::Listing(_) => "listing",
+            Call::Facts(_) => "facts",
+            Call::Stage(_) => "stage",
+            Call::Commit { .. } => "commit",
+            Call::Switch(_) => "switch",
+            Call::Begin => "begin",
+            Call::Step { .. } => "step",
+            Call::Finish { .. } => "finish",
+            Call::Drop(_) => "drop",
+        }
+    }
+
+    fn args(&self) -> Vec<&str> {
+        match *self {
+            Call::Hello(tools) | Call::Drop(tools) => tools.to_vec(),
+            Call::State(a) | Call::Listing(a) | Call::Facts(a) | Call::Stage(a) | Call::Switch(a) => {
+                vec![a]
+            }
+            Call::Busy | Call::Begin => Vec::new(),
+            Call::Commit { id, hash } => vec![id, hash],
+            Call::Step { hash, step, node } => [Some(hash), Some(step), node].into_iter().flatten().collect(),
+            Call::Finish { hash, commit } => [Some(hash), commit].into_iter().flatten().collect(),
+        }
+    }
+
+    /// What the call does, in an error's words.
+    pub fn what(&self) -> &'static str {
+        match self {
+            Call::Hello(_) => "checking the server's tools",
+            Call::State(_) => "reading the generations",
+            Call::Busy => "asking about the lock",
+            Call::Listing(_) => "listing a generation",
+            Call::Facts(_) => "reading a generation's machines.toml",
+            Call::Stage(_) => "preparing a staging folder",
+            Call::Commit { .. } => "naming the new generation",
+            Call::Switch(_) => "making the generation current",
+            Call::Begin => "marking the apply as under way",
+            Call::Step { .. } => "running a step of the plan",
+            Call::Finish { .. } => "recording the generation as applied",
+            Call::Drop(_) => "removing old generations",
+        }
+    }
+}
+
 /// What a request printed, line by line, and its exit status.
 pub struct Reply {
     pub status: i32,
@@ -183,16 +262,11 @@ pub struct Session<'a> {
 }
 
 impl Session<'_> {
-    /// Runs `remote.sh`'s `function` with `args`, passing each line it prints to `on_line` as
-    /// it arrives.
-    pub fn call(
-        &mut self,
-        function: &str,
-        args: &[&str],
-        on_line: &mut dyn FnMut(&str),
-    ) -> Result<Reply> {
-        let mut request = format!("call {} {function}", self.nonce);
-        for arg in args {
+    /// Runs one of `remote.sh`'s functions, passing each line it prints to `on_line` as it
+    /// arrives.
+    pub fn call(&mut self, call: &Call, on_line: &mut dyn FnMut(&str)) -> Result<Reply> {
+        let mut request = format!("call {} {}", self.nonce, call.function());
+        for arg in call.args() {
             request.push(' ');
             request.push_str(&quote::sh(arg));
         }
@@ -201,16 +275,11 @@ impl Session<'_> {
         self.reply(on_line)
     }
 
-    /// Like `call`, but a failure is an error naming `step`.
-    pub fn must(
-        &mut self,
-        step: &'static str,
-        function: &str,
-        args: &[&str],
-    ) -> Result<Vec<String>> {
-        let reply = self.call(function, args, &mut |_| {})?;
+    /// Like `call`, but a failure is an error naming what the call does.
+    pub fn must(&mut self, call: &Call) -> Result<Vec<String>> {
+        let reply = self.call(call, &mut |_| {})?;
         if reply.status != 0 {
-            return Err(self.link.remote_error(step, &reply.lines.join("\n")));
+            return Err(self.link.remote_error(call.what(), &reply.lines.join("\n")));
         }
         Ok(reply.lines)
     }

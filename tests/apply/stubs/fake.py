@@ -1,0 +1,337 @@
+"""Stand-ins for VirtualBox, Vagrant and systemd on gen's test servers, keeping state.
+
+Everything lives under $GEN_TEST_DIR (one folder per test server):
+  vbox.json          VirtualBox's registry of this server's user: VM name -> uuid, hardware
+                     (cpus, memory, ip, mac, bridge, box_version), running or not, boots and
+                     provisioning runs. Names are unique: importing a taken name fails, as
+                     `VBoxManage import` does.
+  systemd/loaded/    unit files as of the last `daemon-reload`
+  systemd/enabled/   one file per enabled unit (instances included)
+  systemd/active/    one file per active unit
+  calls.log          every call, after the generation current at that moment
+$GEN_TEST_LAN is shared by the servers of one test: the LAN, where a running VM holds its IP
+and MAC. A VM that boots onto an address another running VM holds is logged in clashes.log.
+
+vagrant reads the Vagrantfiles gen writes (one machine each) with a few regular expressions:
+real Vagrant reads the same files in tests/suite/validators.rs. Machine ids live at
+$VAGRANT_DOTFILE_PATH/machines/<name>/virtualbox/id, as Vagrant keeps them.
+"""
+
+import fcntl
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+
+DIR = os.environ.get("GEN_TEST_DIR") or sys.exit("GEN_TEST_DIR: set by the test sshd")
+LAN = os.environ.get("GEN_TEST_LAN") or os.path.join(DIR, "lan")
+
+
+def log(tool, args):
+    root = os.path.join(DIR, "root", "current")
+    current = os.readlink(root) if os.path.islink(root) else ""
+    with open(os.path.join(DIR, "calls.log"), "a") as f:
+        f.write("%s %s %s\n" % (current, tool, " ".join(args)))
+
+
+class Locked:
+    """A JSON file read and written under an exclusive lock."""
+
+    def __init__(self, path, default):
+        self.path, self.default = path, default
+
+    def __enter__(self):
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        self.lock = open(self.path + ".lock", "a")
+        fcntl.flock(self.lock, fcntl.LOCK_EX)
+        try:
+            with open(self.path) as f:
+                self.data = json.load(f)
+        except FileNotFoundError:
+            self.data = self.default
+        return self.data
+
+    def __exit__(self, kind, value, tb):
+        if kind is None:
+            tmp = self.path + ".new"
+            with open(tmp, "w") as f:
+                json.dump(self.data, f, indent=1, sort_keys=True)
+            os.replace(tmp, self.path)
+        self.lock.close()
+
+
+def registry():
+    return Locked(os.path.join(DIR, "vbox.json"), {})
+
+
+def lan():
+    return Locked(os.path.join(LAN, "lan.json"), {})
+
+
+def fail(message, code=1):
+    sys.stderr.write(message + "\n")
+    sys.exit(code)
+
+
+# ---------------------------------------------------------------- Vagrant
+
+def vagrantfile(cwd):
+    path = os.path.join(cwd, "Vagrantfile")
+    try:
+        text = open(path).read()
+    except FileNotFoundError:
+        fail("A Vagrant environment or target machine is required to run this command. "
+             "(no Vagrantfile in %s)" % cwd)
+
+    def one(pattern):
+        m = re.search(pattern, text)
+        if not m:
+            fail("fake vagrant: %s not found in %s" % (pattern, path))
+        return m.group(1)
+
+    return {
+        "machine": one(r"config\.vm\.define '([^']+)'"),
+        "name": one(r"vb\.name = '([^']+)'"),
+        "cpus": int(one(r"vb\.cpus = (\d+)")),
+        "memory": int(one(r"vb\.memory = (\d+)")),
+        "ip": one(r"ip: '([^']+)'"),
+        "mac": one(r"mac: '([0-9A-F]+)'"),
+        "bridge": one(r"bridge: '([^']+)'"),
+        "box_version": one(r"config\.vm\.box_version = '([^']+)'"),
+        "netplan": one(r"source: '([^']+)'"),
+    }
+
+
+def boot(vms, name, config, cwd):
+    """Pre-boot customizations (cpus, memory, NICs) take effect; the VM runs; provisioners
+    with run: "always" run."""
+    vm = vms[name]
+    vm.update(cpus=config["cpus"], memory=config["memory"], ip=config["ip"], mac=config["mac"],
+              bridge=config["bridge"])
+    if not os.path.isfile(os.path.join(cwd, config["netplan"])):
+        fail("fake vagrant: the file provisioner's source %s is missing" % config["netplan"])
+    with lan() as net:
+        for addr in (vm["ip"], vm["mac"]):
+            holder = net.get(addr)
+            if holder and holder != [DIR, name]:
+                with open(os.path.join(LAN, "clashes.log"), "a") as f:
+                    f.write("%s on %s and %s\n" % (addr, holder, [DIR, name]))
+            net[addr] = [DIR, name]
+    vm["running"] = True
+    vm["boots"] += 1
+    vm["provisioned"] += 1
+
+
+def power_off(vm, name):
+    vm["running"] = False
+    with lan() as net:
+        for addr in (vm["ip"], vm["mac"]):
+            if net.get(addr) == [DIR, name]:
+                del net[addr]
+
+
+def vagrant(args):
+    log("vagrant", args)
+    cwd = os.environ.get("VAGRANT_CWD") or os.getcwd()
+    if not os.path.isdir(cwd):
+        fail("The working directory for Vagrant doesn't exist! This is the\n"
+             "specified working directory:\n\n%s" % cwd)
+    dotfile = os.environ.get("VAGRANT_DOTFILE_PATH") or os.path.join(cwd, ".vagrant")
+    config = vagrantfile(cwd)
+    id_file = os.path.join(dotfile, "machines", config["machine"], "virtualbox", "id")
+    machine_id = open(id_file).read().strip() if os.path.exists(id_file) else None
+    command = args[0] if args else ""
+    with registry() as vms:
+        by_id = {vm["uuid"]: name for name, vm in vms.items()}
+        name = by_id.get(machine_id)
+        if machine_id and name is None:
+            machine_id = None  # Vagrant forgets an id VirtualBox no longer has.
+        if command == "up":
+            if name is None:
+                if config["name"] in vms:
+                    fail("VBoxManage: error: Machine settings file '%s.vbox' already exists"
+                         % config["name"])
+                name = config["name"]
+                vms[name] = {"uuid": str(uuid.uuid4()), "running": False, "boots": 0,
+                             "provisioned": 0, "box_version": config["box_version"],
+                             "machine": config["machine"], "dotfile": dotfile}
+                os.makedirs(os.path.dirname(id_file), exist_ok=True)
+                with open(id_file, "w") as f:
+                    f.write(vms[name]["uuid"])
+                boot(vms, name, config, cwd)
+            elif vms[name]["running"]:
+                vms[name]["provisioned"] += 1
+            else:
+                boot(vms, name, config, cwd)
+        elif command == "halt":
+            if name is not None and vms[name]["running"]:
+                power_off(vms[name], name)
+        elif command == "reload":
+            if name is not None:
+                power_off(vms[name], name)
+                boot(vms, name, config, cwd)
+        elif command == "provision":
+            if name is None or not vms[name]["running"]:
+                fail("Guest-specific operations were attempted on a machine that is not\n"
+                     "ready for guest communication.")
+            vms[name]["provisioned"] += 1
+        elif command == "destroy":
+            if name is not None:
+                power_off(vms[name], name)
+                del vms[name]
+            if os.path.exists(id_file):
+                os.remove(id_file)
+        elif command == "status":
+            print("%s %s" % (config["machine"],
+                             "not_created" if name is None else
+                             "running" if vms[name]["running"] else "poweroff"))
+        else:
+            fail("fake vagrant: no command %s" % command)
+
+
+# ------------------------------------------------------------ VBoxManage
+
+def vboxmanage(args):
+    log("VBoxManage", args)
+    with registry() as vms:
+        if args[:2] == ["list", "vms"]:
+            for name, vm in sorted(vms.items()):
+                print('"%s" {%s}' % (name, vm["uuid"]))
+        elif args[:2] == ["list", "runningvms"]:
+            for name, vm in sorted(vms.items()):
+                if vm["running"]:
+                    print('"%s" {%s}' % (name, vm["uuid"]))
+        else:
+            fail("fake VBoxManage: no command %s" % " ".join(args))
+
+
+# --------------------------------------------------------------- systemd
+
+def systemd_dir(*parts):
+    path = os.path.join(DIR, "systemd", *parts)
+    os.makedirs(os.path.dirname(path) if parts else path, exist_ok=True)
+    return path
+
+
+def unit_file(unit):
+    """The loaded file of a unit: a template's for an instance. Specifiers: %i."""
+    name = unit
+    instance = ""
+    m = re.match(r"^([^@]+@)([^.]*)(\.service)$", unit)
+    if m:
+        name, instance = m.group(1) + m.group(3), m.group(2)
+    path = os.path.join(DIR, "systemd", "loaded", name)
+    if not os.path.exists(path):
+        fail("Failed to start %s: Unit %s not found." % (unit, unit), 5)
+    return open(path).read().replace("%i", instance)
+
+
+def unit_service(text):
+    env = dict(os.environ)
+    service = {"env": env, "cwd": None, "start": [], "stop": [], "user": None}
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key == "Environment":
+            k, _, v = value.partition("=")
+            env[k] = v
+        elif key == "WorkingDirectory":
+            service["cwd"] = value
+        elif key == "ExecStart":
+            service["start"].append(value.split())
+        elif key == "ExecStop":
+            service["stop"].append(value.split())
+        elif key == "User":
+            service["user"] = value
+    return service
+
+
+def run_exec(unit, which):
+    """Runs a unit's Exec lines as systemd would: its Environment= and WorkingDirectory=, the
+    User= it names (which must be the test's user). An absolute command runs from the test
+    PATH by its base name: the stand-ins replace /usr/bin/vagrant."""
+    service = unit_service(unit_file(unit))
+    me = subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
+    if service["user"] != me:
+        fail("%s: User=%s is not the test's user %s" % (unit, service["user"], me))
+    cwd = service["cwd"] or "/"
+    if not os.path.isdir(cwd):
+        fail("%s: Failed at step CHDIR spawning %s: No such file or directory "
+             "(status=200/CHDIR)" % (unit, which), 1)
+    for command in service[which]:
+        command = [os.path.basename(command[0])] + command[1:]
+        done = subprocess.run(command, cwd=cwd, env=service["env"])
+        if done.returncode != 0:
+            fail("%s: %s %s failed (status=%d)" % (unit, which, " ".join(command),
+                                                   done.returncode))
+
+
+def systemctl(args):
+    log("systemctl", args)
+    waited = 0
+    while os.path.exists(os.path.join(DIR, "hold")) and waited < 600:
+        time.sleep(0.05)
+        waited += 1
+    words = [a for a in args if not a.startswith("-")]
+    flags = [a for a in args if a.startswith("-")]
+    command, units = (words[0], words[1:]) if words else ("", [])
+    active = lambda u: os.path.join(systemd_dir("active", ""), u)
+    enabled = lambda u: os.path.join(systemd_dir("enabled", ""), u)
+    fail_file = os.path.join(DIR, "fail")
+    if command in ("start", "restart") and os.path.exists(fail_file):
+        if open(fail_file).read().strip() in units:
+            fail("systemctl: failing to %s %s, as the test asked" % (command, units[0]))
+    if command == "daemon-reload":
+        loaded = systemd_dir("loaded", "")
+        for f in os.listdir(loaded):
+            os.remove(os.path.join(loaded, f))
+        units_dir = os.environ["GEN_UNIT_DIR"]
+        for f in os.listdir(units_dir):
+            with open(os.path.join(units_dir, f)) as src, open(os.path.join(loaded, f), "w") as dst:
+                dst.write(src.read())
+        return
+    if command == "is-active":
+        code = 0
+        for u in units:
+            on = os.path.exists(active(u))
+            if "--quiet" not in flags:
+                print("active" if on else "inactive")
+            code = code or (0 if on else 3)
+        sys.exit(code)
+    for u in units:
+        if command == "enable":
+            unit_file(u)
+            open(enabled(u), "w").close()
+            if "--now" in flags:
+                start(u, active)
+        elif command == "disable":
+            if os.path.exists(enabled(u)):
+                os.remove(enabled(u))
+            if "--now" in flags:
+                stop(u, active)
+        elif command == "start":
+            start(u, active)
+        elif command == "stop":
+            stop(u, active)
+        elif command == "restart":
+            stop(u, active)
+            start(u, active)
+        else:
+            fail("fake systemctl: no command %s" % command)
+
+
+def start(u, active):
+    if os.path.exists(active(u)):
+        return
+    run_exec(u, "start")
+    open(active(u), "w").close()
+
+
+def stop(u, active):
+    if not os.path.exists(active(u)):
+        return
+    # systemd takes the unit down whether or not ExecStop succeeds.
+    os.remove(active(u))
+    run_exec(u, "stop")
