@@ -256,7 +256,7 @@ fn seen_of(state: &State, host: &Host) -> Result<plan::Seen> {
         groups.dedup();
         return Err(Error::Legacy {
             host: host.name.to_string(),
-            root: host.root.clone(),
+            root: host.root.to_string(),
             groups,
             nodes: state.legacy.iter().map(|(g, n)| format!("{n} in {g}")).collect(),
         });
