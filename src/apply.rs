@@ -163,7 +163,8 @@ pub fn apply(ctx: &Context, host: Option<&str>, options: &Options) -> Result<u8>
                     let _ = write!(summary, "; removed {n} old generation{}", plural(n));
                 }
                 Err(e) => {
-                    let _ = write!(summary, "\n{}", e.to_string().replacen("error:", "warning:", 1));
+                    let _ =
+                        write!(summary, "\n{}", e.to_string().replacen("error:", "warning:", 1));
                 }
             }
             say(&format!("{}: {summary}\n", all[i].name));
@@ -179,13 +180,18 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// The results of the target servers, in their order.
-fn collect(all: &[&Host], targets: &[&Host], results: Vec<Option<Result<String>>>) -> Vec<Result<()>> {
+fn collect(
+    all: &[&Host],
+    targets: &[&Host],
+    results: Vec<Option<Result<String>>>,
+) -> Vec<Result<()>> {
     let mut by_name: Vec<(String, Option<Result<String>>)> =
         all.iter().map(|h| h.name.to_string()).zip(results).collect();
     targets
         .iter()
         .map(|t| {
-            let slot = by_name.iter_mut().find(|(n, _)| n == t.name.as_str()).expect("a target is a host");
+            let slot =
+                by_name.iter_mut().find(|(n, _)| n == t.name.as_str()).expect("a target is a host");
             match slot.1.take() {
                 Some(Err(e)) => Err(e),
                 _ => Ok(()),
@@ -275,11 +281,18 @@ fn seen_of(state: &State, host: &Host) -> Result<plan::Seen> {
 
 /// Whether a single-server plan needs to know what the other servers run: it brings up an
 /// address, or takes a control plane down.
-fn needs_the_others(servers: &[Server], planned: &std::result::Result<Plan, plan::Refusal>) -> bool {
+fn needs_the_others(
+    servers: &[Server],
+    planned: &std::result::Result<Plan, plan::Refusal>,
+) -> bool {
     let Ok(plan) = planned else { return true };
     plan.steps.iter().any(|p| match &p.step {
         Step::Vm { node, action, .. } => {
-            let cp = servers[p.server].wanted.machines.get(node).is_some_and(plan::Facts::is_control_plane);
+            let cp = servers[p.server]
+                .wanted
+                .machines
+                .get(node)
+                .is_some_and(plan::Facts::is_control_plane);
             matches!(action, Action::Create | Action::Halt) || (cp && *action != Action::Provision)
         }
         _ => false,
@@ -301,12 +314,8 @@ fn execute(
     one: bool,
     results: &mut [Option<Result<String>>],
 ) {
-    let sends: Vec<usize> = plan
-        .steps
-        .iter()
-        .filter(|p| p.step == Step::Send)
-        .map(|p| p.server)
-        .collect();
+    let sends: Vec<usize> =
+        plan.steps.iter().filter(|p| p.step == Step::Send).map(|p| p.server).collect();
     // Sends touch nothing a VM uses: they run side by side.
     let sent: Vec<(usize, Result<Option<(usize, usize)>>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = remotes
@@ -364,10 +373,9 @@ fn execute(
                         remote.session.must(&Call::Switch(wanted))?;
                     }
                     Step::Finish => {
-                        remote.session.must(&Call::Finish {
-                            hash: wanted,
-                            commit: ctx.commit.as_deref(),
-                        })?;
+                        remote
+                            .session
+                            .must(&Call::Finish { hash: wanted, commit: ctx.commit.as_deref() })?;
                     }
                     Step::InstallUnit | Step::RetireUnit | Step::Vm { .. } => {
                         let (step, node) = match &p.step {
@@ -434,7 +442,12 @@ fn execute(
 
 /// Puts the generation on the server unless it is there, intact. Returns files sent, of how
 /// many; `None` when nothing had to be sent.
-fn send(ctx: &Context, link: &Link, host: &Host, remote: &mut Remote) -> Result<Option<(usize, usize)>> {
+fn send(
+    ctx: &Context,
+    link: &Link,
+    host: &Host,
+    remote: &mut Remote,
+) -> Result<Option<(usize, usize)>> {
     let name = host.name.as_str();
     let wanted = ctx.tree.host_hash(name);
     let session = &mut remote.session;
@@ -469,7 +482,12 @@ fn prune(remote: &mut Remote, host: &Host, keep: usize, cluster: &Label) -> Resu
 }
 
 /// `gen apply --dry-run`'s header for one server, and the files that would change.
-fn preview_header(ctx: &Context, host: &Host, remote: &mut Remote, server: &Server) -> Result<String> {
+fn preview_header(
+    ctx: &Context,
+    host: &Host,
+    remote: &mut Remote,
+    server: &Server,
+) -> Result<String> {
     let name = host.name.as_str();
     let wanted = &server.wanted.hash;
     let state = &remote.state;
@@ -667,21 +685,29 @@ fn standing(ctx: &Context, host: &Host) -> Result<(Standing, String)> {
             let rolled = if rolled_back { ", rolled back" } else { "" };
             (
                 Standing::Behind { runs: c.clone(), rolled_back },
-                format!("runs {}{commit}{rolled}, out/ has {}: {apply}{note}", short(c), short(&wanted)),
+                format!(
+                    "runs {}{commit}{rolled}, out/ has {}: {apply}{note}",
+                    short(c),
+                    short(&wanted)
+                ),
             )
         }
         Some(c) if state.applying || state.applied.as_ref() != Some(c) => (
             Standing::Unfinished { current: c.clone() },
             format!("{} is current but its apply did not finish: {apply}{note}", short(c)),
         ),
-        Some(c) => (Standing::UpToDate { current: c.clone() }, format!("{}{commit}{down}{note}", short(c))),
+        Some(c) => {
+            (Standing::UpToDate { current: c.clone() }, format!("{}{commit}{down}{note}", short(c)))
+        }
     })
 }
 
 /// A failure in `gen status`'s words: what the server is, as far as gen can tell.
 fn brief(e: &Error) -> (Standing, String) {
     match e {
-        Error::Unreachable { detail, .. } => (Standing::Unreachable(detail.clone()), detail.clone()),
+        Error::Unreachable { detail, .. } => {
+            (Standing::Unreachable(detail.clone()), detail.clone())
+        }
         Error::HostKey { .. } => {
             (Standing::WrongHostKey, "its ssh host key is not the one in site.toml".to_string())
         }

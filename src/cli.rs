@@ -114,7 +114,8 @@ fn run(arguments: Arguments) -> Result<u8> {
         // These need the hosts as well as the tree; the site file is known to be valid.
         command => {
             let site = Site::from_toml(&site_text, &paths.site.display().to_string())?;
-            let context = apply::Context { site: &site, tree: &tree, out: &paths.out, commit: None };
+            let context =
+                apply::Context { site: &site, tree: &tree, out: &paths.out, commit: None };
             match command {
                 Command::Apply { host, all: _, jobs, dry_run, keep } => {
                     let options = apply::Options { dry_run, keep, jobs };

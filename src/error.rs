@@ -205,7 +205,10 @@ impl fmt::Display for Error {
                  again: it plans afresh from what the server then runs"
             ),
             Error::Refused { reason, fix } => {
-                write!(f, "error: gen will not apply this: {reason}; nothing was changed\n  fix: {fix}")
+                write!(
+                    f,
+                    "error: gen will not apply this: {reason}; nothing was changed\n  fix: {fix}"
+                )
             }
             Error::Legacy { host, root, groups, nodes } => write!(
                 f,

@@ -146,7 +146,11 @@ pub enum Step {
     InstallUnit,
     /// Remove the template unit: no VM is left there.
     RetireUnit,
-    Vm { node: String, action: Action, why: String },
+    Vm {
+        node: String,
+        action: Action,
+        why: String,
+    },
     /// Record the generation as applied.
     Finish,
 }
@@ -247,13 +251,28 @@ pub fn plan(servers: &[Server]) -> Result<Plan, Refusal> {
                         Some(&j) => format!("moves to {}", servers[j].name),
                         None => "no longer on this server".to_string(),
                     };
-                    needs.push(Need { server: i, node: node.clone(), action: Action::Destroy, why });
+                    needs.push(Need {
+                        server: i,
+                        node: node.clone(),
+                        action: Action::Destroy,
+                        why,
+                    });
                 }
                 Some(new) => match vm_need(vm, new) {
                     Some((action, why)) if action == Action::Destroy => {
                         // Same node, another VirtualBox name: made again under the new name.
-                        needs.push(Need { server: i, node: node.clone(), action, why: why.clone() });
-                        needs.push(Need { server: i, node: node.clone(), action: Action::Create, why });
+                        needs.push(Need {
+                            server: i,
+                            node: node.clone(),
+                            action,
+                            why: why.clone(),
+                        });
+                        needs.push(Need {
+                            server: i,
+                            node: node.clone(),
+                            action: Action::Create,
+                            why,
+                        });
                     }
                     Some((Action::Halt, why)) => {
                         needs.push(Need {
@@ -262,7 +281,12 @@ pub fn plan(servers: &[Server]) -> Result<Plan, Refusal> {
                             action: Action::Halt,
                             why: why.clone(),
                         });
-                        needs.push(Need { server: i, node: node.clone(), action: Action::Start, why });
+                        needs.push(Need {
+                            server: i,
+                            node: node.clone(),
+                            action: Action::Start,
+                            why,
+                        });
                     }
                     Some((action, why)) => {
                         needs.push(Need { server: i, node: node.clone(), action, why });
@@ -383,7 +407,9 @@ pub fn plan(servers: &[Server]) -> Result<Plan, Refusal> {
             _ => true,
         })
         .collect();
-    rest.sort_by_key(|n| (n.action == Action::Provision, !is_cp(n.server, &n.node), n.node.clone()));
+    rest.sort_by_key(|n| {
+        (n.action == Action::Provision, !is_cp(n.server, &n.node), n.node.clone())
+    });
     for n in rest {
         push(&mut steps, n);
     }

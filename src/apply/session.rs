@@ -214,12 +214,18 @@ impl Call<'_> {
     fn args(&self) -> Vec<&str> {
         match *self {
             Call::Hello(tools) | Call::Drop(tools) => tools.to_vec(),
-            Call::State(a) | Call::Listing(a) | Call::Facts(a) | Call::Stage(a) | Call::Switch(a) => {
+            Call::State(a)
+            | Call::Listing(a)
+            | Call::Facts(a)
+            | Call::Stage(a)
+            | Call::Switch(a) => {
                 vec![a]
             }
             Call::Busy | Call::Begin => Vec::new(),
             Call::Commit { id, hash } => vec![id, hash],
-            Call::Step { hash, step, node } => [Some(hash), Some(step), node].into_iter().flatten().collect(),
+            Call::Step { hash, step, node } => {
+                [Some(hash), Some(step), node].into_iter().flatten().collect()
+            }
             Call::Finish { hash, commit } => [Some(hash), commit].into_iter().flatten().collect(),
         }
     }

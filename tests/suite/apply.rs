@@ -872,10 +872,8 @@ fn moving_a_vm_between_servers_destroys_it_first_and_an_emptied_server_retires_i
     let lab = lab!(2);
     lab.run(&["apply", "--all"]).ok();
     // w-2 moves from h2 to h1: h2 is left with no VM.
-    let moved = site(&lab.specs(), CPUS).replace(
-        "[nodes.w-2]\nhost = \"h2\"",
-        "[nodes.w-2]\nhost = \"h1\"",
-    );
+    let moved = site(&lab.specs(), CPUS)
+        .replace("[nodes.w-2]\nhost = \"h2\"", "[nodes.w-2]\nhost = \"h1\"");
     fs::write(lab.dir.path().join("site.toml"), &moved).unwrap();
     lab.run(&["build"]).ok();
 
@@ -892,7 +890,10 @@ fn moving_a_vm_between_servers_destroys_it_first_and_an_emptied_server_retires_i
     let create = run.stdout.find("h1: create    w-2 (new on this server)").unwrap();
     assert!(destroy < create, "{}", run.stdout);
     assert!(run.stdout.contains("h2: retire    the template unit"), "{}", run.stdout);
-    assert_eq!(lab.server(1).running().keys().collect::<Vec<_>>(), ["lab-cp-1", "lab-w-1", "lab-w-2"]);
+    assert_eq!(
+        lab.server(1).running().keys().collect::<Vec<_>>(),
+        ["lab-cp-1", "lab-w-1", "lab-w-2"]
+    );
     assert!(lab.server(2).vms().is_empty(), "nothing is left registered on h2");
     assert!(!lab.server(2).path("units/lab-vm@.service").exists());
     assert!(lab.server(2).active_units().is_empty());

@@ -1008,7 +1008,7 @@ fn check_accepted(text: &str, tree: &Tree) -> Result<(), String> {
 
     // Per node: its netplan override; per host: its units and Vagrantfiles.
     for (name, (host, _, ip)) in &e.nodes {
-        let netplan = yaml(tree, &format!("hosts/{host}/netplan/{name}.yaml"))?;
+        let netplan = yaml(tree, &format!("hosts/{host}/vms/{name}/netplan.yaml"))?;
         let nic = &netplan["network"]["ethernets"]["bridged"];
         let address = format!("{ip}/{}", e.cidr.prefix_len());
         ensure!(strings(&nic["addresses"]) == [address], "netplan address of {name}");
@@ -1022,33 +1022,30 @@ fn check_accepted(text: &str, tree: &Tree) -> Result<(), String> {
             units += 1;
             check_unit(path, std::str::from_utf8(&file.bytes).unwrap(), user, &root)?;
         }
-        let groups = ["control-plane", "workers"];
-        let vagrantfiles: Vec<_> = groups
-            .iter()
-            .filter_map(|g| tree.get(&format!("hosts/{host}/{g}/Vagrantfile")).map(|f| (g, f)))
-            .collect();
+        let on_host: Vec<&String> =
+            e.nodes.iter().filter(|(_, (h, _, _))| h == host).map(|(n, _)| n).collect();
+        // One template unit for a host with VMs, none for an emptied one.
         ensure!(
-            units == vagrantfiles.len(),
-            "host {host}: {units} units, {} Vagrantfiles",
-            vagrantfiles.len()
+            units == usize::from(!on_host.is_empty()),
+            "host {host}: {units} units for {} VMs",
+            on_host.len()
         );
-        for (group, file) in vagrantfiles {
+        let vagrantfiles = tree
+            .subtree(&format!("hosts/{host}/vms"))
+            .filter(|(p, _)| p.ends_with("/Vagrantfile"))
+            .count();
+        ensure!(vagrantfiles == on_host.len(), "host {host}: {vagrantfiles} Vagrantfiles");
+        for node in on_host {
+            let path = format!("hosts/{host}/vms/{node}/Vagrantfile");
+            let file = tree.get(&path).ok_or_else(|| format!("`{path}` missing"))?;
             let text = std::str::from_utf8(&file.bytes).unwrap();
             let opened = text.matches("<<~'SHELL'").count();
             let closed = text.lines().filter(|l| l.trim() == "SHELL").count();
-            ensure!(
-                opened == closed,
-                "{host}/{group}/Vagrantfile: {opened} heredocs, {closed} ends"
-            );
-            for (node, (h, cp, _)) in &e.nodes {
-                let here = h == host && (*cp == (*group == "control-plane"));
-                let define = format!("config.vm.define '{node}' do");
-                ensure!(
-                    text.contains(&define) == here,
-                    "{host}/{group}: `{define}` is {}",
-                    if here { "missing" } else { "there" }
-                );
-            }
+            ensure!(opened == closed, "{path}: {opened} heredocs, {closed} ends");
+            // One machine, this node.
+            let defines = text.matches("config.vm.define ").count();
+            let define = format!("config.vm.define '{node}' do");
+            ensure!(defines == 1 && text.contains(&define), "{path}: not exactly `{define}`");
         }
     }
     Ok(())
@@ -1066,7 +1063,9 @@ fn check_unit(path: &str, text: &str, user: &str, root: &str) -> Result<(), Stri
         }
         let (key, value) = line.split_once('=').ok_or_else(|| format!("`{path}`: `{line}`"))?;
         ensure!(key.bytes().all(|b| b.is_ascii_alphanumeric()), "`{path}`: key `{key}`");
-        ensure!(!value.replace("%%", "").contains('%'), "`{path}`: a specifier in `{line}`");
+        // `%i`, the instance (a node name), is the one specifier gen writes.
+        let plain = value.replace("%%", "").replace("%i", "");
+        ensure!(!plain.contains('%'), "`{path}`: a specifier in `{line}`");
         ensure!(!value.ends_with('\\'), "`{path}`: a continued line `{line}`");
         if key == "User" {
             ensure!(value == user, "`{path}`: User={value}, not {user}");
@@ -1655,16 +1654,15 @@ fn a_symlink_anywhere_in_out_is_neither_followed_nor_replaced() {
     fs::write(lab.join("site.toml"), example_without_vmhost2()).unwrap();
 
     // A folder deep in out/ (one this build writes into) moved elsewhere and linked back.
-    fs::rename(out.join("hosts/vmhost1/netplan"), elsewhere.join("netplan")).unwrap();
-    std::os::unix::fs::symlink(elsewhere.join("netplan"), out.join("hosts/vmhost1/netplan"))
-        .unwrap();
+    fs::rename(out.join("hosts/vmhost1/vms"), elsewhere.join("vms")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.join("vms"), out.join("hosts/vmhost1/vms")).unwrap();
     let before = (snapshot(root.path()), snapshot(&elsewhere));
     let (code, text) = gen_in(&lab, &["build"]);
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("is a symlink"), "{text}");
     assert_eq!((snapshot(root.path()), snapshot(&elsewhere)), before);
-    fs::remove_file(out.join("hosts/vmhost1/netplan")).unwrap();
-    fs::rename(elsewhere.join("netplan"), out.join("hosts/vmhost1/netplan")).unwrap();
+    fs::remove_file(out.join("hosts/vmhost1/vms")).unwrap();
+    fs::rename(elsewhere.join("vms"), out.join("hosts/vmhost1/vms")).unwrap();
 
     // A file this build would prune, replaced by a link to a file outside.
     let pruned = out.join("hosts/vmhost2/apply.sh");
@@ -1682,7 +1680,7 @@ fn hard_links_are_replaced_and_unlinked_never_written_through() {
     let (root, lab) = built_lab();
     let out = lab.join("out");
     // One file gen rewrites and one it prunes, each also linked from outside out/.
-    let changed = out.join("hosts/vmhost1/apply.sh");
+    let changed = out.join("hosts/vmhost1/machines.toml");
     let pruned = out.join("hosts/vmhost2/apply.sh");
     let (outside_changed, outside_pruned) = (root.path().join("a"), root.path().join("b"));
     fs::hard_link(&changed, &outside_changed).unwrap();
@@ -1691,7 +1689,7 @@ fn hard_links_are_replaced_and_unlinked_never_written_through() {
     fs::write(lab.join("site.toml"), example_without_vmhost2()).unwrap();
     let (code, text) = gen_in(&lab, &["build"]);
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("changed  out/hosts/vmhost1/apply.sh"), "{text}");
+    assert!(text.contains("changed  out/hosts/vmhost1/machines.toml"), "{text}");
     assert!(text.contains("removed  out/hosts/vmhost2/apply.sh"), "{text}");
     assert_eq!((fs::read(&outside_changed).unwrap(), fs::read(&outside_pruned).unwrap()), was);
     assert_eq!(gen_in(&lab, &["check"]).0, 0);
@@ -1705,7 +1703,7 @@ fn what_gen_did_not_make_is_kept_even_where_it_prunes() {
     // The user's things, inside the folder of a host that is about to go, and named like
     // gen's temporaries but not plain files (or not quite the name).
     fs::write(host2.join("notes.txt"), "mine\n").unwrap();
-    fs::write(host2.join("netplan/extra.yaml"), "mine\n").unwrap();
+    fs::write(host2.join("vms/extra.yaml"), "mine\n").unwrap();
     fs::create_dir(host2.join(".gen-abc123.tmp")).unwrap();
     std::os::unix::fs::symlink("notes.txt", host2.join(".gen-def456.tmp")).unwrap();
     fs::write(host2.join(".gen-abc1234.tmp"), "mine\n").unwrap();
@@ -1715,16 +1713,12 @@ fn what_gen_did_not_make_is_kept_even_where_it_prunes() {
 
     let (code, text) = gen_in(&lab, &["build"]);
     assert_eq!(code, 0, "{text}");
-    for kept in [
-        "notes.txt",
-        "netplan/extra.yaml",
-        ".gen-abc123.tmp",
-        ".gen-def456.tmp",
-        ".gen-abc1234.tmp",
-    ] {
+    for kept in
+        ["notes.txt", "vms/extra.yaml", ".gen-abc123.tmp", ".gen-def456.tmp", ".gen-abc1234.tmp"]
+    {
         assert!(host2.join(kept).symlink_metadata().is_ok(), "{kept} is gone:\n{text}");
     }
     assert!(fifo.symlink_metadata().unwrap().file_type().is_fifo());
-    assert!(!host2.join("apply.sh").exists() && !host2.join("netplan/k8s-cp-3.yaml").exists());
+    assert!(!host2.join("apply.sh").exists() && !host2.join("vms/k8s-cp-3/netplan.yaml").exists());
     assert!(text.contains("unknown  out/hosts/vmhost2/notes.txt"), "{text}");
 }

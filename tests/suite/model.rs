@@ -70,8 +70,7 @@ const KEYS: [&str; 3] = [
 impl Lab {
     fn new(rng: &mut Rng) -> Lab {
         let hosts = 2 + rng.below(2);
-        let mut lab =
-            Lab { hosts, nodes: BTreeMap::new(), keys: 1, box_version: 1, next_name: 0 };
+        let mut lab = Lab { hosts, nodes: BTreeMap::new(), keys: 1, box_version: 1, next_name: 0 };
         for i in 0..3 {
             lab.add(i % hosts, true);
         }
@@ -89,8 +88,7 @@ impl Lab {
         let name = format!("n{}", self.next_name);
         self.next_name += 1;
         let ip = self.free_ip();
-        self.nodes
-            .insert(name, NodeSpec { host, control_plane, ip, cpus: 2, memory_mb: 4096 });
+        self.nodes.insert(name, NodeSpec { host, control_plane, ip, cpus: 2, memory_mb: 4096 });
     }
 
     fn names(&self, control_plane: Option<bool>) -> Vec<String> {
@@ -472,7 +470,8 @@ fn servers(hosts: &[Host], wanted: &[Wanted]) -> Vec<Server> {
 
 /// Facts that make a VM's inputs "unchanged": all but the box (used only at creation).
 fn same_inputs(a: &Facts, b: &Facts) -> bool {
-    let strip = |f: &Facts| Facts { box_name: String::new(), box_version: String::new(), ..f.clone() };
+    let strip =
+        |f: &Facts| Facts { box_name: String::new(), box_version: String::new(), ..f.clone() };
     strip(a) == strip(b)
 }
 

@@ -52,24 +52,6 @@ enum Role {
     Worker,
 }
 
-impl Role {
-    /// The folder of a host subtree that holds this role's Vagrantfile.
-    fn group(self) -> &'static str {
-        match self {
-            Role::ControlPlane => "control-plane",
-            Role::Worker => "workers",
-        }
-    }
-
-    fn from_group(group: &str) -> Option<Role> {
-        match group {
-            "control-plane" => Some(Role::ControlPlane),
-            "workers" => Some(Role::Worker),
-            _ => None,
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 struct Node {
     name: String,
@@ -966,29 +948,24 @@ fn check_vagrant_host(
         return;
     };
     // Vagrant may write beside the Vagrantfile; work on a copy of the whole host folder so that
-    // relative paths (../netplan/...) resolve as they do on the VM server.
+    // the netplan file beside it resolves as it does on the VM server.
     let tmp = tempfile::tempdir().unwrap();
     let copy = tmp.path().join(host);
     copy_dir(dir, &copy).unwrap();
 
-    for role in [Role::ControlPlane, Role::Worker] {
-        let expected = case.site.nodes_on(host, role);
-        let vagrantfile = dir.join(role.group()).join("Vagrantfile");
+    // One Vagrant environment per VM: vms/<node>/Vagrantfile defines exactly that node.
+    let on_host: Vec<&String> =
+        case.site.nodes.iter().filter(|(_, n)| n.host == host).map(|(name, _)| name).collect();
+    for node_name in &on_host {
+        let expected: BTreeSet<String> = BTreeSet::from([node_name.to_string()]);
+        let vm_dir = format!("vms/{node_name}");
+        let vagrantfile = dir.join(&vm_dir).join("Vagrantfile");
         let rel = case.rel(&vagrantfile);
         if !vagrantfile.is_file() {
-            if !expected.is_empty() {
-                c.add(case, &rel, format!("missing; site.toml puts {expected:?} there"));
-            }
+            c.add(case, &rel, format!("missing; site.toml puts {node_name} on {host}"));
             continue;
         }
         c.checked();
-        if expected.is_empty() {
-            c.add(
-                case,
-                &rel,
-                format!("present, but site.toml has no {} node on {host}", role.group()),
-            );
-        }
         let text = fs::read_to_string(&vagrantfile).unwrap_or_default();
         for (n, line) in text.lines().enumerate() {
             let code = ruby_code(line);
@@ -1003,9 +980,9 @@ fn check_vagrant_host(
             }
         }
 
-        let work = copy.join(role.group());
+        let work = copy.join(&vm_dir);
         // Each Vagrantfile gets its own Vagrant home and state: validations run in parallel.
-        let scratch = tmp.path().join(format!("scratch-{}", role.group()));
+        let scratch = tmp.path().join(format!("scratch-{node_name}"));
         let validate =
             run(vagrant_command(tools, &tools.vagrant, &work, &scratch).arg("validate"), secs(120));
         match validate {
@@ -1066,10 +1043,13 @@ fn check_vagrant_host(
     }
     for entry in sorted_entries(dir) {
         let name = file_name(&entry);
-        if entry.is_dir()
-            && !["control-plane", "workers", "netplan", "systemd"].contains(&name.as_str())
-        {
+        if entry.is_dir() && !["vms", "systemd"].contains(&name.as_str()) {
             c.add(case, case.rel(&entry), "unexpected folder in a host subtree");
+        }
+    }
+    for entry in sorted_entries(&dir.join("vms")) {
+        if !on_host.iter().any(|n| **n == file_name(&entry)) {
+            c.add(case, case.rel(&entry), "a VM folder for a node site.toml does not put here");
         }
     }
 }
@@ -1238,7 +1218,7 @@ fn check_machine(
                 if let Some(other) = macs.insert(digits.clone(), node.name.clone()) {
                     c.add(case, at, format!("mac {mac} is also {other}'s"));
                 }
-                let override_path = host_dir.join("netplan").join(format!("{}.yaml", node.name));
+                let override_path = host_dir.join("vms").join(&node.name).join("netplan.yaml");
                 match fs::read_to_string(&override_path).ok().as_deref().and_then(netplan_mac) {
                     None => c.add(
                         case,
@@ -1314,9 +1294,9 @@ fn check_machine(
     }
 
     // The netplan override goes into the guest.
-    let override_path = host_dir.join("netplan").join(format!("{}.yaml", node.name));
+    let override_path = host_dir.join("vms").join(&node.name).join("netplan.yaml");
     let override_text = fs::read_to_string(&override_path).unwrap_or_default();
-    let want = work.parent().unwrap().join("netplan").join(format!("{}.yaml", node.name));
+    let want = work.join("netplan.yaml");
     let mut uploads = false;
     let mut installs = false;
     for p in m["provisioners"].arr() {
@@ -1455,24 +1435,16 @@ fn check_netplan_case(c: &Complaints, case: &Case, (netplan, python): &(PathBuf,
             .iter()
             .flat_map(|&r| case.site.nodes_on(&host, r))
             .collect();
-        let mut seen = BTreeSet::new();
-        for file in sorted_entries(&dir.join("netplan")) {
+        for stem in &on_host {
+            let file = dir.join("vms").join(stem).join("netplan.yaml");
             let rel = case.rel(&file);
-            let name = file_name(&file);
-            let Some(stem) = name.strip_suffix(".yaml") else {
-                c.add(case, &rel, "not a *.yaml file (netplan ignores anything else)");
+            if !file.is_file() {
+                c.add(case, &rel, "missing");
                 continue;
-            };
-            let Some(node) = case.site.nodes.get(stem).filter(|_| on_host.contains(stem)) else {
-                c.add(case, &rel, format!("no node {stem:?} on host {host} in site.toml"));
-                continue;
-            };
-            seen.insert(stem.to_string());
+            }
+            let node = &case.site.nodes[stem];
             c.checked();
             check_netplan_override(c, case, &rel, &file, node, netplan, python);
-        }
-        for missing in on_host.difference(&seen) {
-            c.add(case, format!("hosts/{host}/netplan/{missing}.yaml"), "missing");
         }
     }
 }
@@ -1738,37 +1710,17 @@ fn check_systemd_case(c: &Complaints, case: &Case, analyze: &Path, units: &Path)
             write_executable(&root.path().join("bin/true"), "#!/bin/sh\nexit 0\n");
         }
 
-        let mut groups_with_units = BTreeSet::new();
+        // One template unit per host, an instance per VM (`<cluster>-vm@<node>.service`).
+        let template = format!("{}-vm@.service", case.site.cluster);
+        let mut has_template = false;
         for file in sorted_entries(&dir.join("systemd")) {
             let rel = case.rel(&file);
             let name = file_name(&file);
-            let group = name
-                .strip_suffix(".service")
-                .and_then(|s| s.strip_prefix(&format!("{}-{host}-", case.site.cluster)))
-                .and_then(Role::from_group);
-            let Some(role) = group else {
-                c.add(
-                    case,
-                    &rel,
-                    format!(
-                        "not named {}-{host}-{{control-plane,workers}}.service",
-                        case.site.cluster
-                    ),
-                );
+            if name != template {
+                c.add(case, &rel, format!("not named {template}"));
                 continue;
-            };
-            groups_with_units.insert(role.group());
-            if !dir.join(role.group()).join("Vagrantfile").is_file() {
-                c.add(
-                    case,
-                    &rel,
-                    format!(
-                        "starts {}/ but there is no {}/Vagrantfile",
-                        role.group(),
-                        role.group()
-                    ),
-                );
             }
+            has_template = true;
             c.checked();
             let text = fs::read_to_string(&file).unwrap_or_default();
             let unit = Ini::parse(&text);
@@ -1807,35 +1759,23 @@ fn check_systemd_case(c: &Complaints, case: &Case, analyze: &Path, units: &Path)
                 }
                 Ok(_) => {}
             }
-            check_unit(c, case, &rel, &unit, role, site_host, root.path());
+            check_unit(c, case, &rel, &unit, site_host, root.path());
         }
-        for role in [Role::ControlPlane, Role::Worker] {
-            if dir.join(role.group()).join("Vagrantfile").is_file()
-                && !groups_with_units.contains(role.group())
-            {
-                c.add(
-                    case,
-                    format!(
-                        "hosts/{host}/systemd/{}-{host}-{}.service",
-                        case.site.cluster,
-                        role.group()
-                    ),
-                    format!("missing: nothing starts {}/ at boot", role.group()),
-                );
-            }
+        let has_nodes = case.site.nodes.values().any(|n| n.host == host);
+        if has_nodes && !has_template {
+            c.add(
+                case,
+                format!("hosts/{host}/systemd/{template}"),
+                "missing: nothing starts this host's VMs at boot",
+            );
+        }
+        if !has_nodes && has_template {
+            c.add(case, format!("hosts/{host}/systemd/{template}"), "a unit for a host with no VM");
         }
     }
 }
 
-fn check_unit(
-    c: &Complaints,
-    case: &Case,
-    rel: &str,
-    unit: &Ini,
-    role: Role,
-    host: &Host,
-    root: &Path,
-) {
+fn check_unit(c: &Complaints, case: &Case, rel: &str, unit: &Ini, host: &Host, root: &Path) {
     let want = |section: &str, key: &str, ok: &dyn Fn(&str) -> bool, expected: &str| {
         let v = unit.last(section, key);
         if !v.is_some_and(ok) {
@@ -1886,8 +1826,8 @@ fn check_unit(
     }
 
     let env = environment(&unit.all("Service", "Environment"));
-    // What apply makes current on the server: ROOT/current/<group> (README, "Layout on each server").
-    let current = format!("{}/current/{}", host.root, role.group());
+    // The VM's stable folder on the server, ROOT/vms/<node> (README, "Changing a running lab").
+    let current = format!("{}/vms/%i", host.root);
     match env.get("VAGRANT_CWD") {
         Some(cwd) if *cwd == current => {}
         other => c.add(case, rel, format!("VAGRANT_CWD={other:?}, expected {current:?}")),
@@ -1906,7 +1846,7 @@ fn check_unit(
                     format!("VAGRANT_DOTFILE_PATH={p} is outside the remote root {}", host.root),
                 );
             }
-            if p.contains("/current/") || p.contains("/generations/") {
+            if p.contains("/current/") || p.contains("/generations/") || p.contains("/vms/") {
                 c.add(
                     case,
                     rel,
@@ -2923,9 +2863,9 @@ const fn m(
 
 /// The case the mistakes are planted in: one VM server, a control plane and two workers.
 const MUTANT_BASE: &str = "golden-tests/one-server";
-const VF: &str = "hosts/server/workers/Vagrantfile";
-const NP: &str = "hosts/server/netplan/w1.yaml";
-const UNIT: &str = "hosts/server/systemd/home-server-workers.service";
+const VF: &str = "hosts/server/vms/w1/Vagrantfile";
+const NP: &str = "hosts/server/vms/w1/netplan.yaml";
+const UNIT: &str = "hosts/server/systemd/home-server-vm@.service";
 const K8S: &str = "kubespray/inventory/group_vars/k8s_cluster/k8s-cluster.yml";
 const ADDONS: &str = "kubespray/inventory/group_vars/k8s_cluster/addons.yml";
 
@@ -2965,7 +2905,7 @@ const MUTATIONS: &[Mutation] = &[
         ", auto_config: true",
         "without `auto_config: false`",
     ),
-    m(Kind::Vagrant, VF, "source: '../netplan/w1.yaml'", "source: '../netplan/w2.yaml'", "copies"),
+    m(Kind::Vagrant, VF, "source: 'netplan.yaml'", "source: '../w2/netplan.yaml'", "copies"),
     m(Kind::Vagrant, NP, "02:00:0a:14:00:0b", "02:00:0a:14:00:0d", "is not the MAC"),
     m(Kind::Netplan, NP, "metric: 10", "metric: 200", "does not beat"),
     m(Kind::Netplan, NP, "version: 2", "version: 3", "network.version"),
@@ -2983,7 +2923,7 @@ const MUTATIONS: &[Mutation] = &[
     m(
         Kind::Systemd,
         UNIT,
-        "TimeoutStopSec=300",
+        "TimeoutStopSec=210",
         "TimeoutStopSec=5min30x",
         "systemd-analyze verify",
     ),
@@ -2995,10 +2935,10 @@ const MUTATIONS: &[Mutation] = &[
         "WantedBy=multiuser",
     ),
     m(Kind::Systemd, UNIT, "User=ops", "User=root", "User=root"),
-    m(Kind::Systemd, UNIT, "state/workers", "current/workers/.vagrant", "orphaned"),
+    m(Kind::Systemd, UNIT, "state/%i", "current/vms/%i/.vagrant", "orphaned"),
     m(Kind::Systemd, UNIT, "Wants=network-online.target\n", "", "Wants= lacks"),
-    m(Kind::Shell, "hosts/server/apply.sh", "reload=no\n", "reload=no\necho $previous\n", "SC2086"),
-    m(Kind::Shell, "hosts/server/apply.sh", "reload=no\n", "reload=no\nif true; then\n", "-n:"),
+    m(Kind::Shell, "hosts/server/apply.sh", "node=${2:-}\n", "node=${2:-}\necho $step\n", "SC2086"),
+    m(Kind::Shell, "hosts/server/apply.sh", "node=${2:-}\n", "node=${2:-}\nif true; then\n", "-n:"),
     m(
         Kind::Inventory,
         "kubespray/inventory/hosts.yaml",
