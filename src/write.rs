@@ -602,7 +602,7 @@ mod tests {
         // gen cannot tell that empty folder from one of the user's, so it stays; folders are
         // not part of what `gen check` compares.
         assert!(out.join("hosts/a/workers").is_dir());
-        assert_eq!(compare(&out, &v2()).unwrap(), vec![]);
+        assert_eq!(compare(&out, &v2().0).unwrap(), vec![]);
     }
 
     /// `out/manifest.toml` with one more `[files]` entry (the table is last).
@@ -678,13 +678,13 @@ mod tests {
         write_tree(&out, &v1()).unwrap();
         let before = snapshot(&out);
         for path in ["kubespray/\\u0000deploy.sh", "kubespray/a\\u001bb", "kubespray/x\\ny"] {
-            fs::write(out.join(MANIFEST), &v1().get(MANIFEST).unwrap().bytes).unwrap();
+            fs::write(out.join(MANIFEST), &v1().0.get(MANIFEST).unwrap().bytes).unwrap();
             list_in_manifest(&out, path, b"deploy\n", "755");
             let err = write_tree(&out, &v2()).unwrap_err();
             assert!(matches!(err, Error::BadManifest { .. }), "{path}: {err}");
             assert!(!err.to_string().chars().any(|c| c.is_control() && c != '\n'), "{err}");
         }
-        fs::write(out.join(MANIFEST), &v1().get(MANIFEST).unwrap().bytes).unwrap();
+        fs::write(out.join(MANIFEST), &v1().0.get(MANIFEST).unwrap().bytes).unwrap();
         assert_eq!(snapshot(&out), before);
     }
 
