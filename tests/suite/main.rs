@@ -5,5 +5,6 @@ mod apply;
 mod cli;
 mod crash;
 mod golden;
+mod guest;
 mod hostile;
 mod validators;
