@@ -40,8 +40,8 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use super::validators::{
-    copy_dir, ensure_venv, fixtures, loud, pins, repo_root, require, run, secs, vagrant_command,
-    vagrant_tools, Json, Ran,
+    Json, Ran, copy_dir, ensure_venv, fixtures, loud, pins, repo_root, require, run, secs,
+    vagrant_command, vagrant_tools,
 };
 
 /// The off-LAN network behind the router (TEST-NET-3, RFC 5737): never a home LAN.
@@ -52,7 +52,15 @@ const OFF_LAN_PORT: u16 = 8080;
 /// namespace (a fresh namespace per guest, so parallel tests never collide).
 const SSH_FORWARD: u16 = 2222;
 /// How long a boot may take under software emulation on a busy machine.
-const BOOT_TIMEOUT: Duration = Duration::from_secs(420);
+const BOOT_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// One guest at a time: emulated guests are CPU-bound, and two at once on two cores take longer
+/// than one after the other.
+static ONE_GUEST: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_guest() -> std::sync::MutexGuard<'static, ()> {
+    ONE_GUEST.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 // ---------------------------------------------------------------------------------------------
 // Tests
@@ -62,6 +70,7 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(420);
 /// on, reboot, check again.
 #[test]
 fn control_plane() {
+    let _one = one_guest();
     let Some(lab) = Lab::prepare("guest::control_plane") else { return };
     let node = lab.first_node("control-plane");
     let mut guest = lab.boot(&node, Tamper::None);
@@ -78,6 +87,7 @@ fn control_plane() {
 /// the bridged NIC not bounced), provision a changed override (applied), reboot, check again.
 #[test]
 fn worker() {
+    let _one = one_guest();
     let Some(lab) = Lab::prepare("guest::worker") else { return };
     let node = lab.first_node("worker");
     let mut guest = lab.boot(&node, Tamper::None);
@@ -94,6 +104,7 @@ fn worker() {
 /// above DHCP's (200 > 100). The route checks must fail, and only they: the checks can tell.
 #[test]
 fn negative_control_metric_above_dhcp() {
+    let _one = one_guest();
     let Some(lab) = Lab::prepare("guest::negative_control_metric_above_dhcp") else { return };
     let node = lab.first_node("worker");
     let guest = lab.boot(&node, Tamper::MetricAboveDhcp);
@@ -104,7 +115,8 @@ fn negative_control_metric_above_dhcp() {
         failed.iter().map(|f| f.split_once(": ").map_or(f.as_str(), |(n, _)| n)).collect();
     let expected = ["first boot: default route", "first boot: off-LAN connection"];
     assert_eq!(
-        names, expected,
+        names,
+        expected,
         "the negative control must fail exactly the default-route checks; it failed:\n  {}",
         failed.join("\n  ")
     );
@@ -162,8 +174,7 @@ impl Image {
     fn ensure() -> Image {
         let script = repo_root().join("tests/guest/build-image.sh");
         let bytes = fs::read(&script).expect("tests/guest/build-image.sh");
-        let key: String =
-            Sha256::digest(&bytes)[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let key: String = Sha256::digest(&bytes)[..8].iter().map(|b| format!("{b:02x}")).collect();
         let root = std::env::var_os("GEN_GUEST_CACHE")
             .map_or_else(|| PathBuf::from("/var/cache/gen-guest"), PathBuf::from);
         let dir = root.join(format!("debian12-{key}"));
@@ -267,9 +278,11 @@ impl Lab {
         let lab_dir = tmp.path().join("lab");
         fs::create_dir_all(&lab_dir).unwrap();
         fs::write(lab_dir.join("site.toml"), toml::to_string(&site).unwrap()).unwrap();
-        let ran =
-            run(Command::new(env!("CARGO_BIN_EXE_gen")).arg("build").current_dir(&lab_dir), secs(60))
-                .unwrap();
+        let ran = run(
+            Command::new(env!("CARGO_BIN_EXE_gen")).arg("build").current_dir(&lab_dir),
+            secs(60),
+        )
+        .unwrap();
         assert!(ran.ok(), "gen build of the test site: {}", ran.describe());
         let out = lab_dir.join("out");
 
@@ -288,17 +301,8 @@ impl Lab {
         });
         let venv = venv.unwrap_or_else(|e| panic!("{test}: the release's ansible venv: {e}"));
 
-        let mut lab = Lab {
-            test,
-            tools,
-            image,
-            venv,
-            nodes: BTreeMap::new(),
-            out,
-            site,
-            laptop_key,
-            tmp,
-        };
+        let mut lab =
+            Lab { test, tools, image, venv, nodes: BTreeMap::new(), out, site, laptop_key, tmp };
         lab.nodes = lab.load_machines();
         Some(lab)
     }
@@ -457,7 +461,8 @@ fn machine(m: &Json, dir: &Path) -> Node {
         .unwrap_or_else(|| panic!("{name}: no public_network"));
     let opts = value(public.get("options")).unwrap();
     let ip = string(opts.get("ip")).unwrap_or_else(|| panic!("{name}: public_network has no ip"));
-    let mac = string(opts.get("mac")).unwrap_or_else(|| panic!("{name}: public_network has no mac"));
+    let mac =
+        string(opts.get("mac")).unwrap_or_else(|| panic!("{name}: public_network has no mac"));
     let provisioners = m["provisioners"]
         .arr()
         .iter()
@@ -719,7 +724,12 @@ impl<'a> Guest<'a> {
             .arg("-initrd")
             .arg(self.lab.image.path("initrd.img"))
             // net.ifnames=0 as the bento boxes boot: the NAT NIC is eth0, the bridged one eth1.
-            .args(["-append", "root=/dev/vda rw console=ttyS0 net.ifnames=0 panic=-1"])
+            // e2scrub_reap looks for LVM snapshots for minutes under emulation; there are none.
+            .args([
+                "-append",
+                "root=/dev/vda rw console=ttyS0 net.ifnames=0 panic=-1 \
+                 systemd.mask=e2scrub_reap.service",
+            ])
             .arg("-drive")
             .arg(format!("file={},if=virtio,format=qcow2,cache=unsafe", disk.display()))
             // NIC 1: VirtualBox's NAT with the ssh forward. Not `restrict=on`: that also drops
@@ -791,7 +801,11 @@ impl<'a> Guest<'a> {
         let deadline = Instant::now() + BOOT_TIMEOUT;
         loop {
             if let Some(status) = self.qemu.as_mut().unwrap().try_wait().unwrap() {
-                panic!("{}: qemu exited ({status}) during boot\n{}", self.node.name, self.serial_tail());
+                panic!(
+                    "{}: qemu exited ({status}) during boot\n{}",
+                    self.node.name,
+                    self.serial_tail()
+                );
             }
             let mut cmd = self.nat_ssh();
             cmd.arg("cat /proc/sys/kernel/random/boot_id");
@@ -818,8 +832,9 @@ impl<'a> Guest<'a> {
         for p in &self.node.provisioners {
             match p {
                 Provisioner::File { name, source, destination } => {
-                    self.upload(source, destination)
-                        .unwrap_or_else(|e| panic!("{}: provisioner {name:?}: {e}", self.node.name));
+                    self.upload(source, destination).unwrap_or_else(|e| {
+                        panic!("{}: provisioner {name:?}: {e}", self.node.name)
+                    });
                 }
                 Provisioner::Shell { name, inline, privileged } => {
                     let script = self.dir.path().join("vagrant-shell");
@@ -848,11 +863,13 @@ impl<'a> Guest<'a> {
         cmd.arg("scp");
         self.ssh_opts(&mut cmd, &self.lab.image.path("box_key"));
         cmd.args(["-P", &SSH_FORWARD.to_string()]).arg(from).arg(format!("vagrant@127.0.0.1:{to}"));
-        let ran = retry_connection(|| run(&mut cmd, secs(300)).unwrap_or_else(|e| Ran {
-            code: None,
-            stdout: String::new(),
-            stderr: e,
-        }));
+        let ran = retry_connection(|| {
+            run(&mut cmd, secs(300)).unwrap_or_else(|e| Ran {
+                code: None,
+                stdout: String::new(),
+                stderr: e,
+            })
+        });
         if ran.ok() { Ok(()) } else { Err(format!("scp to {to}: {}", ran.describe())) }
     }
 
@@ -958,10 +975,11 @@ impl<'a> Guest<'a> {
             let become_ = self.ansible(&["-m", "command", "-a", "id -u", "--become"]);
             check(
                 "ansible become",
-                become_
-                    .as_ref()
-                    .is_ok_and(|r| r.ok() && r.stdout.lines().any(|l| l.trim() == "0")),
-                format!("ansible --become -m command -a 'id -u' from the peer: {}", describe(&become_)),
+                become_.as_ref().is_ok_and(|r| r.ok() && r.stdout.lines().any(|l| l.trim() == "0")),
+                format!(
+                    "ansible --become -m command -a 'id -u' from the peer: {}",
+                    describe(&become_)
+                ),
             );
         }
         failed
@@ -1050,7 +1068,8 @@ impl<'a> Guest<'a> {
         self.provision();
         let log = self.watch_stop();
         let installed = self.root_ok("tail -n 1 /etc/netplan/*-gen-*.yaml");
-        let eth1_bounced = deleted(&log).iter().any(|l| l.contains("dev eth1") || l.contains(": eth1 "));
+        let eth1_bounced =
+            deleted(&log).iter().any(|l| l.contains("dev eth1") || l.contains(": eth1 "));
         if !eth1_bounced || installed.trim() != "# changed" {
             failed.push(format!(
                 "re-provision: a changed override is installed (file ends {:?}) and applied \
@@ -1073,7 +1092,9 @@ impl<'a> Guest<'a> {
 
     /// Stops the recording (SIGINT, so that ip flushes) and returns what it saw.
     fn watch_stop(&self) -> String {
-        self.root_ok("sleep 3; kill -INT $(cat /run/gen-watch.pid); sleep 1; cat /run/gen-watch.log")
+        self.root_ok(
+            "sleep 3; kill -INT $(cat /run/gen-watch.pid); sleep 1; cat /run/gen-watch.log",
+        )
     }
 
     /// Issue 10 point 6: the facts calico's autodetection depends on, with `kube-ipvs0` holding
@@ -1095,7 +1116,11 @@ impl<'a> Guest<'a> {
             .lines()
             .filter_map(|l| {
                 let f: Vec<&str> = l.split_whitespace().collect();
-                Some((f.first()?.trim_end_matches(':').parse().ok()?, f.get(1)?.to_string(), f.get(3)?.to_string()))
+                Some((
+                    f.first()?.trim_end_matches(':').parse().ok()?,
+                    f.get(1)?.to_string(),
+                    f.get(3)?.to_string(),
+                ))
             })
             .collect();
         // kubernetes-internal-ip (calico node/pkg/lifecycle/startup/autodetection/
@@ -1103,8 +1128,10 @@ impl<'a> Guest<'a> {
         // InternalIP, which kubespray sets from `ip`. It must be on exactly one interface, the
         // bridged one, with the LAN's prefix.
         let (_, prefix) = lab.cidr();
-        let holders: Vec<&(u32, String, String)> =
-            rows.iter().filter(|(_, _, a)| a.split('/').next() == Some(&n.ip.to_string())).collect();
+        let holders: Vec<&(u32, String, String)> = rows
+            .iter()
+            .filter(|(_, _, a)| a.split('/').next() == Some(&n.ip.to_string()))
+            .collect();
         let want = format!("{}/{prefix}", n.ip);
         if holders.len() != 1 || holders[0].1 != "eth1" || holders[0].2 != want {
             failed.push(format!(

@@ -937,7 +937,12 @@ fn check_vagrant_case(c: &Complaints, case: &Case, tools: &VagrantTools) {
 
 /// `program` (vagrant or its Ruby) in `dir`, with the stub VBoxManage, no network call, and
 /// Vagrant's home and machine state in the scratch folder `scratch`.
-pub(super) fn vagrant_command(tools: &VagrantTools, program: &Path, dir: &Path, scratch: &Path) -> Command {
+pub(super) fn vagrant_command(
+    tools: &VagrantTools,
+    program: &Path,
+    dir: &Path,
+    scratch: &Path,
+) -> Command {
     let mut cmd = Command::new(program);
     cmd.current_dir(dir)
         .env("PATH", &tools.path)
@@ -2062,7 +2067,11 @@ impl Drop for VenvLock {
 
 /// A venv under `target/validator-venvs/<name>`, made once with `pip install -r requirements`
 /// (none if `requirements` is `None`) and reused while its ready-marker is there.
-pub(super) fn ensure_venv(test: &str, name: &str, requirements: Option<&Path>) -> Result<PathBuf, String> {
+pub(super) fn ensure_venv(
+    test: &str,
+    name: &str,
+    requirements: Option<&Path>,
+) -> Result<PathBuf, String> {
     let dir = venv_root().join(name);
     let marker = dir.join(".labgen-validators-ready");
     let ready = || marker.is_file() && dir.join("bin/python").exists();
