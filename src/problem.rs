@@ -172,7 +172,8 @@ impl fmt::Display for Problem {
             }
             NotUtf8 { byte, offset } => write!(
                 f,
-                "not UTF-8 text: byte {offset} (0x{byte:02x}) does not start or continue a character"
+                "not UTF-8 text: the byte at offset {offset} (0x{byte:02x}) does not start or continue a \
+                 character"
             ),
             TableAsSwitch { name, .. } => {
                 write!(f, "`{name}` is a table of settings, not `true` or `false`")
