@@ -7,4 +7,5 @@ mod crash;
 mod golden;
 mod guest;
 mod hostile;
+mod output;
 mod validators;
