@@ -1,32 +1,50 @@
-//! Where things live: every path and name of a host's subtree in `out/`, and of gen's folders
-//! on the VM server, in one place. Templates and apply receive these names; none rebuilds them.
+//! Every path and name gen gives a file or a thing: in `out/`, on a server, inside a guest.
 //!
-//! A host's subtree (`hosts/<host>/`) holds one Vagrant environment per VM, so that a VM is
-//! started, provisioned, reloaded or destroyed on its own with the Vagrantfile it was made from
-//! (README, "Changing a running lab"):
+//! A host's folder holds one Vagrant environment per VM (README, "Changing a running lab"):
+//! `apply.sh`, `machines.toml`, `systemd/<cluster>-vm@.service` (instance = node),
+//! `vms/<node>/Vagrantfile` and `vms/<node>/netplan.yaml`. On the server, under the host's
+//! `root`: `generations/<hash>/`, `current`, `vms/<node>` (a symlink into the generation the VM
+//! was last applied from: its `VAGRANT_CWD`, a path that stays the same across generations) and
+//! `state/<node>` (its `VAGRANT_DOTFILE_PATH`).
 //!
-//! ```text
-//! hosts/<host>/apply.sh                         the steps gen runs there, one per call
-//! hosts/<host>/machines.toml                    per-VM facts gen plans from
-//! hosts/<host>/systemd/<cluster>-vm@.service    template unit, instance = node name
-//! hosts/<host>/vms/<node>/Vagrantfile           one machine
-//! hosts/<host>/vms/<node>/netplan.yaml          that machine's guest netplan override
-//! ```
-//!
-//! On the server, under the host's `root`: `generations/<hash>/` (one host subtree each),
-//! `current`, `vms/<node>` (a symlink to the `vms/<node>` folder of the generation the VM was
-//! last applied from: Vagrant's `VAGRANT_CWD` for that VM, a path that stays the same across
-//! generations) and `state/<node>` (Vagrant's `VAGRANT_DOTFILE_PATH` for it).
+//! Renderers, write, check, apply and the summary of `gen build` ask this module where a file
+//! goes or what a unit or VM is called; templates receive the names and never build them. A
+//! change of layout is a change here (and in the golden trees).
 
 use crate::site::Label;
 
-/// `hosts/<host>`: what `gen apply <host>` sends.
-pub fn host_dir(host: &str) -> String {
-    format!("hosts/{host}")
+/// The folder of everything `gen apply <host>` sends to one server.
+pub fn host_dir(host: impl std::fmt::Display) -> String {
+    format!("{HOSTS}/{host}")
 }
 
-/// The entrypoint of a host subtree, relative to it.
-pub const APPLY: &str = "apply.sh";
+/// `hosts`: the folder of the per-server trees in `out/`.
+pub const HOSTS: &str = "hosts";
+
+/// `kubespray`: the folder of what is run from the laptop, in `out/`.
+pub const KUBESPRAY: &str = "kubespray";
+
+/// The host a path of `out/` belongs to, if it is below `hosts/<host>/`.
+pub fn host_of(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix(HOSTS)?.strip_prefix('/')?;
+    rest.split_once('/').map(|(host, _)| host)
+}
+
+/// Whether a path of `out/` is part of the laptop's kubespray run.
+pub fn is_kubespray(path: &str) -> bool {
+    path.strip_prefix(KUBESPRAY).is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// The manifest, at the top of `out/`; it is not part of any hash it records.
+pub const MANIFEST: &str = "manifest.toml";
+
+// Inside a host's folder (paths relative to `hosts/<host>/`, as on the server).
+
+/// The entrypoint `gen apply` runs on the server.
+pub const ENTRYPOINT: &str = "apply.sh";
+
+/// `apply.sh`, the entrypoint, as the plan's steps name it.
+pub const APPLY: &str = ENTRYPOINT;
 
 /// The per-VM facts of a host subtree, relative to it.
 pub const MACHINES: &str = "machines.toml";
@@ -65,18 +83,59 @@ pub fn unit_file(cluster: &Label) -> String {
     format!("systemd/{}", unit_template(cluster))
 }
 
-/// The VirtualBox name of a node's VM: unique in the server user's registry, and the same on
-/// every server, so a VM is recognisable wherever it runs.
+/// The VirtualBox name of a node's VM: the cluster's name keeps two labs on one server apart.
 pub fn vm_name(cluster: &Label, node: &str) -> String {
     format!("{cluster}-{node}")
 }
 
-/// On the server: the VM's stable Vagrant folder (a symlink into a generation).
+// On the server, below the host's `root`.
+
+/// The VM's stable Vagrant folder (a symlink into a generation).
 pub fn server_vm_dir(root: &str, node: &str) -> String {
     format!("{root}/vms/{node}")
 }
 
-/// On the server: the VM's Vagrant state (machine id), outside every generation.
+/// The VM's Vagrant state (machine id), outside every generation, so switching generations
+/// never orphans a VM.
 pub fn server_state_dir(root: &str, node: &str) -> String {
     format!("{root}/state/{node}")
+}
+
+// In the kubespray folder of `out/`.
+
+/// The inventory kubespray reads.
+pub const INVENTORY: &str = "kubespray/inventory/hosts.yaml";
+/// The inventory's group_vars folder.
+pub const GROUP_VARS: &str = "kubespray/inventory/group_vars";
+/// The release's `requirements.txt`, byte for byte.
+pub const REQUIREMENTS: &str = "kubespray/requirements.txt";
+/// The hash-pinned lock of the release's Python environment.
+pub const REQUIREMENTS_LOCK: &str = "kubespray/requirements.lock";
+/// The script run from the laptop.
+pub const DEPLOY: &str = "kubespray/deploy.sh";
+
+/// A group_vars file: `group` is `all` or `k8s_cluster`.
+pub fn group_vars(group: &str, file: &str) -> String {
+    format!("{GROUP_VARS}/{group}/{file}")
+}
+
+// Inside a guest.
+
+/// Where the guest keeps gen's netplan override. netplan reads `/etc/netplan/*.yaml` in
+/// lexical order and later files win, so `99-` sorts after the box's own files and after
+/// `50-vagrant.yaml`; and it is not a file Vagrant ever rewrites.
+pub const GUEST_NETPLAN_PATH: &str = "/etc/netplan/99-gen-bridged.yaml";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_of_out_tell_their_owner() {
+        assert_eq!(host_of("hosts/a/apply.sh"), Some("a"));
+        assert_eq!(host_of("hosts/a"), None);
+        assert_eq!(host_of("hostsx/a/b"), None);
+        assert!(is_kubespray(DEPLOY));
+        assert!(!is_kubespray("kubesprayx/deploy.sh"));
+    }
 }

@@ -898,7 +898,10 @@ fn moving_a_vm_between_servers_destroys_it_first_and_an_emptied_server_retires_i
     assert!(!lab.server(2).path("units/lab-vm@.service").exists());
     assert!(lab.server(2).active_units().is_empty());
     assert_eq!(lab.clashes(), "");
+    let logins = [lab.server(1).logins(), lab.server(2).logins()];
     lab.run(&["apply", "--all"]).ok().says("h2: up to date").says("h1: up to date");
+    let after = [lab.server(1).logins(), lab.server(2).logins()];
+    assert_eq!([after[0] - logins[0], after[1] - logins[1]], [1, 1], "one ssh login per server");
 }
 
 /// Needs no server: the refusal comes before any connection.

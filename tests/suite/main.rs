@@ -5,6 +5,8 @@ mod apply;
 mod cli;
 mod crash;
 mod golden;
+mod guest;
 mod hostile;
 mod model;
+mod output;
 mod validators;

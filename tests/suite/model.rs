@@ -438,7 +438,7 @@ fn run_step(
 
 /// What gen's build gives each server.
 fn wanted(text: &str, hosts: usize) -> Vec<Wanted> {
-    let tree = labgen::build(text, "site.toml").unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let tree = labgen::build(text, "site.toml").unwrap_or_else(|e| panic!("{e}\n{text}")).tree;
     (0..hosts)
         .map(|h| {
             let host = format!("h{}", h + 1);
