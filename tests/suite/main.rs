@@ -6,4 +6,5 @@ mod cli;
 mod crash;
 mod golden;
 mod hostile;
+mod output;
 mod validators;
