@@ -5,6 +5,7 @@ mod apply;
 mod cli;
 mod crash;
 mod golden;
+mod guest;
 mod hostile;
 mod output;
 mod validators;
