@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::apply;
+use crate::lock;
 use crate::diff::{self, Disk};
 use crate::error::{Error, Result, exit};
 use crate::site::Site;
@@ -113,6 +114,8 @@ fn run(arguments: Arguments) -> Result<u8> {
         Command::Diff => diff(&paths, &tree),
         // These need the hosts as well as the tree; the site file is known to be valid.
         command => {
+            // An apply sends what `out/` holds: no build may change it meanwhile.
+            let _lock = lock::shared(&paths.out)?;
             let site = Site::from_toml(&site_text, &paths.site.display().to_string())?;
             let context = apply::Context { site: &site, tree: &tree, out: &paths.out };
             match command {
@@ -190,6 +193,7 @@ fn resolve_lexically_below_existing(path: &Path) -> Result<PathBuf> {
 }
 
 fn build(paths: &Paths, tree: &Tree) -> Result<u8> {
+    let _lock = lock::exclusive(&paths.out)?;
     let report = write::write_tree(&paths.out, tree)?;
     print(&summary(&report, tree, &paths.out_label()));
     Ok(exit::OK)
@@ -197,6 +201,7 @@ fn build(paths: &Paths, tree: &Tree) -> Result<u8> {
 
 fn check(paths: &Paths, tree: &Tree) -> Result<u8> {
     let out = paths.out_label();
+    let _lock = lock::shared(&paths.out)?;
     let changes = diff::compare(&paths.out, tree)?;
     if changes.is_empty() {
         print(&format!("`{out}` is up to date with `{}`\n", paths.site.display()));
@@ -227,7 +232,10 @@ fn check(paths: &Paths, tree: &Tree) -> Result<u8> {
 }
 
 fn diff(paths: &Paths, tree: &Tree) -> Result<u8> {
-    let disk = Disk::read(&paths.out)?;
+    let disk = {
+        let _lock = lock::shared(&paths.out)?;
+        Disk::read(&paths.out)?
+    };
     let changes = diff::compare_trees(tree, &disk);
     print(&diff::unified(&changes, tree, &disk, &paths.out_label(), "<fresh build>"));
     Ok(if changes.is_empty() { exit::OK } else { exit::DIFFERS })

@@ -12,9 +12,9 @@ pub use crate::parse::Diagnostic;
 /// Exit status of every command (README, "Exit codes").
 pub mod exit {
     pub const OK: u8 = 0;
-    /// `check`/`diff` found a difference; `apply` failed.
+    /// `check`/`diff` found a difference; `apply` failed; a file could not be read or written.
     pub const DIFFERS: u8 = 1;
-    /// The input is invalid (or the command cannot run at all).
+    /// The input is invalid: `site.toml`, the arguments, or an `out/` gen refuses to touch.
     pub const INVALID: u8 = 2;
 }
 
@@ -24,6 +24,8 @@ pub enum Error {
     InvalidSite { file: String, diagnostics: Vec<Diagnostic> },
     /// A file could not be read or written.
     Io { path: PathBuf, action: &'static str, source: std::io::Error },
+    /// `gen build` failed (`cause`) after it had begun to change `out`: what it had done.
+    PartialBuild { out: PathBuf, cause: Box<Error>, written: Vec<String>, removed: Vec<String> },
     /// `--out` would put the output where it could clobber the input.
     OutContainsSite { out: PathBuf, site: PathBuf },
     /// Something in `out/` is a symlink or not a regular file where gen writes.
@@ -74,7 +76,9 @@ impl Error {
             | Error::Remote { .. }
             | Error::Corrupt { .. }
             | Error::Entrypoint { .. }
-            | Error::NoPrevious { .. } => exit::DIFFERS,
+            | Error::NoPrevious { .. }
+            | Error::Io { .. }
+            | Error::PartialBuild { .. } => exit::DIFFERS,
             _ => exit::INVALID,
         }
     }
@@ -96,6 +100,34 @@ impl fmt::Display for Error {
             }
             Error::Io { path, action, source } => {
                 write!(f, "error: could not {action} `{}`: {source}", path.display())
+            }
+            Error::PartialBuild { out, cause, written, removed } => {
+                let out = out.display();
+                let files = |n: usize| if n == 1 { "file" } else { "files" };
+                writeln!(f, "{cause}")?;
+                write!(
+                    f,
+                    "  `gen build` stopped after it had written {} {} and deleted {} in `{out}`, \
+                     so `{out}` now mixes the previous build and this one; its manifest lists \
+                     every file gen made there, so the next build can finish the job:",
+                    written.len(),
+                    files(written.len()),
+                    removed.len(),
+                )?;
+                let lines = written.iter().map(|p| ("wrote", p));
+                let lines = lines.chain(removed.iter().map(|p| ("deleted", p)));
+                for (verb, path) in lines.clone().take(PARTIAL_SHOWN) {
+                    write!(f, "\n    {verb:<8} {out}/{path}")?;
+                }
+                let more = lines.count().saturating_sub(PARTIAL_SHOWN);
+                if more > 0 {
+                    write!(f, "\n    and {more} more")?;
+                }
+                write!(
+                    f,
+                    "\n  fix: remove the cause, then run `gen build` again: it rewrites what \
+                     differs and prunes what is gone; `gen check` then exits 0"
+                )
             }
             Error::OutContainsSite { out, site } => write!(
                 f,
@@ -209,5 +241,17 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// How many files a `PartialBuild` error names one by one; it counts all of them.
+const PARTIAL_SHOWN: usize = 20;
+
+/// Printed (not an error) when another gen holds the lock on `out`.
+pub fn waiting_for_lock(out: &std::path::Path) -> String {
+    format!(
+        "waiting: another gen is using `{}` (a build writing it, or a check, diff or apply \
+         reading it); gen goes on once it is done",
+        out.display()
+    )
+}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

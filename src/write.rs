@@ -69,8 +69,33 @@ struct Plan {
 }
 
 /// Makes `out` hold exactly `tree`, which must contain its manifest (as `crate::build` gives).
+///
+/// The caller holds the lock on `out` (`lock::exclusive`). An error before the first change on
+/// disk is returned as it is; one after is wrapped in `Error::PartialBuild`, which names what
+/// was already written and deleted: `out` then mixes two builds until the next one repairs it.
 pub fn write_tree(out: &Path, tree: &Tree) -> Result<Report> {
     let plan = plan(out, tree)?;
+    let mut done = Done::default();
+    match carry_out(out, tree, &plan, &mut done) {
+        Ok(()) => Ok(plan.report),
+        Err(cause) if done.written.is_empty() && done.removed.is_empty() => Err(cause),
+        Err(cause) => Err(Error::PartialBuild {
+            out: out.to_path_buf(),
+            cause: Box::new(cause),
+            written: done.written,
+            removed: done.removed,
+        }),
+    }
+}
+
+/// What `carry_out` has changed so far, for the message if it fails midway.
+#[derive(Default)]
+struct Done {
+    written: Vec<String>,
+    removed: Vec<String>,
+}
+
+fn carry_out(out: &Path, tree: &Tree, plan: &Plan, done: &mut Done) -> Result<()> {
     fs::create_dir_all(out).map_err(|e| Error::io(out, "create", e))?;
     // Messages name `out` as the user did; temporary files are made in the absolute folder,
     // which the tempfile crate would otherwise work out with a getcwd per file.
@@ -80,13 +105,15 @@ pub fn write_tree(out: &Path, tree: &Tree) -> Result<Report> {
     };
     if let Some(text) = &plan.interim_manifest {
         write_manifest(out, text.as_bytes(), Mode::Regular)?;
+        done.written.push(MANIFEST.to_string());
     }
     let report = &plan.report;
     for path in report.added.iter().chain(&report.changed).filter(|p| *p != MANIFEST) {
         let file = tree.get(path).expect("planned from the tree");
         write_file(out, path, &file.bytes, file.mode, false)?;
+        done.written.push(path.clone());
     }
-    prune(out.named, &plan)?;
+    prune(out.named, plan, done)?;
     let manifest = tree.get(MANIFEST).expect("checked by plan");
     let manifest_differs = report.added.iter().chain(&report.changed).any(|p| p == MANIFEST);
     let interim_was_final =
@@ -94,7 +121,7 @@ pub fn write_tree(out: &Path, tree: &Tree) -> Result<Report> {
     if (manifest_differs || plan.interim_manifest.is_some()) && !interim_was_final {
         write_manifest(out, &manifest.bytes, manifest.mode)?;
     }
-    Ok(plan.report)
+    Ok(())
 }
 
 fn plan(out: &Path, tree: &Tree) -> Result<Plan> {
@@ -315,11 +342,12 @@ fn temp_path(folder: &Path) -> std::path::PathBuf {
 /// so a folder with anything of the user's in it stays, and so does an empty folder that a
 /// manifest merely names (gen cannot tell it from the user's). A build killed between deleting
 /// a file and its folder leaves that folder empty; like git, `gen check` does not see folders.
-fn prune(out: &Path, plan: &Plan) -> Result<()> {
+fn prune(out: &Path, plan: &Plan, done: &mut Done) -> Result<()> {
     let deleted = || plan.report.removed.iter().chain(&plan.report.temporaries);
     for path in deleted() {
         let full = out.join(path);
         fs::remove_file(&full).map_err(|e| Error::io(full, "remove", e))?;
+        done.removed.push(path.clone());
     }
     for path in deleted() {
         for (end, _) in path.rmatch_indices('/') {

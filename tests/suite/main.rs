@@ -3,7 +3,9 @@
 
 mod apply;
 mod cli;
+mod concurrent;
 mod crash;
 mod golden;
 mod hostile;
+mod io_failure;
 mod validators;
