@@ -14,9 +14,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::apply;
-use crate::lock;
 use crate::diff::{self, Disk};
-use crate::error::{Error, Result, exit};
+use crate::error::{Error, Result, SiteFileProblem, exit};
+use crate::lock;
 use crate::site::Site;
 use crate::tree::{MANIFEST, Tree};
 use crate::write::{self, Report};
@@ -104,8 +104,11 @@ pub fn main() -> ExitCode {
 
 fn run(arguments: Arguments) -> Result<u8> {
     let paths = Paths::resolve(arguments.site, arguments.out);
-    let site_text =
-        std::fs::read_to_string(&paths.site).map_err(|e| Error::io(&paths.site, "read", e))?;
+    let site_bytes = read_site(&paths.site)?;
+    let site_text = String::from_utf8(site_bytes).map_err(|_| {
+        let not_utf8 = std::io::Error::new(std::io::ErrorKind::InvalidData, NOT_UTF8);
+        Error::io(&paths.site, "read", not_utf8)
+    })?;
     paths.refuse_out_containing_site()?;
     let tree = crate::build(&site_text, &paths.site.display().to_string())?;
     match arguments.command {
@@ -130,6 +133,50 @@ fn run(arguments: Arguments) -> Result<u8> {
         }
     }
 }
+
+/// The site file is refused unless it is a regular file: `/dev/zero` would be read forever.
+const SITE_LIMIT: u64 = 16 << 20;
+
+/// Reads the bytes of the site file, refusing what is not a regular file of at most `SITE_LIMIT` bytes
+/// before reading a byte. It is opened non-blocking, so a FIFO with no writer cannot hang the
+/// open, and the limit also holds for a file that grows while it is read.
+fn read_site(path: &Path) -> Result<Vec<u8>> {
+    use rustix::fs::{FileType, OFlags};
+    use std::io::Read as _;
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let file = match rustix::fs::open(path, flags, rustix::fs::Mode::empty()) {
+        Ok(fd) => std::fs::File::from(fd),
+        Err(rustix::io::Errno::NOENT) => {
+            return Err(Error::SiteFile { path: path.into(), problem: SiteFileProblem::Missing });
+        }
+        Err(e) => return Err(Error::io(path, "read", e.into())),
+    };
+    let io = |e| Error::io(path, "read", e);
+    use SiteFileProblem::{NotAFile, TooLarge};
+    let meta = file.metadata().map_err(io)?;
+    let not_a_file = |what| Err(Error::SiteFile { path: path.into(), problem: NotAFile(what) });
+    match FileType::from_raw_mode(std::os::unix::fs::MetadataExt::mode(&meta)) {
+        FileType::RegularFile => {}
+        FileType::Directory => return not_a_file("a folder"),
+        FileType::Fifo => return not_a_file("a FIFO"),
+        FileType::Socket => return not_a_file("a socket"),
+        FileType::CharacterDevice | FileType::BlockDevice => return not_a_file("a device"),
+        _ => return not_a_file("not a file"),
+    }
+    let too_large = || Error::SiteFile { path: path.into(), problem: TooLarge(SITE_LIMIT) };
+    if meta.len() > SITE_LIMIT {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(SITE_LIMIT + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > SITE_LIMIT {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// What `std::fs::read_to_string` says of a file that is not UTF-8.
+const NOT_UTF8: &str = "stream did not contain valid UTF-8";
 
 struct Paths {
     site: PathBuf,

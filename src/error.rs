@@ -22,6 +22,8 @@ pub mod exit {
 pub enum Error {
     /// `site.toml` does not describe a valid lab.
     InvalidSite { file: String, diagnostics: Vec<Diagnostic> },
+    /// `--site` names nothing, or something that is not a site file to read.
+    SiteFile { path: PathBuf, problem: SiteFileProblem },
     /// A file could not be read or written.
     Io { path: PathBuf, action: &'static str, source: std::io::Error },
     /// `gen build` failed (`cause`) after it had begun to change `out`: what it had done.
@@ -58,6 +60,16 @@ pub enum Error {
     Entrypoint { host: String, generation: String, output: String },
     /// `gen rollback` on a server with no other generation to go back to.
     NoPrevious { host: String },
+}
+
+/// Why the site file cannot be read as one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SiteFileProblem {
+    Missing,
+    /// What it is instead (`a folder`, `a FIFO`, `a device`, ...).
+    NotAFile(&'static str),
+    /// Larger than this many bytes.
+    TooLarge(u64),
 }
 
 impl Error {
@@ -100,6 +112,28 @@ impl fmt::Display for Error {
             }
             Error::Io { path, action, source } => {
                 write!(f, "error: could not {action} `{}`: {source}", path.display())
+            }
+            Error::SiteFile { path, problem } => {
+                let path = path.display();
+                match problem {
+                    SiteFileProblem::Missing => write!(
+                        f,
+                        "error: there is no site file `{path}`\n  fix: run gen in the folder \
+                         that holds site.toml, or name it with `--site PATH`"
+                    ),
+                    SiteFileProblem::NotAFile(what) => write!(
+                        f,
+                        "error: the site file `{path}` is {what}, not a regular file\n  fix: \
+                         name a site.toml with `--site PATH`"
+                    ),
+                    SiteFileProblem::TooLarge(limit) => write!(
+                        f,
+                        "error: the site file `{path}` is larger than {} MiB, gen's limit (a \
+                         lab of 10,000 VMs takes about 1 MiB)\n  fix: name a site.toml with \
+                         `--site PATH`",
+                        limit >> 20
+                    ),
+                }
             }
             Error::PartialBuild { out, cause, written, removed } => {
                 let out = out.display();

@@ -68,7 +68,9 @@ fn open(out: &Path) -> Result<Option<std::os::fd::OwnedFd>> {
 
 fn take(out: &Path, folder: std::os::fd::OwnedFd, kind: Kind) -> Result<Lock> {
     let (now, wait) = match kind {
-        Kind::Exclusive => (FlockOperation::NonBlockingLockExclusive, FlockOperation::LockExclusive),
+        Kind::Exclusive => {
+            (FlockOperation::NonBlockingLockExclusive, FlockOperation::LockExclusive)
+        }
         Kind::Shared => (FlockOperation::NonBlockingLockShared, FlockOperation::LockShared),
     };
     match rustix::fs::flock(&folder, now) {
