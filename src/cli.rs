@@ -13,11 +13,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::Built;
 use crate::apply;
 use crate::diff::{self, Disk};
 use crate::error::{Error, Result, SiteFileProblem, exit};
 use crate::lock;
-use crate::site::Site;
 use crate::tree::{MANIFEST, Tree};
 use crate::write::{self, Report};
 
@@ -110,27 +110,23 @@ fn run(arguments: Arguments) -> Result<u8> {
         Error::io(&paths.site, "read", not_utf8)
     })?;
     paths.refuse_out_containing_site()?;
-    let tree = crate::build(&site_text, &paths.site.display().to_string())?;
+    let built = crate::build(&site_text, &paths.site.display().to_string())?;
+    let context = apply::Context { site: &built.site, tree: &built.tree, out: &paths.out };
     match arguments.command {
-        Command::Build => build(&paths, &tree),
-        Command::Check => check(&paths, &tree),
-        Command::Diff => diff(&paths, &tree),
-        // These need the hosts as well as the tree; the site file is known to be valid.
-        command => {
-            // An apply sends what `out/` holds: no build may change it meanwhile.
+        Command::Build => build(&paths, &built),
+        Command::Check => check(&paths, &built),
+        Command::Diff => diff(&paths, &built),
+        // An apply sends what `out/` holds, and status reads it: no build may change it meanwhile.
+        Command::Apply { host, all: _, jobs, dry_run, keep } => {
             let _lock = lock::shared(&paths.out)?;
-            let site = Site::from_toml(&site_text, &paths.site.display().to_string())?;
-            let context = apply::Context { site: &site, tree: &tree, out: &paths.out };
-            match command {
-                Command::Apply { host, all: _, jobs, dry_run, keep } => {
-                    let options = apply::Options { dry_run, keep, jobs };
-                    apply::apply(&context, host.as_deref(), &options)
-                }
-                Command::Status { host } => apply::status(&context, host.as_deref()),
-                Command::Rollback { host } => apply::rollback(&context, &host),
-                Command::Build | Command::Check | Command::Diff => unreachable!("matched above"),
-            }
+            let options = apply::Options { dry_run, keep, jobs };
+            apply::apply(&context, host.as_deref(), &options)
         }
+        Command::Status { host } => {
+            let _lock = lock::shared(&paths.out)?;
+            apply::status(&context, host.as_deref())
+        }
+        Command::Rollback { host } => apply::rollback(&context, &host),
     }
 }
 
@@ -239,17 +235,17 @@ fn resolve_lexically_below_existing(path: &Path) -> Result<PathBuf> {
     Ok(absolute)
 }
 
-fn build(paths: &Paths, tree: &Tree) -> Result<u8> {
+fn build(paths: &Paths, built: &Built) -> Result<u8> {
     let _lock = lock::exclusive(&paths.out)?;
-    let report = write::write_tree(&paths.out, tree)?;
-    print(&summary(&report, tree, &paths.out_label()));
+    let report = write::write_tree(&paths.out, &built.tree, &built.manifest)?;
+    print(&summary(&report, &built.tree, &paths.out_label()));
     Ok(exit::OK)
 }
 
-fn check(paths: &Paths, tree: &Tree) -> Result<u8> {
+fn check(paths: &Paths, built: &Built) -> Result<u8> {
     let out = paths.out_label();
     let _lock = lock::shared(&paths.out)?;
-    let changes = diff::compare(&paths.out, tree)?;
+    let changes = diff::compare(&paths.out, &built.tree)?;
     if changes.is_empty() {
         print(&format!("`{out}` is up to date with `{}`\n", paths.site.display()));
         return Ok(exit::OK);
@@ -278,13 +274,13 @@ fn check(paths: &Paths, tree: &Tree) -> Result<u8> {
     Ok(exit::DIFFERS)
 }
 
-fn diff(paths: &Paths, tree: &Tree) -> Result<u8> {
+fn diff(paths: &Paths, built: &Built) -> Result<u8> {
     let disk = {
         let _lock = lock::shared(&paths.out)?;
         Disk::read(&paths.out)?
     };
-    let changes = diff::compare_trees(tree, &disk);
-    print(&diff::unified(&changes, tree, &disk, &paths.out_label(), "<fresh build>"));
+    let changes = diff::compare_trees(&built.tree, &disk);
+    print(&diff::unified(&changes, &built.tree, &disk, &paths.out_label(), "<fresh build>"));
     Ok(if changes.is_empty() { exit::OK } else { exit::DIFFERS })
 }
 
