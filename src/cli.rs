@@ -17,6 +17,7 @@ use crate::Built;
 use crate::apply;
 use crate::diff::{self, Disk};
 use crate::error::{Error, Result, SiteFileProblem, exit};
+use crate::layout;
 use crate::lock;
 use crate::tree::{MANIFEST, Tree};
 use crate::write::{self, Report};
@@ -300,12 +301,10 @@ enum Group<'a> {
 
 impl<'a> Group<'a> {
     fn of(path: &'a str) -> Group<'a> {
-        if let Some(rest) = path.strip_prefix("hosts/") {
-            if let Some((host, _)) = rest.split_once('/') {
-                return Group::Host(host);
-            }
+        if let Some(host) = layout::host_of(path) {
+            return Group::Host(host);
         }
-        if path.starts_with("kubespray/") { Group::Kubespray } else { Group::Other }
+        if layout::is_kubespray(path) { Group::Kubespray } else { Group::Other }
     }
 }
 
@@ -340,7 +339,7 @@ fn summary(report: &Report, tree: &Tree, out: &str) -> String {
             .collect::<Vec<_>>()
             .join(", ");
         let _ = match group {
-            Group::Host(host) if tree.subtree(&format!("hosts/{host}")).next().is_none() => {
+            Group::Host(host) if tree.subtree(&layout::host_dir(host)).next().is_none() => {
                 writeln!(text, "host {host}: {counts}; it is no longer in the site file")
             }
             Group::Host(host) => writeln!(text, "host {host}: {counts}; run `gen apply {host}`"),

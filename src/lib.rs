@@ -9,6 +9,7 @@ pub mod cli;
 pub mod diff;
 pub mod error;
 pub mod kubespray;
+pub mod layout;
 pub mod lock;
 pub mod manifest;
 pub mod parse;
