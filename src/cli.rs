@@ -14,13 +14,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::Built;
-use crate::apply;
 use crate::diff::{self, Disk};
 use crate::error::{Error, Result, SiteFileProblem, exit};
 use crate::layout;
 use crate::lock;
 use crate::tree::{MANIFEST, Tree};
 use crate::write::{self, Report};
+use crate::{apply, colour};
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +35,10 @@ struct Arguments {
     /// The output folder [default: `out` beside the site file]
     #[arg(long, global = true, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// When to write in colour: `auto` follows NO_COLOR, CLICOLOR_FORCE, CLICOLOR and whether
+    /// the output is a terminal
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    color: colour::When,
     #[command(subcommand)]
     command: Command,
 }
@@ -94,10 +98,17 @@ pub fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(exit::INVALID));
         }
     };
+    colour::choose(arguments.color);
     match run(arguments) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("{e}");
+            let text = if colour::on(&std::io::stderr()) {
+                // `{:#}` renders a site's excerpts in colour; `paint` styles the labels.
+                colour::paint(&format!("{e:#}"))
+            } else {
+                e.to_string()
+            };
+            let _ = writeln!(std::io::stderr().lock(), "{text}");
             ExitCode::from(e.exit_code())
         }
     }
@@ -106,10 +117,7 @@ pub fn main() -> ExitCode {
 fn run(arguments: Arguments) -> Result<u8> {
     let paths = Paths::resolve(arguments.site, arguments.out);
     let site_bytes = read_site(&paths.site)?;
-    let site_text = String::from_utf8(site_bytes).map_err(|_| {
-        let not_utf8 = std::io::Error::new(std::io::ErrorKind::InvalidData, NOT_UTF8);
-        Error::io(&paths.site, "read", not_utf8)
-    })?;
+    let site_text = crate::source::decode(site_bytes, &paths.site.display().to_string())?;
     paths.refuse_out_containing_site()?;
     let built = crate::build(&site_text, &paths.site.display().to_string())?;
     let context = apply::Context { site: &built.site, tree: &built.tree, out: &paths.out };
@@ -171,9 +179,6 @@ fn read_site(path: &Path) -> Result<Vec<u8>> {
     }
     Ok(bytes)
 }
-
-/// What `std::fs::read_to_string` says of a file that is not UTF-8.
-const NOT_UTF8: &str = "stream did not contain valid UTF-8";
 
 struct Paths {
     site: PathBuf,

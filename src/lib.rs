@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod cli;
+pub mod colour;
 pub mod diff;
 pub mod error;
 pub mod kubespray;
@@ -17,7 +18,10 @@ pub mod problem;
 pub mod quote;
 pub mod render;
 pub mod site;
+pub mod snippet;
 pub mod source;
+pub mod suggest;
+pub mod syntax;
 pub mod tree;
 pub mod write;
 

@@ -6,6 +6,8 @@ mod cli;
 mod concurrent;
 mod crash;
 mod golden;
+mod guest;
 mod hostile;
 mod io_failure;
+mod output;
 mod validators;
