@@ -3,10 +3,12 @@
 
 mod apply;
 mod cli;
+mod concurrent;
 mod crash;
 mod golden;
 mod guest;
 mod hostile;
+mod io_failure;
 mod model;
 mod output;
 mod validators;
