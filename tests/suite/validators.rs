@@ -2875,7 +2875,7 @@ const fn m(
 const MUTANT_BASE: &str = "golden-tests/one-server";
 const VF: &str = "hosts/server/vms/w1/Vagrantfile";
 const NP: &str = "hosts/server/vms/w1/netplan.yaml";
-const UNIT: &str = "hosts/server/systemd/home-server-vm@.service";
+const UNIT: &str = "hosts/server/systemd/home-vm@.service";
 const K8S: &str = "kubespray/inventory/group_vars/k8s_cluster/k8s-cluster.yml";
 const ADDONS: &str = "kubespray/inventory/group_vars/k8s_cluster/addons.yml";
 
