@@ -3,9 +3,11 @@
 
 mod apply;
 mod cli;
+mod concurrent;
 mod crash;
 mod golden;
 mod guest;
 mod hostile;
+mod io_failure;
 mod output;
 mod validators;
