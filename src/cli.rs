@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
@@ -51,8 +51,14 @@ enum Command {
     /// Exit 0 if the output folder is exactly what the site file gives, else 1 naming each
     /// difference
     Check,
-    /// Show how the output folder differs from a fresh build, as unified diffs; writes nothing
-    Diff,
+    /// Show how the output folder differs from a fresh build, as unified diffs with git's
+    /// `a/` (on disk) and `b/` (fresh build) labels; writes nothing. On a terminal: in colour,
+    /// through $PAGER (default `less -FRX`)
+    Diff {
+        /// Print to the terminal directly, not through $PAGER
+        #[arg(long)]
+        no_pager: bool,
+    },
     /// Send a host's tree to it over ssh and run its entrypoint; refuses when `gen check`
     /// would fail. The ssh_config named by GEN_SSH_CONFIG, if set, replaces ~/.ssh/config
     #[command(group = clap::ArgGroup::new("which").required(true))]
@@ -125,7 +131,7 @@ fn run(arguments: Arguments) -> Result<u8> {
     match arguments.command {
         Command::Build => build(&paths, &built),
         Command::Check => check(&paths, &built),
-        Command::Diff => diff(&paths, &built),
+        Command::Diff { no_pager } => diff(&paths, &built, no_pager),
         // An apply sends what `out/` holds, and status reads it: no build may change it meanwhile.
         Command::Apply { host, all: _, jobs, dry_run, keep } => {
             let _lock = lock::shared(&paths.out)?;
@@ -281,14 +287,46 @@ fn check(paths: &Paths, built: &Built) -> Result<u8> {
     Ok(exit::DIFFERS)
 }
 
-fn diff(paths: &Paths, built: &Built) -> Result<u8> {
+fn diff(paths: &Paths, built: &Built, no_pager: bool) -> Result<u8> {
     let disk = {
         let _lock = lock::shared(&paths.out)?;
         Disk::read(&paths.out)?
     };
     let changes = diff::compare_trees(&built.tree, &disk);
-    print(&diff::unified(&changes, &built.tree, &disk, &paths.out_label(), "<fresh build>"));
-    Ok(if changes.is_empty() { exit::OK } else { exit::DIFFERS })
+    if changes.is_empty() {
+        print(&format!(
+            "no difference: `{}` is what `{}` gives\n",
+            paths.out_label(),
+            paths.site.display()
+        ));
+        return Ok(exit::OK);
+    }
+    let out = paths.out_label();
+    let text =
+        diff::unified(&changes, &built.tree, &disk, &format!("a/{out}"), &format!("b/{out}"));
+    let stdout = std::io::stdout();
+    let text = if colour::on(&stdout) { colour::paint_diff(&text) } else { text };
+    if no_pager || !stdout.is_terminal() || !page(&text) {
+        print(&text);
+    }
+    Ok(exit::DIFFERS)
+}
+
+/// Shows `text` through `$PAGER` (default `less -FRX`: quits when it fits one screen, keeps
+/// colour), as git does; `false` when no pager could be started, so the caller prints it.
+fn page(text: &str) -> bool {
+    let pager = std::env::var("PAGER").ok().filter(|p| !p.trim().is_empty());
+    let pager = pager.unwrap_or_else(|| "less -FRX".to_string());
+    let child = std::process::Command::new("sh")
+        .args(["-c", &format!("exec {pager}")])
+        .stdin(std::process::Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else { return false };
+    if let Some(mut stdin) = child.stdin.take() {
+        // The user may quit the pager before reading everything: not an error.
+        let _ = stdin.write_all(text.as_bytes());
+    }
+    child.wait().is_ok()
 }
 
 /// Output goes out whole; a closed stdout (`gen diff | head`) is not an error worth reporting.
