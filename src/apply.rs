@@ -49,6 +49,9 @@ pub struct Context<'a> {
     pub site: &'a Site,
     pub tree: &'a Tree,
     pub out: &'a Path,
+    /// The commit at HEAD when `out/` is exactly that commit (`review.rs`); `None` outside git
+    /// or when `--allow-dirty` sent a tree that differs from it.
+    pub commit: Option<String>,
 }
 
 pub struct Options {

@@ -5,6 +5,7 @@
 //! The binary in `main.rs` only calls [`cli::main`]. The library API carries no semver promise.
 
 pub mod apply;
+pub mod change;
 pub mod cli;
 pub mod diff;
 pub mod error;
@@ -13,7 +14,9 @@ pub mod manifest;
 pub mod parse;
 pub mod problem;
 pub mod quote;
+pub mod record;
 pub mod render;
+pub mod review;
 pub mod site;
 pub mod source;
 pub mod tree;

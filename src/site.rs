@@ -185,6 +185,10 @@ pub struct Node {
     pub ip: Ipv4Addr,
     pub cpus: u32,
     pub memory_mb: u32,
+    /// Leaving the cluster: it stays in the inventory (last among the control planes) and keeps
+    /// its VM, so that kubespray's `remove-node.yml` can still reach it; a later build that drops
+    /// the node destroys the VM (README, "Changing a running lab").
+    pub remove: bool,
 }
 
 impl Site {
@@ -640,6 +644,7 @@ fn read_node(
     let ip = t.req_str(report, "ip", "the node's static address on the LAN");
     let cpus = t.int(report, "cpus", 1, 256);
     let memory = t.int(report, "memory_mb", 512, 1 << 20);
+    let remove = t.bool(report, "remove");
     let table_loc = t.loc();
     t.finish(report);
 
@@ -663,6 +668,7 @@ fn read_node(
             ip: ip.value,
             cpus: cpus.map_or(defaults.cpus, |c| c.value as u32),
             memory_mb: memory.map_or(defaults.memory_mb, |m| m.value as u32),
+            remove: remove.is_some_and(|r| r.value),
         },
         host_loc: host.loc,
         role_loc: role.loc,
@@ -734,10 +740,12 @@ fn check_addresses(network: &Network, hosts: &[Sp<Host>], nodes: &[NodeAt], repo
     }
 }
 
-/// Stacked etcd runs on the control planes: there must be some, and an odd number.
+/// Stacked etcd runs on the control planes: there must be some, and an odd number. Members being
+/// removed (`remove = true`) are not counted: replacing one adds its successor first, and the
+/// etcd cluster is odd again once kubespray has removed it.
 fn check_etcd(nodes: &[NodeAt], nodes_loc: &Loc, report: &mut Report) {
     let control_planes: Vec<&NodeAt> =
-        nodes.iter().filter(|n| n.node.role == Role::ControlPlane).collect();
+        nodes.iter().filter(|n| n.node.role == Role::ControlPlane && !n.node.remove).collect();
     match control_planes.as_slice() {
         [] if !nodes.is_empty() => report.add(nodes_loc, Problem::NoControlPlane),
         [.., last] if control_planes.len() % 2 == 0 => {

@@ -2,8 +2,10 @@
 //! `tests/README.md` says which module proves what and how to run one of them.
 
 mod apply;
+mod change;
 mod cli;
 mod crash;
 mod golden;
 mod hostile;
+mod review;
 mod validators;
