@@ -452,7 +452,9 @@ pub fn commands(steps: &[Step], out: &str) -> String {
     };
     for s in steps {
         match s {
-            Step::Deploy => step(&mut text, format!("after every `gen apply`: {deploy}")),
+            Step::Deploy => {
+                step(&mut text, format!("after every `gen apply`: {deploy} cluster.yml"))
+            }
             Step::Rerun => step(&mut text, format!("{deploy} cluster.yml")),
             Step::ControlPlanes { join, hosts, even, reorder } => {
                 let mut extra = String::new();
