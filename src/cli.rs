@@ -13,13 +13,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::Built;
 use crate::apply;
 use crate::change;
 use crate::diff::{self, Disk};
 use crate::error::{Error, Result, Warning, exit, warn};
 use crate::record::{self, Record};
 use crate::review::{self, Review};
-use crate::site::Site;
 use crate::tree::{MANIFEST, Tree};
 use crate::write::{self, Report};
 
@@ -122,33 +122,25 @@ fn run(arguments: Arguments) -> Result<u8> {
     let site_text =
         std::fs::read_to_string(&paths.site).map_err(|e| Error::io(&paths.site, "read", e))?;
     paths.refuse_out_containing_site()?;
-    let tree = crate::build(&site_text, &paths.site.display().to_string())?;
+    let built = crate::build(&site_text, &paths.site.display().to_string())?;
+    let context =
+        apply::Context { site: &built.site, tree: &built.tree, out: &paths.out, commit: None };
     match arguments.command {
         Command::Build { allow_version_change, allow_unremoved } => {
             let allow =
                 change::Allow { version_change: allow_version_change, unremoved: allow_unremoved };
-            build(&paths, &tree, allow)
+            build(&paths, &built, allow)
         }
-        Command::Check => check(&paths, &tree),
-        Command::Diff => diff(&paths, &tree),
-        // These need the hosts as well as the tree; the site file is known to be valid.
-        command => {
-            let site = Site::from_toml(&site_text, &paths.site.display().to_string())?;
-            let mut context =
-                apply::Context { site: &site, tree: &tree, out: &paths.out, commit: None };
-            match command {
-                Command::Apply { host, all: _, jobs, dry_run, allow_dirty, keep } => {
-                    context.commit = reviewed_commit(&paths.out, allow_dirty)?;
-                    let options = apply::Options { dry_run, keep, jobs };
-                    apply::apply(&context, host.as_deref(), &options)
-                }
-                Command::Status { host } => apply::status(&context, host.as_deref()),
-                Command::Rollback { host } => apply::rollback(&context, &host),
-                Command::Build { .. } | Command::Check | Command::Diff => {
-                    unreachable!("matched above")
-                }
-            }
+        Command::Check => check(&paths, &built),
+        Command::Diff => diff(&paths, &built),
+        Command::Apply { host, all: _, jobs, dry_run, allow_dirty, keep } => {
+            let commit = reviewed_commit(&paths.out, allow_dirty)?;
+            let context = apply::Context { commit, ..context };
+            let options = apply::Options { dry_run, keep, jobs };
+            apply::apply(&context, host.as_deref(), &options)
         }
+        Command::Status { host } => apply::status(&context, host.as_deref()),
+        Command::Rollback { host } => apply::rollback(&context, &host),
     }
 }
 
@@ -215,19 +207,19 @@ fn resolve_lexically_below_existing(path: &Path) -> Result<PathBuf> {
 
 /// Judges the change against the record `out/` holds, then writes: a change kubespray cannot
 /// make leaves `out/` as it was.
-fn build(paths: &Paths, tree: &Tree, allow: change::Allow) -> Result<u8> {
-    let new = Record::of_tree(tree);
+fn build(paths: &Paths, built: &Built, allow: change::Allow) -> Result<u8> {
+    let new = Record::of_tree(&built.tree);
     let old = read_record(&paths.out)?;
     let judgement = change::judge(old.as_ref(), &new, allow)
         .map_err(|refusals| Error::UnsafeChange { refusals })?;
-    let report = write::write_tree(&paths.out, tree)?;
+    let report = write::write_tree(&paths.out, &built.tree, &built.manifest)?;
     for refusal in judgement.allowed {
         warn(&Warning::Allowed(refusal));
     }
     if let Some(majority) = change::etcd_majority(&new) {
         warn(&Warning::EtcdMajority(majority));
     }
-    print(&summary(&report, tree, &paths.out_label(), &judgement.steps));
+    print(&summary(&report, &built.tree, &paths.out_label(), &judgement.steps));
     Ok(exit::OK)
 }
 
@@ -269,9 +261,9 @@ fn read_record(out: &Path) -> Result<Option<Record>> {
     }
 }
 
-fn check(paths: &Paths, tree: &Tree) -> Result<u8> {
+fn check(paths: &Paths, built: &Built) -> Result<u8> {
     let out = paths.out_label();
-    let changes = diff::compare(&paths.out, tree)?;
+    let changes = diff::compare(&paths.out, &built.tree)?;
     if changes.is_empty() {
         print(&format!("`{out}` is up to date with `{}`\n", paths.site.display()));
         return Ok(exit::OK);
@@ -300,10 +292,10 @@ fn check(paths: &Paths, tree: &Tree) -> Result<u8> {
     Ok(exit::DIFFERS)
 }
 
-fn diff(paths: &Paths, tree: &Tree) -> Result<u8> {
+fn diff(paths: &Paths, built: &Built) -> Result<u8> {
     let disk = Disk::read(&paths.out)?;
-    let changes = diff::compare_trees(tree, &disk);
-    print(&diff::unified(&changes, tree, &disk, &paths.out_label(), "<fresh build>"));
+    let changes = diff::compare_trees(&built.tree, &disk);
+    print(&diff::unified(&changes, &built.tree, &disk, &paths.out_label(), "<fresh build>"));
     Ok(if changes.is_empty() { exit::OK } else { exit::DIFFERS })
 }
 

@@ -47,7 +47,8 @@ const BOOT_SECONDS_PER_VM: u32 = 300 + 60;
 const HALT_SECONDS_PER_VM: u32 = 60 + 30;
 const UNIT_SECONDS_MARGIN: u32 = 120;
 
-pub fn render(site: &Site, site_text: &str) -> Tree {
+/// Every file of the output except the manifest, which `crate::build` makes from this tree.
+pub fn render(site: &Site) -> Tree {
     let mut tree = Tree::new();
     // Nodes by host, once: looking them up per host would cost hosts × nodes.
     let mut nodes_of: BTreeMap<&str, Vec<&Node>> = BTreeMap::new();
@@ -59,9 +60,6 @@ pub fn render(site: &Site, site_text: &str) -> Tree {
         render_host(site, host, nodes, &mut tree);
     }
     render_kubespray(site, &mut tree);
-    let hosts: Vec<&str> = site.hosts.iter().map(|h| h.name.as_str()).collect();
-    let manifest = crate::manifest::render(&tree, site_text, &hosts);
-    tree.insert_text(crate::tree::MANIFEST, &manifest);
     tree
 }
 

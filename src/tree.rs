@@ -141,7 +141,11 @@ pub fn hash_files<'a>(files: impl Iterator<Item = (&'a str, &'a File)>) -> Strin
 }
 
 /// [`hash_files`] of files whose sha256 (lowercase hex) is already known: `(path, mode, sha256)`.
-pub fn hash_listing<'a>(files: impl Iterator<Item = (&'a str, Mode, &'a str)>) -> String {
+/// This is the one implementation of the tree hash: the manifest, `Tree::hash` and apply's check
+/// of a folder on a server (whose modes arrive as text) all end here.
+pub fn hash_listing<'a, M: std::fmt::Display>(
+    files: impl Iterator<Item = (&'a str, M, &'a str)>,
+) -> String {
     let mut listing = String::new();
     for (path, mode, sha256) in files {
         let _ = writeln!(listing, "{mode} {sha256} {path}");
