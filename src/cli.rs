@@ -14,14 +14,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::Built;
-use crate::apply;
 use crate::change;
 use crate::diff::{self, Disk};
 use crate::error::{Error, Result, Warning, exit, warn};
-use crate::record::{self, Record};
+use crate::layout;
+use crate::record::Record;
 use crate::review::{self, Review};
 use crate::tree::{MANIFEST, Tree};
 use crate::write::{self, Report};
+use crate::{apply, colour};
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +37,10 @@ struct Arguments {
     /// The output folder [default: `out` beside the site file]
     #[arg(long, global = true, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// When to write in colour: `auto` follows NO_COLOR, CLICOLOR_FORCE, CLICOLOR and whether
+    /// the output is a terminal
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    color: colour::When,
     #[command(subcommand)]
     command: Command,
 }
@@ -108,10 +113,17 @@ pub fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(exit::INVALID));
         }
     };
+    colour::choose(arguments.color);
     match run(arguments) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("{e}");
+            let text = if colour::on(&std::io::stderr()) {
+                // `{:#}` renders a site's excerpts in colour; `paint` styles the labels.
+                colour::paint(&format!("{e:#}"))
+            } else {
+                e.to_string()
+            };
+            let _ = writeln!(std::io::stderr().lock(), "{text}");
             ExitCode::from(e.exit_code())
         }
     }
@@ -119,8 +131,8 @@ pub fn main() -> ExitCode {
 
 fn run(arguments: Arguments) -> Result<u8> {
     let paths = Paths::resolve(arguments.site, arguments.out);
-    let site_text =
-        std::fs::read_to_string(&paths.site).map_err(|e| Error::io(&paths.site, "read", e))?;
+    let site_bytes = std::fs::read(&paths.site).map_err(|e| Error::io(&paths.site, "read", e))?;
+    let site_text = crate::source::decode(site_bytes, &paths.site.display().to_string())?;
     paths.refuse_out_containing_site()?;
     let built = crate::build(&site_text, &paths.site.display().to_string())?;
     let context =
@@ -251,7 +263,7 @@ fn reviewed_commit(out: &Path, allow_dirty: bool) -> Result<Option<String>> {
 /// The record of what `out/` deploys now; `None` when there is none (nothing built yet, or a
 /// tree from a gen that wrote no record).
 fn read_record(out: &Path) -> Result<Option<Record>> {
-    let path = out.join(record::PATH);
+    let path = out.join(layout::RECORD);
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             Record::parse(&text).map(Some).map_err(|reason| Error::BadRecord { path, reason })
@@ -315,12 +327,10 @@ enum Group<'a> {
 
 impl<'a> Group<'a> {
     fn of(path: &'a str) -> Group<'a> {
-        if let Some(rest) = path.strip_prefix("hosts/") {
-            if let Some((host, _)) = rest.split_once('/') {
-                return Group::Host(host);
-            }
+        if let Some(host) = layout::host_of(path) {
+            return Group::Host(host);
         }
-        if path.starts_with("kubespray/") { Group::Kubespray } else { Group::Other }
+        if layout::is_kubespray(path) { Group::Kubespray } else { Group::Other }
     }
 }
 
@@ -356,7 +366,7 @@ fn summary(report: &Report, tree: &Tree, out: &str, steps: &[change::Step]) -> S
             .collect::<Vec<_>>()
             .join(", ");
         let _ = match group {
-            Group::Host(host) if tree.subtree(&format!("hosts/{host}")).next().is_none() => {
+            Group::Host(host) if tree.subtree(&layout::host_dir(host)).next().is_none() => {
                 writeln!(text, "host {host}: {counts}; it is no longer in the site file")
             }
             Group::Host(host) => writeln!(text, "host {host}: {counts}; run `gen apply {host}`"),

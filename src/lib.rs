@@ -7,9 +7,11 @@
 pub mod apply;
 pub mod change;
 pub mod cli;
+pub mod colour;
 pub mod diff;
 pub mod error;
 pub mod kubespray;
+pub mod layout;
 pub mod manifest;
 pub mod parse;
 pub mod problem;
@@ -18,7 +20,10 @@ pub mod record;
 pub mod render;
 pub mod review;
 pub mod site;
+pub mod snippet;
 pub mod source;
+pub mod suggest;
+pub mod syntax;
 pub mod tree;
 pub mod write;
 

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::site::{Role, Site};
 
 /// Where the record lives in `out/`.
-pub const PATH: &str = "kubespray/cluster.toml";
+pub use crate::layout::RECORD as PATH;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {

@@ -114,7 +114,7 @@ impl Listing {
     /// The files `gen apply` sends to `host`.
     pub fn of_host(tree: &Tree, host: &str) -> Listing {
         let files = tree
-            .subtree(&format!("hosts/{host}"))
+            .subtree(&crate::layout::host_dir(host))
             .map(|(path, file)| (path.to_string(), (file.mode.to_string(), file.sha256())))
             .collect();
         Listing { files }

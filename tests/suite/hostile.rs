@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 use ipnet::Ipv4Net;
 use labgen::Tree;
 use labgen::error::Error;
-use labgen::problem::Problem;
 use proptest::prelude::*;
 use proptest::test_runner::{
     Config, RngAlgorithm, TestCaseError, TestRng, TestRunner, basic_result_cache,
@@ -793,7 +792,7 @@ fn check_rejection(text: &str, err: &Error) -> Result<(), String> {
                 d.line, d.column
             ));
         }
-        let syntax = matches!(d.problem, Problem::Syntax { .. });
+        let syntax = d.problem.is_syntax();
         if d.key.is_empty() && !syntax {
             return Err(format!("a diagnostic names no key: {d}"));
         }
@@ -1395,9 +1394,7 @@ fn generated_sites_are_refused_with_located_errors_or_read_back_as_written() {
             Err(err) => {
                 s.rejected += 1;
                 if let Error::InvalidSite { diagnostics, .. } = err {
-                    s.syntax +=
-                        diagnostics.iter().any(|d| matches!(d.problem, Problem::Syntax { .. }))
-                            as usize;
+                    s.syntax += diagnostics.iter().any(|d| d.problem.is_syntax()) as usize;
                 }
                 check_rejection(&text, err)
             }

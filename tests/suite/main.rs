@@ -7,5 +7,6 @@ mod cli;
 mod crash;
 mod golden;
 mod hostile;
+mod output;
 mod review;
 mod validators;
