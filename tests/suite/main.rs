@@ -6,6 +6,7 @@ mod change;
 mod cli;
 mod crash;
 mod golden;
+mod guest;
 mod hostile;
 mod output;
 mod review;
