@@ -12,6 +12,7 @@ pub mod diff;
 pub mod error;
 pub mod kubespray;
 pub mod layout;
+pub mod lock;
 pub mod manifest;
 pub mod parse;
 pub mod problem;

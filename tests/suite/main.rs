@@ -4,10 +4,12 @@
 mod apply;
 mod change;
 mod cli;
+mod concurrent;
 mod crash;
 mod golden;
 mod guest;
 mod hostile;
+mod io_failure;
 mod output;
 mod review;
 mod validators;
