@@ -54,7 +54,8 @@ pub struct Context<'a> {
     pub site: &'a Site,
     pub tree: &'a Tree,
     pub out: &'a Path,
-    /// The git commit `out/` was committed in, recorded on the server with each generation.
+    /// The commit at HEAD when `out/` is exactly that commit (`review.rs`); `None` outside git
+    /// or when `--allow-dirty` sent a tree that differs from it.
     pub commit: Option<String>,
 }
 

@@ -5,6 +5,7 @@
 //! The binary in `main.rs` only calls [`cli::main`]. The library API carries no semver promise.
 
 pub mod apply;
+pub mod change;
 pub mod cli;
 pub mod colour;
 pub mod diff;
@@ -16,7 +17,9 @@ pub mod manifest;
 pub mod parse;
 pub mod problem;
 pub mod quote;
+pub mod record;
 pub mod render;
+pub mod review;
 pub mod site;
 pub mod snippet;
 pub mod source;

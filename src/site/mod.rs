@@ -112,6 +112,10 @@ pub struct Node {
     pub ip: Ipv4Addr,
     pub cpus: u32,
     pub memory_mb: u32,
+    /// Leaving the cluster: it stays in the inventory (last among the control planes) and keeps
+    /// its VM, so that kubespray's `remove-node.yml` can still reach it; a later build that drops
+    /// the node destroys the VM (README, "Changing a running lab").
+    pub remove: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

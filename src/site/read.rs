@@ -376,6 +376,7 @@ fn read_node(
     let ip = t.req_str(report, "ip", "the node's static address on the LAN");
     let cpus = t.int(report, "cpus", CPUS.0, CPUS.1);
     let memory = t.int(report, "memory_mb", MEMORY_MB.0, MEMORY_MB.1);
+    let remove = t.bool(report, "remove");
     let table_loc = t.loc();
     t.finish(report);
 
@@ -392,6 +393,7 @@ fn read_node(
             ip: ip.value,
             cpus: cpus.map_or(defaults.cpus, |c| c.value),
             memory_mb: memory.map_or(defaults.memory_mb, |m| m.value),
+            remove: remove.is_some_and(|r| r.value),
         },
         host_loc: host.loc,
         role_loc: role.loc,

@@ -138,8 +138,10 @@ pub(super) fn check_addresses(
 
 /// Stacked etcd runs on the control planes: there must be some, and an odd number.
 pub(super) fn check_etcd(nodes: &[NodeAt], nodes_loc: &Loc, report: &mut Report) {
+    // Members being removed (`remove = true`) are not counted: replacing one adds its successor
+    // first, and the etcd cluster is odd again once kubespray has removed it.
     let control_planes: Vec<&NodeAt> =
-        nodes.iter().filter(|n| n.node.role == Role::ControlPlane).collect();
+        nodes.iter().filter(|n| n.node.role == Role::ControlPlane && !n.node.remove).collect();
     match control_planes.as_slice() {
         [] if !nodes.is_empty() => report.add(nodes_loc, Problem::NoControlPlane),
         [.., last] if control_planes.len() % 2 == 0 => {

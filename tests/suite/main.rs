@@ -2,6 +2,7 @@
 //! `tests/README.md` says which module proves what and how to run one of them.
 
 mod apply;
+mod change;
 mod cli;
 mod concurrent;
 mod crash;
@@ -11,4 +12,5 @@ mod hostile;
 mod io_failure;
 mod model;
 mod output;
+mod review;
 mod validators;
