@@ -81,6 +81,14 @@ enum Command {
         /// The host, as named in the site file
         host: String,
     },
+    /// Print the JSON Schema of the site file, for editors (taplo, Even Better TOML)
+    Schema,
+    /// Start a lab: write a commented site file (and its schema) from flags, asking on a
+    /// terminal for the rest
+    Init(crate::init::Arguments),
+    /// Start a lab from a kubespray inventory (inventory.ini or hosts.yaml): write a site file
+    /// with its nodes, roles and addresses, marking what it does not say
+    Import(crate::import::Arguments),
 }
 
 pub fn main() -> ExitCode {
@@ -102,6 +110,16 @@ pub fn main() -> ExitCode {
 }
 
 fn run(arguments: Arguments) -> Result<u8> {
+    // Commands that need no site file.
+    match arguments.command {
+        Command::Schema => {
+            print(&crate::schema::json());
+            return Ok(exit::OK);
+        }
+        Command::Init(init) => return crate::init::run(init, &arguments.site),
+        Command::Import(import) => return crate::import::run(import, &arguments.site),
+        _ => {}
+    }
     let paths = Paths::resolve(arguments.site, arguments.out);
     let site_text =
         std::fs::read_to_string(&paths.site).map_err(|e| Error::io(&paths.site, "read", e))?;
@@ -122,7 +140,14 @@ fn run(arguments: Arguments) -> Result<u8> {
                 }
                 Command::Status { host } => apply::status(&context, host.as_deref()),
                 Command::Rollback { host } => apply::rollback(&context, &host),
-                Command::Build | Command::Check | Command::Diff => unreachable!("matched above"),
+                Command::Build
+                | Command::Check
+                | Command::Diff
+                | Command::Schema
+                | Command::Init(_)
+                | Command::Import(_) => {
+                    unreachable!("matched above")
+                }
             }
         }
     }

@@ -80,6 +80,14 @@ pub enum Error {
     Entrypoint { host: String, generation: String, output: String },
     /// `gen rollback` on a server with no other generation to go back to.
     NoPrevious { host: String },
+    /// `gen init` or `gen import` would replace a file; they do only with `--force`.
+    WouldOverwrite { path: PathBuf },
+    /// An argument of `gen init` that cannot go into a site file.
+    InitArgument { argument: &'static str, value: String, expected: &'static str },
+    /// `gen init`'s values make a site that `gen build` refuses for more than missing keys.
+    InitValues { diagnostics: Vec<Diagnostic> },
+    /// An inventory `gen import` cannot read.
+    Inventory { path: PathBuf, line: usize, reason: String },
 }
 
 impl Error {
@@ -222,6 +230,28 @@ impl fmt::Display for Error {
                  that generation stays current, and some of its VM groups may have been \
                  restarted\n  fix: correct the cause and run `gen apply {host}` again (it then \
                  restarts every group), or `gen rollback {host}` to go back"
+            ),
+            Error::WouldOverwrite { path } => write!(
+                f,
+                "error: `{}` exists; gen never replaces a file it did not make\n  fix: move it \
+                 away, or pass `--force` to replace it",
+                path.display()
+            ),
+            Error::InitArgument { argument, value, expected } => write!(
+                f,
+                "error: `{argument} {value}`: expected {expected}\n  fix: see `gen init --help`"
+            ),
+            Error::InitValues { diagnostics } => {
+                for d in diagnostics {
+                    writeln!(f, "error: site.toml:{d}")?;
+                }
+                write!(f, "these come from the values given to `gen init`; nothing was written")
+            }
+            Error::Inventory { path, line, reason } => write!(
+                f,
+                "error: {}:{line}: {reason}\n  fix: `gen import` reads kubespray inventories \
+                 (`inventory.ini` or `hosts.yaml`); correct the line or import another file",
+                path.display()
             ),
             Error::NoPrevious { host } => write!(
                 f,

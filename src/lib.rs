@@ -7,13 +7,17 @@
 pub mod apply;
 pub mod cli;
 pub mod diff;
+pub mod draft;
 pub mod error;
+pub mod import;
+pub mod init;
 pub mod kubespray;
 pub mod manifest;
 pub mod parse;
 pub mod problem;
 pub mod quote;
 pub mod render;
+pub mod schema;
 pub mod site;
 pub mod source;
 pub mod tree;

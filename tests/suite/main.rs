@@ -6,4 +6,8 @@ mod cli;
 mod crash;
 mod golden;
 mod hostile;
+mod import;
+mod init;
+mod schema;
 mod validators;
+mod walkthrough;
