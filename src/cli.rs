@@ -335,6 +335,22 @@ fn summary(report: &Report, tree: &Tree, out: &str) -> String {
             let _ = writeln!(text, "  unknown  {out}/{path}");
         }
     }
+    if !report.kept.is_empty() {
+        let n = report.kept.len();
+        let (files, them) = if n == 1 { ("file", "it") } else { ("files", "them") };
+        let _ = writeln!(
+            text,
+            "kept: {n} {files} that gen no longer makes but that changed since gen wrote {them}"
+        );
+        for path in &report.kept {
+            let _ = writeln!(text, "  kept     {out}/{path}");
+        }
+        let _ = writeln!(
+            text,
+            "  fix: {them} may hold your edits: move {them} out of `{out}`, or delete {them} if \
+             not"
+        );
+    }
     if !report.temporaries.is_empty() {
         let n = report.temporaries.len();
         let files = if n == 1 { "file" } else { "files" };
@@ -364,6 +380,7 @@ mod tests {
             changed: strings(&["kubespray/inventory/hosts.yaml"]),
             removed: strings(&["hosts/a/workers/Vagrantfile", "hosts/b/apply.sh"]),
             unknown: strings(&["notes.txt"]),
+            kept: vec![],
             temporaries: vec![],
         };
         assert_eq!(

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::problem::Problem;
+pub use crate::parse::Diagnostic;
 
 /// Exit status of every command (README, "Exit codes").
 pub mod exit {
@@ -16,30 +16,6 @@ pub mod exit {
     pub const DIFFERS: u8 = 1;
     /// The input is invalid (or the command cannot run at all).
     pub const INVALID: u8 = 2;
-}
-
-/// A problem at one place of `site.toml`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
-    pub line: usize,
-    pub column: usize,
-    /// Dotted key, e.g. `nodes.k8s-cp-1.ip`; empty for the document itself.
-    pub key: String,
-    pub problem: Problem,
-}
-
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.key.is_empty() {
-            write!(f, "{}:{}: {}", self.line, self.column, self.problem)?;
-        } else {
-            write!(f, "{}:{}: `{}`: {}", self.line, self.column, self.key, self.problem)?;
-        }
-        if let Some(fix) = self.problem.fix() {
-            write!(f, "\n  fix: {fix}")?;
-        }
-        Ok(())
-    }
 }
 
 #[derive(Debug)]

@@ -6,6 +6,17 @@
 
 use std::cmp::Ordering;
 
+/// `ansible_memtotal_mb`, which kubespray compares with its minimums, is the guest's RAM less
+/// what the kernel keeps; this much headroom keeps an allotment from passing here and failing
+/// there.
+pub const GUEST_KERNEL_RESERVE_MB: u32 = 256;
+
+/// What gen sets when `site.toml` leaves the choice out: kubespray's own defaults, which every
+/// release gen knows accepts.
+pub const DEFAULT_NETWORK_PLUGIN: &str = "calico";
+pub const DEFAULT_CONTAINER_MANAGER: &str = "containerd";
+pub const DEFAULT_PROXY_MODE: &str = "ipvs";
+
 /// One kubespray release gen can generate for.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Release {

@@ -123,8 +123,11 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
     let raw: RawManifest = toml::from_str(text).map_err(|e| e.message().to_string())?;
     let mut files = BTreeMap::new();
     for (path, entry) in raw.files {
-        if !is_clean_relative(&path) || path == MANIFEST {
-            return Err(format!("it lists the path `{path}`, which gen never writes"));
+        // A control character (NUL above all) in a path is no name gen writes, and shown
+        // raw it could rewrite the terminal: the manifest is corrupt, whatever else it says.
+        if !is_clean_relative(&path) || path == MANIFEST || path.chars().any(char::is_control) {
+            let shown = path.escape_debug();
+            return Err(format!("it lists the path `{shown}`, which gen never writes"));
         }
         let mode = match entry.mode.as_str() {
             "644" => Mode::Regular,
@@ -273,6 +276,11 @@ mod tests {
                 format!("{good}\"manifest.toml\" = {{ mode = \"644\", sha256 = \"{hash}\" }}\n"),
                 "manifest.toml",
             ),
+            (
+                format!("{good}\"a/\\u0000b\" = {{ mode = \"644\", sha256 = \"{hash}\" }}\n"),
+                "a/\\0b",
+            ),
+            (format!("{good}\"a/b\\nc\" = {{ mode = \"644\", sha256 = \"{hash}\" }}\n"), "a/b\\nc"),
             (format!("{good}\"x\" = {{ mode = \"600\", sha256 = \"{hash}\" }}\n"), "600"),
             (format!("{good}\"x\" = {{ mode = \"644\", sha256 = \"beef\" }}\n"), "hex"),
             (good.replace("generator", "surprise = 1\ngenerator"), "surprise"),

@@ -6,10 +6,11 @@
 //! "did you mean". Values come out as `Sp<T>`, which carry the key and place they came from so
 //! that later, cross-field checks can point at the right line.
 
+use std::fmt;
+
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::error::Diagnostic;
 use crate::problem::Problem;
 use crate::source::line_col;
 
@@ -30,6 +31,30 @@ pub struct Sp<T> {
 impl<T> Sp<T> {
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Sp<U> {
         Sp { value: f(self.value), loc: self.loc }
+    }
+}
+
+/// A problem at one place of `site.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub line: usize,
+    pub column: usize,
+    /// Dotted key, e.g. `nodes.k8s-cp-1.ip`; empty for the document itself.
+    pub key: String,
+    pub problem: Problem,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}:{}: {}", self.line, self.column, self.problem)?;
+        } else {
+            write!(f, "{}:{}: `{}`: {}", self.line, self.column, self.key, self.problem)?;
+        }
+        if let Some(fix) = self.problem.fix() {
+            write!(f, "\n  fix: {fix}")?;
+        }
+        Ok(())
     }
 }
 
@@ -82,7 +107,7 @@ pub fn document<'s>(text: &'s str, report: &mut Report<'s>) -> Option<Spanned<De
 }
 
 /// A table being read. Dropping it without `finish` would skip the unknown-key check, so the
-/// readers in `site.rs` always end with it.
+/// readers in `site/read.rs` always end with it.
 pub struct Table<'a, 's> {
     key: String,
     offset: usize,
@@ -143,14 +168,17 @@ impl<'a, 's> Table<'a, 's> {
         self.str(report, name)
     }
 
-    /// An optional integer within `min..=max`.
-    pub fn int(
+    /// An optional integer within `min..=max`, read straight into the type it is kept in.
+    pub fn int<T>(
         &mut self,
         report: &mut Report,
         name: &'static str,
-        min: i64,
-        max: i64,
-    ) -> Option<Sp<i64>> {
+        min: T,
+        max: T,
+    ) -> Option<Sp<T>>
+    where
+        T: Copy + PartialOrd + Into<i64> + TryFrom<i64>,
+    {
         let (loc, value) = self.raw(name)?;
         let DeValue::Integer(i) = value else {
             let found = value.type_str();
@@ -158,12 +186,12 @@ impl<'a, 's> Table<'a, 's> {
             return None;
         };
         let parsed = i64::from_str_radix(i.as_str(), i.radix()).ok();
-        match parsed {
-            Some(n) if (min..=max).contains(&n) => Some(Sp { value: n, loc }),
+        match parsed.and_then(|n| T::try_from(n).ok()) {
+            Some(n) if min <= n && n <= max => Some(Sp { value: n, loc }),
             _ => {
                 let value =
                     parsed.unwrap_or(if i.as_str().starts_with('-') { i64::MIN } else { i64::MAX });
-                report.add(&loc, Problem::OutOfRange { value, min, max });
+                report.add(&loc, Problem::OutOfRange { value, min: min.into(), max: max.into() });
                 None
             }
         }

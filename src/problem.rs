@@ -271,8 +271,8 @@ impl Problem {
             EvenEtcd { count } => format!("use {} or {} control-plane nodes", count - 1, count + 1),
             MemoryTooLow { min, .. } => format!(
                 "give it at least {} MiB (the guest kernel keeps about {} MiB for itself)",
-                min + crate::site::GUEST_KERNEL_RESERVE_MB,
-                crate::site::GUEST_KERNEL_RESERVE_MB
+                min + crate::kubespray::GUEST_KERNEL_RESERVE_MB,
+                crate::kubespray::GUEST_KERNEL_RESERVE_MB
             ),
             EmptyList => "list at least one value".into(),
             BadRange { .. } => "write `192.168.1.240-192.168.1.250` or `192.168.1.240/28`".into(),

@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 use askama::Template;
 
 use crate::kubespray::Release;
-use crate::site::{Host, Label, Node, Role, Site};
+use crate::site::{AuthorizedKey, Host, Label, Node, Role, Site};
 use crate::tree::{Tree, sha256_hex};
 
 /// First line of every file whose format has comments.
@@ -140,7 +140,7 @@ struct Vagrantfile<'a> {
     bridge: &'a str,
     guest_netplan: &'static str,
     guest_user: &'static str,
-    authorized_keys: &'a [String],
+    authorized_keys: &'a [AuthorizedKey],
     machines: Vec<Machine>,
 }
 

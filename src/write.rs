@@ -6,9 +6,13 @@
 //! write through, replace or delete that is not a plain file or folder of gen's; so every error
 //! is found before the first change on disk.
 //!
-//! Ownership comes from the previous manifest: a file it lists and the new tree lacks is pruned.
-//! A file neither lists is the user's: it is reported as unknown and left alone. A path the new
-//! tree has is gen's by definition of the layout, so a stray file there is overwritten.
+//! Ownership comes from the previous manifest: a file it lists and the new tree lacks is pruned,
+//! but only while its bytes and mode are still exactly what the manifest recorded. A file the
+//! user edited since, or one a stale or hand-edited manifest names, is kept and reported. A file
+//! neither lists is the user's: it is reported as unknown and left alone. A path the new tree has
+//! is gen's by definition of the layout, so a stray file there is overwritten. A folder is removed
+//! only when deleting one of gen's files (or temporaries) in this build left it empty: a folder
+//! that a manifest merely names is never gen's to remove.
 //!
 //! What to write is decided by comparing bytes and mode on disk with the tree, never by trusting
 //! the hashes in the old manifest, so a half-finished build is repaired by the next one.
@@ -31,7 +35,7 @@ use std::path::{Path, PathBuf};
 use crate::diff::{Disk, Entry};
 use crate::error::{Error, Result};
 use crate::manifest::{self, Manifest};
-use crate::tree::{MANIFEST, Mode, Tree};
+use crate::tree::{MANIFEST, Mode, Tree, sha256_hex};
 
 /// What `write_tree` did, as relative paths in byte order. `manifest.toml` is a file like any
 /// other here.
@@ -40,8 +44,11 @@ pub struct Report {
     pub added: Vec<String>,
     /// Other bytes or another mode.
     pub changed: Vec<String>,
-    /// Made by gen before, no longer made, deleted.
+    /// Made by gen before, no longer made, still as gen wrote it: deleted.
     pub removed: Vec<String>,
+    /// Listed by the previous manifest, no longer made, but not the bytes or mode it recorded
+    /// (edited since, or the manifest is stale): kept, since it may be the user's work.
+    pub kept: Vec<String>,
     /// Found in `out/`, never made by gen, kept: editor backups, notes, stray links.
     pub unknown: Vec<String>,
     /// gen's temporary files (`is_temporary`) that an interrupted build left, deleted.
@@ -57,10 +64,6 @@ impl Report {
 
 struct Plan {
     report: Report,
-    /// Files gen made that are gone from the tree, whether or not they are still on disk, and
-    /// leftover temporary files: the folders they were in are candidates for removal either
-    /// way (see `prune`).
-    prune: Vec<String>,
     /// Written before any file the previous manifest does not list (see `plan`).
     interim_manifest: Option<String>,
 }
@@ -125,15 +128,25 @@ fn plan(out: &Path, tree: &Tree) -> Result<Plan> {
         }
     }
 
-    let mut prune = Vec::new();
+    // `same_manifest` means the previous manifest lists exactly the new tree: nothing is gone.
+    let recorded = previous.as_ref().map(|m| &m.files);
     for &path in owned_before.iter().filter(|p| tree.get(p).is_none()) {
         check_folders(out, &disk, path)?;
         match disk.get(path) {
             None => {}
-            Some(Entry::File { .. }) => report.removed.push(path.to_string()),
+            Some(Entry::File { bytes, mode }) => {
+                let entry = recorded.and_then(|files| files.get(path));
+                let as_recorded = entry.is_some_and(|entry| {
+                    *mode == entry.mode.bits() && sha256_hex(bytes) == entry.sha256
+                });
+                if as_recorded {
+                    report.removed.push(path.to_string());
+                } else {
+                    report.kept.push(path.to_string());
+                }
+            }
             Some(entry) => return Err(not_ours(out, path, entry.what())),
         }
-        prune.push(path.to_string());
     }
 
     for (path, entry) in disk.iter() {
@@ -142,7 +155,6 @@ fn plan(out: &Path, tree: &Tree) -> Result<Plan> {
             // is the user's and stays.
             if is_temporary(path) && matches!(entry, Entry::File { .. }) {
                 report.temporaries.push(path.to_string());
-                prune.push(path.to_string());
             } else {
                 report.unknown.push(path.to_string());
             }
@@ -176,7 +188,7 @@ fn plan(out: &Path, tree: &Tree) -> Result<Plan> {
         interim.to_toml()
     });
 
-    Ok(Plan { report, prune, interim_manifest })
+    Ok(Plan { report, interim_manifest })
 }
 
 fn previous_manifest(out: &Path, disk: &Disk) -> Result<Option<Manifest>> {
@@ -299,15 +311,17 @@ fn temp_path(folder: &Path) -> std::path::PathBuf {
 /// Deletes the files gen made and no longer makes and the temporaries of an interrupted build,
 /// then the folders that held only them.
 ///
-/// A folder is removed only if it is an ancestor of a pruned path and is empty afterwards, so a
-/// folder with anything of the user's in it stays. Pruned paths that are already gone count
-/// too: that finishes the job of a build that crashed between deleting a file and its folder.
+/// A folder is removed only if this build deleted a file below it and it is empty afterwards,
+/// so a folder with anything of the user's in it stays, and so does an empty folder that a
+/// manifest merely names (gen cannot tell it from the user's). A build killed between deleting
+/// a file and its folder leaves that folder empty; like git, `gen check` does not see folders.
 fn prune(out: &Path, plan: &Plan) -> Result<()> {
-    for path in plan.report.removed.iter().chain(&plan.report.temporaries) {
+    let deleted = || plan.report.removed.iter().chain(&plan.report.temporaries);
+    for path in deleted() {
         let full = out.join(path);
         fs::remove_file(&full).map_err(|e| Error::io(full, "remove", e))?;
     }
-    for path in &plan.prune {
+    for path in deleted() {
         for (end, _) in path.rmatch_indices('/') {
             let folder = out.join(&path[..end]);
             let is_empty = match fs::read_dir(&folder) {
@@ -562,14 +576,100 @@ mod tests {
     }
 
     #[test]
-    fn a_crash_between_file_and_folder_removal_is_finished_next_time() {
+    fn a_crash_between_file_and_folder_removal_leaves_only_an_empty_folder() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
         write_tree(&out, &v1()).unwrap();
         fs::remove_file(out.join("hosts/a/workers/Vagrantfile")).unwrap();
         let report = write_tree(&out, &v2()).unwrap();
-        assert!(report.removed.is_empty());
-        assert!(!out.join("hosts/a/workers").exists());
+        assert!(report.removed.is_empty() && report.kept.is_empty(), "{report:?}");
+        // gen cannot tell that empty folder from one of the user's, so it stays; folders are
+        // not part of what `gen check` compares.
+        assert!(out.join("hosts/a/workers").is_dir());
+        assert_eq!(compare(&out, &v2()).unwrap(), vec![]);
+    }
+
+    /// `out/manifest.toml` with one more `[files]` entry (the table is last).
+    fn list_in_manifest(out: &Path, path: &str, bytes: &[u8], mode: &str) {
+        let manifest = fs::read_to_string(out.join(MANIFEST)).unwrap();
+        let hash = crate::tree::sha256_hex(bytes);
+        let line = format!("\"{path}\" = {{ mode = \"{mode}\", sha256 = \"{hash}\" }}\n");
+        fs::write(out.join(MANIFEST), manifest + &line).unwrap();
+    }
+
+    #[test]
+    fn a_file_gen_made_and_the_user_edited_is_kept_when_gen_stops_making_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        write_tree(&out, &v1()).unwrap();
+        let edited = out.join("hosts/a/workers/Vagrantfile");
+        fs::write(&edited, "workers\n# my tuning\n").unwrap();
+        let report = write_tree(&out, &v2()).unwrap();
+        assert_eq!(report.kept, strings(&["hosts/a/workers/Vagrantfile"]));
+        assert!(report.removed.is_empty(), "{report:?}");
+        assert_eq!(fs::read_to_string(&edited).unwrap(), "workers\n# my tuning\n");
+        // From now on no manifest lists it: it is the user's, reported as unknown.
+        let report = write_tree(&out, &v2()).unwrap();
+        assert_eq!(report.unknown, strings(&["hosts/a/workers/Vagrantfile"]));
+        assert!(edited.is_file());
+    }
+
+    #[test]
+    fn a_file_whose_mode_changed_is_kept_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        write_tree(&out, &v1()).unwrap();
+        let file = out.join("hosts/a/workers/Vagrantfile");
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+        let report = write_tree(&out, &v2()).unwrap();
+        assert_eq!(report.kept, strings(&["hosts/a/workers/Vagrantfile"]));
+        assert!(file.is_file());
+    }
+
+    #[test]
+    fn a_stale_manifest_never_deletes_the_users_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        write_tree(&out, &v1()).unwrap();
+        fs::write(out.join("kubespray/NOTES.md"), "my notes\n").unwrap();
+        list_in_manifest(&out, "kubespray/NOTES.md", b"what gen once wrote\n", "644");
+        let report = write_tree(&out, &v1()).unwrap();
+        assert_eq!(report.kept, strings(&["kubespray/NOTES.md"]));
+        assert_eq!(fs::read_to_string(out.join("kubespray/NOTES.md")).unwrap(), "my notes\n");
+        // The same bytes with another mode are not what gen recorded either.
+        list_in_manifest(&out, "kubespray/NOTES.md", b"my notes\n", "755");
+        let report = write_tree(&out, &v1()).unwrap();
+        assert_eq!(report.kept, strings(&["kubespray/NOTES.md"]));
+        assert!(out.join("kubespray/NOTES.md").is_file());
+    }
+
+    #[test]
+    fn an_empty_folder_that_a_manifest_names_is_not_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        write_tree(&out, &v1()).unwrap();
+        fs::create_dir_all(out.join("mydir/sub")).unwrap();
+        list_in_manifest(&out, "mydir/sub/gone", b"x", "644");
+        let report = write_tree(&out, &v1()).unwrap();
+        assert!(report.removed.is_empty() && report.kept.is_empty(), "{report:?}");
+        assert!(out.join("mydir/sub").is_dir());
+    }
+
+    #[test]
+    fn a_manifest_path_with_a_control_character_is_a_corrupt_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        write_tree(&out, &v1()).unwrap();
+        let before = snapshot(&out);
+        for path in ["kubespray/\\u0000deploy.sh", "kubespray/a\\u001bb", "kubespray/x\\ny"] {
+            fs::write(out.join(MANIFEST), &v1().get(MANIFEST).unwrap().bytes).unwrap();
+            list_in_manifest(&out, path, b"deploy\n", "755");
+            let err = write_tree(&out, &v2()).unwrap_err();
+            assert!(matches!(err, Error::BadManifest { .. }), "{path}: {err}");
+            assert!(!err.to_string().chars().any(|c| c.is_control() && c != '\n'), "{err}");
+        }
+        fs::write(out.join(MANIFEST), &v1().get(MANIFEST).unwrap().bytes).unwrap();
+        assert_eq!(snapshot(&out), before);
     }
 
     #[test]

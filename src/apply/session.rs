@@ -316,13 +316,17 @@ fn connection_error(host: &Host, stderr: &str) -> Option<Error> {
     if stderr.contains("Host key verification failed")
         || stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
     {
-        return Some(Error::HostKey { host: name, address: host.address.clone(), port: host.port });
+        return Some(Error::HostKey {
+            host: name,
+            address: host.address.to_string(),
+            port: host.port,
+        });
     }
     if stderr.contains("Permission denied") || stderr.contains("Too many authentication failures") {
         return Some(Error::Login {
             host: name,
-            user: host.user.clone(),
-            address: host.address.clone(),
+            user: host.user.to_string(),
+            address: host.address.to_string(),
             port: host.port,
             detail,
         });
@@ -342,8 +346,8 @@ fn connection_error(host: &Host, stderr: &str) -> Option<Error> {
     if unreachable.iter().any(|u| stderr.contains(u)) {
         return Some(Error::Unreachable {
             host: name,
-            user: host.user.clone(),
-            address: host.address.clone(),
+            user: host.user.to_string(),
+            address: host.address.to_string(),
             port: host.port,
             detail,
         });
@@ -362,7 +366,11 @@ fn spawn_error(tool: &'static str, e: std::io::Error) -> Error {
 /// The name ssh looks the host key up under: `[address]:port`, or the bare address on port 22,
 /// as OpenSSH itself writes known_hosts.
 pub fn known_hosts_name(host: &Host) -> String {
-    if host.port == 22 { host.address.clone() } else { format!("[{}]:{}", host.address, host.port) }
+    if host.port == 22 {
+        host.address.to_string()
+    } else {
+        format!("[{}]:{}", host.address, host.port)
+    }
 }
 
 /// ssh splits some option values at spaces and rsync splits `-e` at spaces: a path gen passes
@@ -408,17 +416,17 @@ pub fn nonce() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::site::Label;
+    use crate::site::{Address, HostKey, InterfaceName, Label, RemoteRoot, UserName};
 
     fn host(port: u16) -> Host {
         Host {
             name: Label::parse("vmhost1").unwrap(),
-            address: "192.168.1.10".into(),
+            address: Address::parse("192.168.1.10").unwrap(),
             port,
-            user: "lab".into(),
-            bridge: "eno1".into(),
-            host_key: "ssh-ed25519 AAAA".into(),
-            root: "/home/lab/gen/lab".into(),
+            user: UserName::parse("lab").unwrap(),
+            bridge: InterfaceName::parse("eno1").unwrap(),
+            host_key: HostKey::parse("ssh-ed25519 AAAAC3NzaC1lZDI1").unwrap(),
+            root: RemoteRoot::parse("/home/lab/gen/lab").unwrap(),
         }
     }
 

@@ -245,20 +245,27 @@ fn what_gen_no_longer_makes_is_pruned_and_unknown_files_are_kept() {
     let out = lab.out();
     // Pretend an earlier build made `hosts/gone/old.txt`: list it in the manifest (`[files]`
     // is its last table) and put it on disk.
-    let hash = "0".repeat(64);
+    // A second listed file no longer has the bytes the manifest recorded: the user's now.
+    let hash = labgen::tree::sha256_hex(b"old\n");
+    let other = labgen::tree::sha256_hex(b"what gen wrote\n");
     let mut manifest = fs::read_to_string(out.join("manifest.toml")).unwrap();
     manifest += &format!("\"hosts/gone/old.txt\" = {{ mode = \"644\", sha256 = \"{hash}\" }}\n");
+    manifest += &format!("\"kubespray/NOTES.md\" = {{ mode = \"644\", sha256 = \"{other}\" }}\n");
     fs::write(out.join("manifest.toml"), manifest).unwrap();
     fs::create_dir_all(out.join("hosts/gone")).unwrap();
     fs::write(out.join("hosts/gone/old.txt"), "old\n").unwrap();
+    fs::write(out.join("kubespray/NOTES.md"), "my notes\n").unwrap();
     fs::write(out.join("notes.txt~"), "mine\n").unwrap();
 
     lab.run(&["build"])
         .ok()
         .stdout_has("removed  out/hosts/gone/old.txt")
+        .stdout_has("kept     out/kubespray/NOTES.md")
         .stdout_has("unknown  out/notes.txt~");
     assert!(!out.join("hosts/gone").exists());
     assert_eq!(fs::read_to_string(out.join("notes.txt~")).unwrap(), "mine\n");
+    assert_eq!(fs::read_to_string(out.join("kubespray/NOTES.md")).unwrap(), "my notes\n");
+    fs::remove_file(out.join("kubespray/NOTES.md")).unwrap();
     lab.run(&["build"]).ok().stdout_has("up to date").stdout_has("unknown  out/notes.txt~");
 }
 

@@ -1,0 +1,168 @@
+//! The validated lab: what `site.toml` means once every rule holds.
+//!
+//! `Site::from_toml` reads the spanned document (`parse`) section by section (`read`), each
+//! string into its type (`text`), then applies the rules that span values (`rules`), reporting
+//! everything at once. After it returns `Ok`, nothing in a `Site` can be invalid: names are
+//! RFC 1123 labels, addresses are typed, free text has been held to the grammar of every file it
+//! lands in (shell, Ruby, YAML, systemd), and the kubespray choices are ones the release
+//! accepts. Rendering never checks.
+
+mod read;
+mod rules;
+mod text;
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+use crate::error::Error;
+use crate::kubespray::Release;
+use crate::parse::{self, Report};
+use crate::problem::Problem;
+
+pub use text::{
+    Address, AuthorizedKey, BoxName, BoxVersion, HostKey, InterfaceName, Label, RemoteRoot,
+    UserName,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    pub cluster: Label,
+    pub kubespray: Kubespray,
+    pub network: Network,
+    pub vagrant: Vagrant,
+    pub addons: Addons,
+    /// In name order.
+    pub hosts: Vec<Host>,
+    /// In name order.
+    pub nodes: Vec<Node>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kubespray {
+    pub release: &'static Release,
+    /// `X.Y.Z`, one of the release's `kube_versions`.
+    pub kube_version: &'static str,
+    pub network_plugin: &'static str,
+    pub container_manager: &'static str,
+    pub proxy_mode: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    pub cidr: Ipv4Net,
+    pub gateway: Ipv4Addr,
+    pub dns: Vec<Ipv4Addr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vagrant {
+    pub box_name: BoxName,
+    pub box_version: BoxVersion,
+    /// Keys that may log in to the guests' `vagrant` user: the machine that runs kubespray
+    /// needs one.
+    pub authorized_keys: Vec<AuthorizedKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Addons {
+    pub helm: bool,
+    pub metallb: Option<AddressRange>,
+}
+
+/// An inclusive range of LAN addresses (`first-last`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressRange {
+    pub first: Ipv4Addr,
+    pub last: Ipv4Addr,
+}
+
+impl AddressRange {
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        self.first <= ip && ip <= self.last
+    }
+}
+
+impl fmt::Display for AddressRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.first, self.last)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    pub name: Label,
+    pub address: Address,
+    pub port: u16,
+    /// The ssh user that owns the VMs.
+    pub user: UserName,
+    /// The host NIC the guests bridge onto.
+    pub bridge: InterfaceName,
+    pub host_key: HostKey,
+    /// Where the host keeps its generations.
+    pub root: RemoteRoot,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub name: Label,
+    pub host: Label,
+    pub role: Role,
+    pub ip: Ipv4Addr,
+    pub cpus: u32,
+    pub memory_mb: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    ControlPlane,
+    Worker,
+}
+
+impl Role {
+    /// The role `site.toml` names `value`.
+    pub fn parse(value: &str) -> Result<Role, Problem> {
+        match value {
+            "control-plane" => Ok(Role::ControlPlane),
+            "worker" => Ok(Role::Worker),
+            _ => Err(Problem::UnknownRole { value: value.to_string() }),
+        }
+    }
+
+    /// The folder and unit-name part of this role's group on a host.
+    pub fn group(self) -> &'static str {
+        match self {
+            Role::ControlPlane => "control-plane",
+            Role::Worker => "workers",
+        }
+    }
+}
+
+impl Site {
+    /// Validates the text of a site file. `file` names it in error messages.
+    pub fn from_toml(text: &str, file: &str) -> Result<Site, Error> {
+        let mut report = Report::new(text);
+        let site =
+            parse::document(text, &mut report).and_then(|doc| read::read_site(&doc, &mut report));
+        match site {
+            Some(site) if report.is_empty() => Ok(site),
+            _ => Err(Error::InvalidSite {
+                file: file.to_string(),
+                diagnostics: report.into_diagnostics(),
+            }),
+        }
+    }
+
+    pub fn host(&self, name: &Label) -> Option<&Host> {
+        self.hosts.iter().find(|h| &h.name == name)
+    }
+
+    pub fn control_planes(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.iter().filter(|n| n.role == Role::ControlPlane)
+    }
+
+    pub fn workers(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.iter().filter(|n| n.role == Role::Worker)
+    }
+}
