@@ -48,7 +48,12 @@ impl Section {
         self
     }
 
-    pub fn fill(&mut self, key: &'static str, why: impl Into<String>, example: &str) -> &mut Section {
+    pub fn fill(
+        &mut self,
+        key: &'static str,
+        why: impl Into<String>,
+        example: &str,
+    ) -> &mut Section {
         self.entries.push(Entry::Fill { key, why: why.into(), example: example.to_string() });
         self
     }
@@ -174,9 +179,12 @@ pub fn report(file: &str, problems: &[Diagnostic]) -> String {
     }
     let holes = problems.len() - mistakes(problems).len();
     let others = problems.len() - holes;
-    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let what = match (holes, others) {
-        (_, 0) => format!("needs {} (marked `to fill in`)", plural(holes, "more value", "more values")),
+        (_, 0) => {
+            format!("needs {} (marked `to fill in`)", plural(holes, "more value", "more values"))
+        }
         (0, _) => format!("has {} to correct", plural(others, "problem", "problems")),
         _ => format!(
             "needs {} (marked `to fill in`) and has {} to correct",
@@ -199,11 +207,14 @@ mod tests {
     #[test]
     fn values_are_quoted_by_toml_so_nothing_breaks_out() {
         assert_eq!(string("a\"b\\c\n"), r#""a\"b\\c\n""#);
-        let text = text("x", &[{
-            let mut s = Section::new("cluster");
-            s.set("name", string("lab\"\n[evil]"));
-            s
-        }]);
+        let text = text(
+            "x",
+            &[{
+                let mut s = Section::new("cluster");
+                s.set("name", string("lab\"\n[evil]"));
+                s
+            }],
+        );
         let parsed: toml::Table = text.parse().unwrap();
         assert_eq!(parsed["cluster"]["name"].as_str(), Some("lab\"\n[evil]"));
         assert!(parsed.get("evil").is_none());

@@ -118,9 +118,9 @@ fn inventory_nodes(inventory: &Inventory) -> Vec<Imported> {
         .union(&nodes)
         .map(|name| {
             let vars = inventory.hosts.get(name);
-            let address = ["ip", "access_ip", "ansible_host"].into_iter().find_map(|var| {
-                vars.and_then(|v| v.get(var)).map(|value| (value.clone(), var))
-            });
+            let address = ["ip", "access_ip", "ansible_host"]
+                .into_iter()
+                .find_map(|var| vars.and_then(|v| v.get(var)).map(|value| (value.clone(), var)));
             Imported { name: name.clone(), control_plane: control_planes.contains(name), address }
         })
         .collect()
@@ -164,9 +164,8 @@ fn site_text(inventory: &Inventory, arguments: &Arguments, path: &Path) -> Resul
     vagrant.fill("box_version", "its version", "\"202502.21.0\"");
     sections.push(vagrant);
 
-    let mut hosts = Section::new("hosts").with_comment(
-        "The VM servers: the inventory names the VMs, not the machines they run on.",
-    );
+    let mut hosts = Section::new("hosts")
+        .with_comment("The VM servers: the inventory names the VMs, not the machines they run on.");
     hosts.note(
         "to fill in: one table per server, e.g.\n[hosts.vmhost1]\naddress = \"192.168.1.10\"\n\
          user = \"lab\"\nbridge = \"eno1\"\nhost_key = \"ssh-ed25519 AAAA…\"",
@@ -241,7 +240,8 @@ pub fn parse_ini(text: &str, path: &Path) -> Result<Inventory> {
     let mut state = State::Hosts("ungrouped".into());
     for (i, raw) in text.lines().enumerate() {
         let line_no = i + 1;
-        let bad = |reason: String| Error::Inventory { path: path.to_path_buf(), line: line_no, reason };
+        let bad =
+            |reason: String| Error::Inventory { path: path.to_path_buf(), line: line_no, reason };
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
             continue;
@@ -372,14 +372,10 @@ fn expand_range(pattern: &str) -> std::result::Result<Vec<String>, String> {
 /// `children` (groups, recursively) and `vars`.
 pub fn parse_yaml(text: &str, path: &Path) -> Result<Inventory> {
     use serde_yaml_ng::Value;
-    let bad = |line: usize, reason: String| Error::Inventory {
-        path: path.to_path_buf(),
-        line,
-        reason,
-    };
-    let document: Value = serde_yaml_ng::from_str(text).map_err(|e| {
-        bad(e.location().map_or(1, |l| l.line()), format!("not YAML: {e}"))
-    })?;
+    let bad =
+        |line: usize, reason: String| Error::Inventory { path: path.to_path_buf(), line, reason };
+    let document: Value = serde_yaml_ng::from_str(text)
+        .map_err(|e| bad(e.location().map_or(1, |l| l.line()), format!("not YAML: {e}")))?;
     let Value::Mapping(top) = document else {
         return Err(bad(1, "the inventory is not a mapping of groups (`all:`)".into()));
     };
@@ -430,7 +426,8 @@ pub fn parse_yaml(text: &str, path: &Path) -> Result<Inventory> {
                         return Err(format!("`children` of group `{name}` is not a mapping"));
                     };
                     for (child, child_body) in children {
-                        let child = scalar(child).ok_or(format!("a child of `{name}` has no name"))?;
+                        let child =
+                            scalar(child).ok_or(format!("a child of `{name}` has no name"))?;
                         inventory.group(name).children.insert(child.clone());
                         group(inventory, &child, child_body, depth + 1)?;
                     }

@@ -130,21 +130,23 @@ pub fn run(arguments: Arguments, site: &Path) -> Result<u8> {
     let mut dns = a.dns;
     if dns.is_empty() {
         if let Some(answer) = questions.ask("DNS servers (comma separated)", gateway.as_deref()) {
-            dns = answer.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+            dns =
+                answer.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
         }
     }
 
     let mut specs = a.servers;
     if specs.is_empty() && questions.terminal {
-        while let Some(answer) = questions.ask("a VM server as NAME=USER@ADDRESS (empty: done)", None)
+        while let Some(answer) =
+            questions.ask("a VM server as NAME=USER@ADDRESS (empty: done)", None)
         {
             specs.push(answer);
         }
     }
     let mut servers = specs.iter().map(|s| parse_server(s)).collect::<Result<Vec<_>>>()?;
     let bridge = a.bridge.or_else(|| questions.ask("the servers' NIC the VMs bridge onto", None));
-    let count = |flag: Option<usize>, question: &str, default: usize, argument: &'static str| {
-        match flag {
+    let count =
+        |flag: Option<usize>, question: &str, default: usize, argument: &'static str| match flag {
             Some(n) => Ok(n),
             None => {
                 let answer =
@@ -155,8 +157,7 @@ pub fn run(arguments: Arguments, site: &Path) -> Result<u8> {
                     expected: "a number",
                 })
             }
-        }
-    };
+        };
     let control_planes = count(a.control_planes, "control-plane VMs (odd)", 1, "--control-planes")?;
     let workers = count(a.workers, "worker VMs", 2, "--workers")?;
     let release = a.kubespray.unwrap_or_else(|| kubespray::RELEASES[0].tag.to_string());
@@ -357,8 +358,8 @@ impl Lab {
         );
         vagrant.set("box", string(DEFAULT_BOX));
         vagrant.set("box_version", string(DEFAULT_BOX_VERSION));
-        vagrant.set("cpus", "2".into());
-        vagrant.set("memory_mb", "4096".into());
+        vagrant.set("cpus", crate::site::DEFAULT_CPUS.to_string());
+        vagrant.set("memory_mb", crate::site::DEFAULT_MEMORY_MB.to_string());
         vagrant.note(
             "The laptop that runs kubespray logs in to the guests with one of these keys:\n\
              authorized_keys = [\"ssh-ed25519 AAAA… you@laptop\"]",
@@ -367,8 +368,10 @@ impl Lab {
 
         let mut addons = Section::new("addons");
         addons.set("helm", "false".into());
-        addons.note("MetalLB hands out LAN addresses to LoadBalancer services:\n\
-                     metallb = { ip_range = \"192.168.1.240-192.168.1.250\" }");
+        addons.note(
+            "MetalLB hands out LAN addresses to LoadBalancer services:\n\
+                     metallb = { ip_range = \"192.168.1.240-192.168.1.250\" }",
+        );
         sections.push(addons);
 
         for server in &self.servers {
@@ -454,7 +457,10 @@ mod tests {
     #[test]
     fn servers_are_name_user_address_and_an_optional_port() {
         let s = parse_server("vmhost1=lab@192.168.1.10").unwrap();
-        assert_eq!((s.name.as_str(), s.user.as_str(), s.address.as_str(), s.port), ("vmhost1", "lab", "192.168.1.10", 22));
+        assert_eq!(
+            (s.name.as_str(), s.user.as_str(), s.address.as_str(), s.port),
+            ("vmhost1", "lab", "192.168.1.10", 22)
+        );
         let s = parse_server("b=root@host.lan:2222").unwrap();
         assert_eq!((s.address.as_str(), s.port), ("host.lan", 2222));
         for bad in ["vmhost1", "a=b", "=u@h", "a=@h", "a=u@", "a=u@h:x", "a=u@h:70000"] {
@@ -466,6 +472,13 @@ mod tests {
     fn node_addresses_skip_the_taken_ones() {
         let taken = vec!["192.168.1.22".to_string()];
         let ips = node_addresses(Ipv4Addr::new(192, 168, 1, 21), 3, &taken);
-        assert_eq!(ips, [Ipv4Addr::new(192, 168, 1, 21), Ipv4Addr::new(192, 168, 1, 23), Ipv4Addr::new(192, 168, 1, 24)]);
+        assert_eq!(
+            ips,
+            [
+                Ipv4Addr::new(192, 168, 1, 21),
+                Ipv4Addr::new(192, 168, 1, 23),
+                Ipv4Addr::new(192, 168, 1, 24)
+            ]
+        );
     }
 }

@@ -12,6 +12,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::kubespray;
+use crate::site::{CPUS, MEMORY_MB};
 
 /// The name `gen init` writes the schema under, beside `site.toml`, and its `#:schema` line
 /// points at.
@@ -40,6 +41,10 @@ pub enum Kind {
     /// A table of tables keyed by name (`[hosts.<name>]`), each name an RFC 1123 label.
     Named(&'static [Key]),
 }
+
+/// The bounds the validation reads these with (`site::read`).
+const CPU_COUNT: Kind = Kind::Integer { min: CPUS.0 as i64, max: CPUS.1 as i64 };
+const MEMORY: Kind = Kind::Integer { min: MEMORY_MB.0 as i64, max: MEMORY_MB.1 as i64 };
 
 /// An RFC 1123 label, as `site::Label::parse` accepts it.
 pub const LABEL_PATTERN: &str = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
@@ -152,13 +157,8 @@ const VAGRANT: &[Key] = &[
         Kind::String,
         "The box's pinned version, digits and dots: a box that moves is not reproducible.",
     ),
-    key("cpus", false, Kind::Integer { min: 1, max: 256 }, "CPUs of every VM; default 2."),
-    key(
-        "memory_mb",
-        false,
-        Kind::Integer { min: 512, max: 1 << 20 },
-        "Memory of every VM in MiB; default 4096.",
-    ),
+    key("cpus", false, CPU_COUNT, "CPUs of every VM; default 2."),
+    key("memory_mb", false, MEMORY, "Memory of every VM in MiB; default 4096."),
     key(
         "authorized_keys",
         false,
@@ -207,7 +207,7 @@ const HOST: &[Key] = &[
         "The server's ssh host key `type base64`, as `ssh-keyscan` prints it: `gen apply` \
          trusts no other key.",
     ),
-    key("port", false, Kind::Integer { min: 1, max: 65535 }, "The ssh port; default 22."),
+    key("port", false, Kind::Integer { min: 1, max: u16::MAX as i64 }, "The ssh port; default 22."),
     key(
         "root",
         false,
@@ -230,11 +230,11 @@ const NODE: &[Key] = &[
         Kind::String,
         "The node's static LAN address: inside the LAN, unique, not the gateway.",
     ),
-    key("cpus", false, Kind::Integer { min: 1, max: 256 }, "Overrides `vagrant.cpus`."),
+    key("cpus", false, CPU_COUNT, "Overrides `vagrant.cpus`."),
     key(
         "memory_mb",
         false,
-        Kind::Integer { min: 512, max: 1 << 20 },
+        MEMORY,
         "Overrides `vagrant.memory_mb`; must cover kubespray's minimum plus 256 MiB the guest \
          kernel keeps.",
     ),

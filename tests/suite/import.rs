@@ -8,7 +8,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::init::{SOME_HOST_KEY, build_errors, gen};
+use crate::init::{SOME_HOST_KEY, build_errors, run_gen};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/import").join(name)
@@ -20,7 +20,7 @@ fn import(name: &str, extra: &[&str]) -> (tempfile::TempDir, Vec<String>, String
     let inventory = fixture(name);
     let mut args = vec!["import", inventory.to_str().unwrap()];
     args.extend(extra);
-    let run = gen(dir.path(), &args);
+    let run = run_gen(dir.path(), &args);
     run.code(0);
     let text = fs::read_to_string(dir.path().join("site.toml")).unwrap();
     let site: toml::Table = text.parse().unwrap();
@@ -61,7 +61,7 @@ fn fill_in(dir: &Path) {
 
 /// What `gen build` misses in an imported file, by key.
 fn missing(dir: &Path) -> Vec<String> {
-    let build = gen(dir, &["build"]);
+    let build = run_gen(dir, &["build"]);
     build.code(2);
     let (missing, other) = build_errors(&build);
     assert!(other.is_empty(), "only missing values: {other:?}");
@@ -95,7 +95,7 @@ fn the_v2_26_shape_hosts_under_all_with_ip_left_in_a_comment() {
     }
     assert!(!missing.contains(&"kubespray.version".to_string()));
     fill_in(dir.path());
-    gen(dir.path(), &["build"]).code(0);
+    run_gen(dir.path(), &["build"]).code(0);
 }
 
 #[test]
@@ -117,7 +117,7 @@ fn the_v2_27_shape_hosts_in_groups_and_etcd_children() {
     assert!(!text.contains("etcd members"), "{text}");
     assert!(missing(dir.path()).contains(&"kubespray.version".to_string()));
     fill_in(dir.path());
-    gen(dir.path(), &["build"]).code(0);
+    run_gen(dir.path(), &["build"]).code(0);
 }
 
 #[test]
@@ -125,12 +125,16 @@ fn the_legacy_group_names_and_quoted_values() {
     let (dir, nodes, _) = import("inventory-legacy.ini", &[]);
     assert_eq!(
         nodes,
-        ["master1 control-plane 192.168.1.21", "worker1 worker 192.168.1.31", "worker2 worker 192.168.1.32"]
+        [
+            "master1 control-plane 192.168.1.21",
+            "worker1 worker 192.168.1.31",
+            "worker2 worker 192.168.1.32"
+        ]
     );
     let text = fs::read_to_string(dir.path().join("site.toml")).unwrap();
     assert!(text.contains("from `access_ip`"), "{text}");
     fill_in(dir.path());
-    gen(dir.path(), &["build"]).code(0);
+    run_gen(dir.path(), &["build"]).code(0);
 }
 
 #[test]
@@ -151,7 +155,7 @@ fn the_inventory_builders_yaml_with_its_etcd_of_three_and_two_control_planes() {
     assert!(text.contains("etcd members were `node1`, `node2`, `node3`"), "{text}");
     fill_in(dir.path());
     // The builder's two control planes are an even etcd once stacked: that, and only that.
-    let build = gen(dir.path(), &["build"]);
+    let build = run_gen(dir.path(), &["build"]);
     build.code(2);
     let (missing, other) = build_errors(&build);
     assert!(missing.is_empty(), "{missing:?}");
@@ -165,11 +169,11 @@ fn import_never_replaces_a_file_without_force() {
     let site = dir.path().join("site.toml");
     fs::write(&site, "mine\n").unwrap();
     let inventory = fixture("hosts.yaml");
-    let run = gen(dir.path(), &["import", inventory.to_str().unwrap()]);
+    let run = run_gen(dir.path(), &["import", inventory.to_str().unwrap()]);
     run.code(2);
     assert!(run.stderr.contains("--force"), "{}", run.stderr);
     assert_eq!(fs::read_to_string(&site).unwrap(), "mine\n");
-    gen(dir.path(), &["import", inventory.to_str().unwrap(), "--force"]).code(0);
+    run_gen(dir.path(), &["import", inventory.to_str().unwrap(), "--force"]).code(0);
     assert!(fs::read_to_string(&site).unwrap().contains("[nodes.node4]"));
 }
 
@@ -178,11 +182,11 @@ fn an_inventory_with_no_kubespray_group_or_a_broken_line_is_refused_by_line() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("inventory.ini");
     fs::write(&empty, "[all]\n# node1 ansible_host=1.2.3.4\n").unwrap();
-    let run = gen(dir.path(), &["import", "inventory.ini"]);
+    let run = run_gen(dir.path(), &["import", "inventory.ini"]);
     run.code(2);
     assert!(run.stderr.contains("commented out"), "{}", run.stderr);
     fs::write(&empty, "[kube_node]\nnode1 ansible_host=\"1.2.3.4\n").unwrap();
-    let run = gen(dir.path(), &["import", "inventory.ini"]);
+    let run = run_gen(dir.path(), &["import", "inventory.ini"]);
     run.code(2);
     assert!(run.stderr.contains("inventory.ini:2:"), "{}", run.stderr);
     assert!(!dir.path().join("site.toml").exists());

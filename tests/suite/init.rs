@@ -31,7 +31,7 @@ impl Run {
 }
 
 /// `gen ARGS` in `dir`, with no terminal on stdin.
-pub(crate) fn gen(dir: &Path, args: &[&str]) -> Run {
+pub(crate) fn run_gen(dir: &Path, args: &[&str]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_gen"))
         .args(args)
         .current_dir(dir)
@@ -80,7 +80,7 @@ const FLAGS: &[&str] = &[
 #[test]
 fn init_from_flags_builds_once_the_host_keys_are_filled_in() {
     let dir = tempfile::tempdir().unwrap();
-    let run = gen(dir.path(), FLAGS);
+    let run = run_gen(dir.path(), FLAGS);
     run.code(0);
     assert!(run.stdout.contains("needs 2 more values"), "{}", run.stdout);
     let text = fs::read_to_string(dir.path().join("site.toml")).unwrap();
@@ -94,7 +94,12 @@ fn init_from_flags_builds_once_the_host_keys_are_filled_in() {
     let summary: Vec<String> = nodes
         .iter()
         .map(|(name, n)| {
-            format!("{name} {} {} {}", n["role"].as_str().unwrap(), n["host"].as_str().unwrap(), n["ip"].as_str().unwrap())
+            format!(
+                "{name} {} {} {}",
+                n["role"].as_str().unwrap(),
+                n["host"].as_str().unwrap(),
+                n["ip"].as_str().unwrap()
+            )
         })
         .collect();
     assert_eq!(
@@ -109,24 +114,25 @@ fn init_from_flags_builds_once_the_host_keys_are_filled_in() {
     );
 
     // Only what gen cannot know is missing: the host keys.
-    let build = gen(dir.path(), &["build"]);
+    let build = run_gen(dir.path(), &["build"]);
     build.code(2);
     let (missing, other) = build_errors(&build);
     assert_eq!(missing, ["hosts.vmhost1.host_key", "hosts.vmhost2.host_key"]);
     assert!(other.is_empty(), "{other:?}");
     assert!(!dir.path().join("out").exists());
 
-    let filled = text.replace("# host_key = \"ssh-ed25519 AAAA…\"", &format!("host_key = \"{SOME_HOST_KEY}\""));
+    let filled = text
+        .replace("# host_key = \"ssh-ed25519 AAAA…\"", &format!("host_key = \"{SOME_HOST_KEY}\""));
     fs::write(dir.path().join("site.toml"), filled).unwrap();
-    gen(dir.path(), &["build"]).code(0);
-    gen(dir.path(), &["check"]).code(0);
+    run_gen(dir.path(), &["build"]).code(0);
+    run_gen(dir.path(), &["check"]).code(0);
 }
 
 #[test]
 fn init_with_nothing_said_leaves_only_missing_values() {
     let dir = tempfile::tempdir().unwrap();
-    gen(dir.path(), &["init"]).code(0);
-    let build = gen(dir.path(), &["build"]);
+    run_gen(dir.path(), &["init"]).code(0);
+    let build = run_gen(dir.path(), &["build"]);
     build.code(2);
     let (missing, other) = build_errors(&build);
     assert!(other.is_empty(), "{other:?}");
@@ -140,7 +146,7 @@ fn init_never_replaces_a_file_without_force() {
     let dir = tempfile::tempdir().unwrap();
     let site = dir.path().join("site.toml");
     fs::write(&site, "mine\n").unwrap();
-    let run = gen(dir.path(), FLAGS);
+    let run = run_gen(dir.path(), FLAGS);
     run.code(2);
     assert!(run.stderr.contains("exists") && run.stderr.contains("--force"), "{}", run.stderr);
     assert_eq!(fs::read_to_string(&site).unwrap(), "mine\n");
@@ -149,29 +155,33 @@ fn init_never_replaces_a_file_without_force() {
     // A schema already there is not replaced either, and then neither file is written.
     fs::remove_file(&site).unwrap();
     fs::write(dir.path().join("site.schema.json"), "{}").unwrap();
-    gen(dir.path(), FLAGS).code(2);
+    run_gen(dir.path(), FLAGS).code(2);
     assert!(!site.exists());
 
     let mut forced = FLAGS.to_vec();
     forced.push("--force");
-    gen(dir.path(), &forced).code(0);
+    run_gen(dir.path(), &forced).code(0);
     assert!(fs::read_to_string(&site).unwrap().contains("[hosts.vmhost2]"));
-    assert_eq!(fs::read_to_string(dir.path().join("site.schema.json")).unwrap(), labgen::schema::json());
+    assert_eq!(
+        fs::read_to_string(dir.path().join("site.schema.json")).unwrap(),
+        labgen::schema::json()
+    );
 }
 
 #[test]
 fn init_refuses_values_the_build_would_refuse_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut even = FLAGS.to_vec();
-    even[even.len() - 3] = "2"; // --control-planes 2
-    let run = gen(dir.path(), &even);
+    let at = even.iter().position(|a| *a == "--control-planes").unwrap() + 1;
+    even[at] = "2";
+    let run = run_gen(dir.path(), &even);
     run.code(2);
     assert!(run.stderr.contains("odd"), "{}", run.stderr);
     assert!(run.stderr.contains("nothing was written"), "{}", run.stderr);
-    let run = gen(dir.path(), &["init", "--server", "vmhost1"]);
+    let run = run_gen(dir.path(), &["init", "--server", "vmhost1"]);
     run.code(2);
     assert!(run.stderr.contains("NAME=USER@ADDRESS"), "{}", run.stderr);
-    let run = gen(dir.path(), &["init", "--cidr", "192.168.1.0/24", "--gateway", "10.9.9.9"]);
+    let run = run_gen(dir.path(), &["init", "--cidr", "192.168.1.0/24", "--gateway", "10.9.9.9"]);
     run.code(2);
     assert!(run.stderr.contains("network.gateway"), "{}", run.stderr);
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
@@ -180,10 +190,7 @@ fn init_refuses_values_the_build_would_refuse_and_writes_nothing() {
 /// Whether a namespaced sshd can run here; says SKIPPED (or fails in CI) when not.
 pub(crate) fn can_run_namespaced_sshd(what: &str) -> bool {
     let ok = Path::new("/usr/sbin/sshd").exists()
-        && Command::new("unshare")
-            .args(["-n", "true"])
-            .status()
-            .is_ok_and(|s| s.success())
+        && Command::new("unshare").args(["-n", "true"]).status().is_ok_and(|s| s.success())
         && ["ssh-keyscan", "ssh-keygen", "ip"].iter().all(|t| {
             Command::new("sh")
                 .args(["-c", &format!("command -v {t}")])
@@ -247,7 +254,11 @@ fn keyscan_reads_a_real_sshds_key_and_prints_its_fingerprint() {
         d.display()
     );
     let run = Run::from(
-        Command::new("unshare").args(["-n", "sh", "-c", &script]).stdin(Stdio::null()).output().unwrap(),
+        Command::new("unshare")
+            .args(["-n", "sh", "-c", &script])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap(),
     );
     run.code(0);
 
@@ -256,13 +267,18 @@ fn keyscan_reads_a_real_sshds_key_and_prints_its_fingerprint() {
     let site: toml::Table = fs::read_to_string(lab.join("site.toml")).unwrap().parse().unwrap();
     assert_eq!(site["hosts"]["vmhost1"]["host_key"].as_str(), Some(public.join(" ").as_str()));
 
-    let fingerprint = Command::new("ssh-keygen").arg("-lf").arg(key.with_extension("pub")).output().unwrap();
+    let fingerprint =
+        Command::new("ssh-keygen").arg("-lf").arg(key.with_extension("pub")).output().unwrap();
     let fingerprint = String::from_utf8(fingerprint.stdout).unwrap();
     let sha = fingerprint.split_whitespace().nth(1).unwrap();
     assert!(sha.starts_with("SHA256:"));
-    assert!(run.stdout.contains(&format!("vmhost1 (127.0.0.1 port 22): 256 {sha}")), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!("vmhost1 (127.0.0.1 port 22): 256 {sha}")),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("trust on first use"), "{}", run.stdout);
     assert!(run.stdout.contains("complete"), "{}", run.stdout);
     // The scanned site builds as it is.
-    gen(&lab, &["build"]).code(0);
+    run_gen(&lab, &["build"]).code(0);
 }

@@ -27,8 +27,10 @@ const MARKER: &str = "<!-- walk-through -->";
 
 /// The lines of the README's walk-through block.
 fn walkthrough() -> Vec<String> {
-    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let after = &readme[readme.find(MARKER).expect("the README marks its walk-through") + MARKER.len()..];
+    let readme =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let after =
+        &readme[readme.find(MARKER).expect("the README marks its walk-through") + MARKER.len()..];
     let block = after.trim_start().strip_prefix("```sh\n").expect("a sh block follows the marker");
     let block = &block[..block.find("```").unwrap()];
     block.lines().map(str::to_string).collect()
@@ -81,7 +83,8 @@ fn the_readme_walkthrough_works_word_for_word_in_a_fresh_folder() {
     )
     .unwrap();
 
-    let install_for_real = std::env::var_os("CI").is_some() || std::env::var_os("GEN_TEST_INSTALL").is_some();
+    let install_for_real =
+        std::env::var_os("CI").is_some() || std::env::var_os("GEN_TEST_INSTALL").is_some();
     let bin = t.join("cargo/bin");
     let mut script = format!(
         "set -e\n\
@@ -163,6 +166,7 @@ fn the_readme_walkthrough_works_word_for_word_in_a_fresh_folder() {
     assert!(fs::read_to_string(t.join("log")).unwrap().contains("lab: first build"));
     let current = fs::read_to_string(t.join("current")).unwrap();
     assert!(current.starts_with("generations/"), "{current}");
-    let units: Vec<_> = fs::read_dir(t.join("units")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let units: Vec<_> =
+        fs::read_dir(t.join("units")).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(!units.is_empty(), "apply.sh installed the units");
 }
