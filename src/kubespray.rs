@@ -24,6 +24,11 @@ pub struct Release {
     pub tag: &'static str,
     /// The tag's `requirements.txt`, byte for byte (comment lines included).
     pub requirements: &'static str,
+    /// `lock.txt`: every package of the venv (the closure of `requirements` plus `ansible_core`),
+    /// pinned with the sha256 of each wheel, for every Python in `python_minor` on Linux and macOS
+    /// (x86_64, arm64). Made by `maint/lock-kubespray` from the package index; deploy.sh installs
+    /// exactly this, with `pip install --require-hashes`.
+    pub lock: &'static str,
     /// gen's own addition: the `ansible-core` that the `ansible` pin resolves to, pinned so the
     /// venv is reproducible. Inside `ansible_core_window`.
     pub ansible_core: &'static str,
@@ -157,6 +162,7 @@ jmespath==1.1.0
 # Needed for ansible.utils.ipaddr
 netaddr==1.3.0
 ",
+        lock: include_str!("kubespray/v2.31.0/lock.txt"),
         ansible_core: "2.18.19",
         ansible_core_window: ("2.18.0", "2.19.0"),
         python_minor: (11, 13),
@@ -185,6 +191,7 @@ jmespath==1.1.0
 # Needed for ansible.utils.ipaddr
 netaddr==1.3.0
 ",
+        lock: include_str!("kubespray/v2.30.0/lock.txt"),
         ansible_core: "2.17.14",
         ansible_core_window: ("2.17.3", "2.18.0"),
         python_minor: (10, 12),
@@ -212,6 +219,7 @@ jmespath==1.0.1
 # Needed for ansible.utils.ipaddr
 netaddr==1.3.0
 ",
+        lock: include_str!("kubespray/v2.29.1/lock.txt"),
         ansible_core: "2.17.14",
         ansible_core_window: ("2.17.3", "2.18.0"),
         python_minor: (10, 12),
@@ -241,6 +249,7 @@ jmespath==1.0.1
 # Needed for ansible.utils.ipaddr
 netaddr==1.3.0
 ",
+        lock: include_str!("kubespray/v2.29.0/lock.txt"),
         ansible_core: "2.17.14",
         ansible_core_window: ("2.17.3", "2.18.0"),
         python_minor: (10, 12),
@@ -269,6 +278,7 @@ jmespath==1.0.1
 # Needed for ansible.utils.ipaddr
 netaddr==1.3.0
 ",
+        lock: include_str!("kubespray/v2.28.1/lock.txt"),
         ansible_core: "2.16.19",
         ansible_core_window: ("2.16.4", "2.17.0"),
         python_minor: (10, 12),
@@ -298,6 +308,7 @@ jmespath==1.0.1
 # Needed for ansible.utils.ipaddr
 netaddr==1.3.0
 ",
+        lock: include_str!("kubespray/v2.28.0/lock.txt"),
         ansible_core: "2.16.19",
         ansible_core_window: ("2.16.4", "2.17.0"),
         python_minor: (10, 12),
@@ -326,6 +337,7 @@ jmespath==1.0.1
 # Needed for ansible.utils.ipaddr
 netaddr==1.3.0
 ",
+        lock: include_str!("kubespray/v2.27.1/lock.txt"),
         ansible_core: "2.16.19",
         ansible_core_window: ("2.16.4", "2.17.0"),
         python_minor: (10, 12),
@@ -355,6 +367,7 @@ jmespath==1.0.1
 # Needed for ansible.utils.ipaddr
 netaddr==1.3.0
 ",
+        lock: include_str!("kubespray/v2.27.0/lock.txt"),
         ansible_core: "2.16.19",
         ansible_core_window: ("2.16.4", "2.17.0"),
         python_minor: (10, 12),
@@ -383,6 +396,7 @@ jsonschema==4.23.0
 # Needed for ansible.utils.ipaddr
 netaddr==1.3.0
 ",
+        lock: include_str!("kubespray/v2.26.1/lock.txt"),
         ansible_core: "2.16.19",
         ansible_core_window: ("2.16.4", "2.17.0"),
         python_minor: (10, 12),
@@ -412,6 +426,7 @@ jsonschema==4.23.0
 # Needed for ansible.utils.ipaddr
 netaddr==1.3.0
 ",
+        lock: include_str!("kubespray/v2.26.0/lock.txt"),
         ansible_core: "2.16.19",
         ansible_core_window: ("2.16.4", "2.17.0"),
         python_minor: (10, 12),
@@ -443,6 +458,7 @@ pbr==6.0.0
 ruamel.yaml==0.18.6
 ruamel.yaml.clib==0.2.8
 ",
+        lock: include_str!("kubespray/v2.25.1/lock.txt"),
         ansible_core: "2.16.19",
         ansible_core_window: ("2.16.4", "2.17.0"),
         python_minor: (10, 12),
@@ -476,6 +492,7 @@ ruamel.yaml==0.18.6
 ruamel.yaml.clib==0.2.8
 jsonschema==4.22.0
 ",
+        lock: include_str!("kubespray/v2.25.0/lock.txt"),
         ansible_core: "2.16.19",
         ansible_core_window: ("2.16.4", "2.17.0"),
         python_minor: (10, 12),

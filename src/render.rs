@@ -33,6 +33,12 @@ pub const BRIDGED_ROUTE_METRIC: u32 = 10;
 /// The user Vagrant boxes log in as; kubespray connects as this user and becomes root.
 pub const GUEST_USER: &str = "vagrant";
 
+/// Where, under the laptop user's home, kubespray's local artifacts (the cluster-admin
+/// `admin.conf`) go: one folder per cluster under a folder deploy.sh keeps at mode 0700. Outside
+/// `out/`, so that the credential is never committed and `gen check` never meets files it did not
+/// make; under `~/.kube`, where kubectl users keep credentials on Linux and macOS alike.
+pub const KUBECONFIG_HOME: &str = ".kube/gen";
+
 /// Vagrant's own per-VM limits (`config.vm.boot_timeout` default 300 s, `graceful_halt_timeout`
 /// default 60 s), plus a margin for VirtualBox itself. `vagrant up` boots a Vagrantfile's VMs
 /// one after another, so a unit's budget grows with its VM count.
@@ -324,6 +330,8 @@ struct InventoryNode<'a> {
 struct AllVars<'a> {
     guest_user: &'static str,
     dns: &'a [Ipv4Addr],
+    cluster: &'a Label,
+    kubeconfig_home: &'static str,
 }
 
 #[derive(Template)]
@@ -361,13 +369,34 @@ struct Requirements<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "requirements.lock", escape = "none")]
+struct Lock<'a> {
+    release: &'a Release,
+    lock: &'static str,
+}
+
+#[derive(Template)]
 #[template(path = "deploy.sh", escape = "none")]
 struct Deploy<'a> {
     cluster: &'a Label,
     tag: &'static str,
     python_min: (u32, u32),
     python_max: (u32, u32),
+    /// The Pythons deploy.sh tries, in order, when `PYTHON` is not set.
+    pythons: String,
+    /// The venv's name without the Python it is made with: the release and the lock's hash.
     venv: String,
+    lock_hash: String,
+    kubeconfig_home: &'static str,
+}
+
+/// `python3` first (what the user has chosen as their Python), then each version the release
+/// accepts, newest first: macOS's own `python3` is 3.9, and Homebrew's may be newer than the
+/// release's window while an older `python3.X` sits beside it.
+fn python_candidates((lo, hi): (u32, u32)) -> String {
+    let mut names = vec!["python3".to_string()];
+    names.extend((lo..=hi).rev().map(|minor| format!("python3.{minor}")));
+    names.join(" ")
 }
 
 /// Kubespray's etcd group: with stacked etcd (kubespray's default) it is the control planes.
@@ -408,7 +437,12 @@ fn render_kubespray(site: &Site, tree: &mut Tree) {
     tree.insert_text("kubespray/inventory/hosts.yaml", &text(&inventory));
 
     let vars = "kubespray/inventory/group_vars";
-    let all = AllVars { guest_user: GUEST_USER, dns: &site.network.dns };
+    let all = AllVars {
+        guest_user: GUEST_USER,
+        dns: &site.network.dns,
+        cluster: &site.cluster,
+        kubeconfig_home: KUBECONFIG_HOME,
+    };
     tree.insert_text(format!("{vars}/all/kubespray.yml"), &text(&all));
     let cluster = ClusterVars {
         cluster: &site.cluster,
@@ -439,16 +473,20 @@ fn render_kubespray(site: &Site, tree: &mut Tree) {
         python_min: format!("3.{lo}"),
         python_max: format!("3.{hi}"),
     };
-    let requirements = text(&requirements);
-    // The venv is named by what is installed in it, so a changed pin never reuses a stale one.
-    let venv = format!("venv-{}-{}", release.tag, &sha256_hex(requirements.as_bytes())[..12]);
-    tree.insert_text("kubespray/requirements.txt", &requirements);
+    tree.insert_text("kubespray/requirements.txt", &text(&requirements));
+    let lock = text(&Lock { release, lock: release.lock.trim_end_matches('\n') });
+    // The venv is named by what is installed in it, so a changed lock never reuses a stale one.
+    let lock_hash = sha256_hex(lock.as_bytes())[..12].to_string();
+    tree.insert_text("kubespray/requirements.lock", &lock);
     let deploy = Deploy {
         cluster: &site.cluster,
         tag: release.tag,
         python_min: (3, lo),
         python_max: (3, hi),
-        venv,
+        pythons: python_candidates(release.python_minor),
+        venv: format!("venv-{}-{lock_hash}", release.tag),
+        lock_hash,
+        kubeconfig_home: KUBECONFIG_HOME,
     };
     tree.insert_text("kubespray/deploy.sh", &text(&deploy));
 }
