@@ -206,7 +206,9 @@ mod tests {
 
     #[test]
     fn values_are_quoted_by_toml_so_nothing_breaks_out() {
-        assert_eq!(string("a\"b\\c\n"), r#""a\"b\\c\n""#);
+        let tricky = "a\"b\\c\n'''d";
+        let parsed: toml::Table = format!("k = {}", string(tricky)).parse().unwrap();
+        assert_eq!(parsed["k"].as_str(), Some(tricky));
         let text = text(
             "x",
             &[{
