@@ -68,23 +68,23 @@ fn missing(dir: &Path) -> Vec<String> {
     missing
 }
 
+/// The six example hosts of kubespray's samples, as both INI shapes make them.
+const SAMPLE_NODES: [&str; 6] = [
+    "node1 control-plane 192.168.1.21",
+    "node2 control-plane 192.168.1.22",
+    "node3 control-plane 192.168.1.23",
+    "node4 worker 192.168.1.24",
+    "node5 worker 192.168.1.25",
+    "node6 worker 192.168.1.26",
+];
+
 const LAB: [&str; 3] = ["network.cidr", "vagrant.box", "hosts"];
 
 #[test]
 fn the_v2_26_shape_hosts_under_all_with_ip_left_in_a_comment() {
     let (dir, nodes, stdout) = import("inventory-v2.26.ini", &["--kubespray", "v2.26.0"]);
     // `# ip=…` after a host is a comment to ansible: the address is `ansible_host`.
-    assert_eq!(
-        nodes,
-        [
-            "node1 control-plane 192.168.1.21",
-            "node2 control-plane 192.168.1.22",
-            "node3 control-plane 192.168.1.23",
-            "node4 worker 192.168.1.24",
-            "node5 worker 192.168.1.25",
-            "node6 worker 192.168.1.26",
-        ]
-    );
+    assert_eq!(nodes, SAMPLE_NODES);
     let text = fs::read_to_string(dir.path().join("site.toml")).unwrap();
     assert!(text.contains("from `ansible_host`"), "{text}");
     assert!(!text.contains("10.3.0.1"), "{text}");
@@ -101,17 +101,7 @@ fn the_v2_26_shape_hosts_under_all_with_ip_left_in_a_comment() {
 #[test]
 fn the_v2_27_shape_hosts_in_groups_and_etcd_children() {
     let (dir, nodes, _) = import("inventory-v2.27.ini", &[]);
-    assert_eq!(
-        nodes,
-        [
-            "node1 control-plane 192.168.1.21",
-            "node2 control-plane 192.168.1.22",
-            "node3 control-plane 192.168.1.23",
-            "node4 worker 192.168.1.24",
-            "node5 worker 192.168.1.25",
-            "node6 worker 192.168.1.26",
-        ]
-    );
+    assert_eq!(nodes, SAMPLE_NODES);
     let text = fs::read_to_string(dir.path().join("site.toml")).unwrap();
     // etcd is the control planes there too: nothing to say about it.
     assert!(!text.contains("etcd members"), "{text}");
