@@ -14,12 +14,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::Built;
-use crate::apply;
 use crate::diff::{self, Disk};
 use crate::error::{Error, Result, exit};
 use crate::layout;
 use crate::tree::{MANIFEST, Tree};
 use crate::write::{self, Report};
+use crate::{apply, colour};
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +34,10 @@ struct Arguments {
     /// The output folder [default: `out` beside the site file]
     #[arg(long, global = true, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// When to write in colour: `auto` follows NO_COLOR, CLICOLOR_FORCE, CLICOLOR and whether
+    /// the output is a terminal
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    color: colour::When,
     #[command(subcommand)]
     command: Command,
 }
@@ -101,10 +105,17 @@ pub fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(exit::INVALID));
         }
     };
+    colour::choose(arguments.color);
     match run(arguments) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("{e}");
+            let text = if colour::on(&std::io::stderr()) {
+                // `{:#}` renders a site's excerpts in colour; `paint` styles the labels.
+                colour::paint(&format!("{e:#}"))
+            } else {
+                e.to_string()
+            };
+            let _ = writeln!(std::io::stderr().lock(), "{text}");
             ExitCode::from(e.exit_code())
         }
     }
@@ -122,8 +133,8 @@ fn run(arguments: Arguments) -> Result<u8> {
         _ => {}
     }
     let paths = Paths::resolve(arguments.site, arguments.out);
-    let site_text =
-        std::fs::read_to_string(&paths.site).map_err(|e| Error::io(&paths.site, "read", e))?;
+    let site_bytes = std::fs::read(&paths.site).map_err(|e| Error::io(&paths.site, "read", e))?;
+    let site_text = crate::source::decode(site_bytes, &paths.site.display().to_string())?;
     paths.refuse_out_containing_site()?;
     let built = crate::build(&site_text, &paths.site.display().to_string())?;
     let context = apply::Context { site: &built.site, tree: &built.tree, out: &paths.out };

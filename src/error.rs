@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use crate::parse::Diagnostic;
+use crate::{snippet, suggest};
 
 /// Exit status of every command (README, "Exit codes").
 pub mod exit {
@@ -92,13 +93,11 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::InvalidSite { file, diagnostics } => {
-                for d in diagnostics {
-                    writeln!(f, "error: {file}:{d}")?;
-                }
+                f.write_str(&snippet::render(file, diagnostics, f.alternate()))?;
                 let n = diagnostics.len();
                 write!(
                     f,
-                    "{n} error{} in {file}; nothing was written",
+                    "\n\n{n} error{} in {file}; nothing was written",
                     if n == 1 { "" } else { "s" }
                 )
             }
@@ -125,11 +124,14 @@ impl fmt::Display for Error {
                  is gen's, delete the manifest and every file it listed, then run `gen build`",
                 path.display()
             ),
-            Error::UnknownHost { name, known } => write!(
-                f,
-                "error: no host `{name}` in site.toml; the hosts are {}",
-                known.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", ")
-            ),
+            Error::UnknownHost { name, known } => {
+                let hosts = known.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", ");
+                write!(f, "error: no host `{name}` in site.toml; the hosts are {hosts}")?;
+                if let Some(meant) = suggest::closest(name, known) {
+                    write!(f, "\n  fix: did you mean `{meant}`?")?;
+                }
+                Ok(())
+            }
             Error::Apply { host, reason } => write!(f, "error: apply to `{host}` failed: {reason}"),
             Error::StaleOut { out, differences } => write!(
                 f,

@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod cli;
+pub mod colour;
 pub mod diff;
 pub mod draft;
 pub mod error;
@@ -20,7 +21,10 @@ pub mod quote;
 pub mod render;
 pub mod schema;
 pub mod site;
+pub mod snippet;
 pub mod source;
+pub mod suggest;
+pub mod syntax;
 pub mod tree;
 pub mod write;
 

@@ -251,7 +251,7 @@ impl Case {
     }
 }
 
-fn repo_root() -> PathBuf {
+pub(super) fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -261,7 +261,7 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| repo_root().join("target"))
 }
 
-fn fixtures() -> PathBuf {
+pub(super) fn fixtures() -> PathBuf {
     repo_root().join("tests/validators")
 }
 
@@ -370,11 +370,11 @@ impl Complaints {
 }
 
 /// Writes past the test harness's output capture, so the line shows up in a passing run.
-fn loud(line: &str) {
+pub(super) fn loud(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
-fn which(tool: &str) -> Option<PathBuf> {
+pub(super) fn which(tool: &str) -> Option<PathBuf> {
     if tool.contains('/') {
         let p = PathBuf::from(tool);
         return is_executable(&p).then_some(p);
@@ -389,7 +389,7 @@ fn is_executable(p: &Path) -> bool {
 
 /// Is `tool` installed? In CI (`CI` set) a missing tool is a failure; elsewhere the test says
 /// loudly that it skipped and how to install the tool.
-fn require(test: &str, tool: &str, package: &str) -> Option<PathBuf> {
+pub(super) fn require(test: &str, tool: &str, package: &str) -> Option<PathBuf> {
     if let Some(p) = which(tool) {
         return Some(p);
     }
@@ -422,14 +422,14 @@ fn shebang_interpreter(script: &Path) -> Option<PathBuf> {
     Some(PathBuf::from(prog))
 }
 
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+pub(super) struct Ran {
+    pub(super) code: Option<i32>,
+    pub(super) stdout: String,
+    pub(super) stderr: String,
 }
 
 impl Ran {
-    fn ok(&self) -> bool {
+    pub(super) fn ok(&self) -> bool {
         self.code == Some(0)
     }
 
@@ -447,7 +447,7 @@ impl Ran {
         s
     }
 
-    fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         let code = self.code.map_or("killed by a signal".into(), |c| format!("exit {c}"));
         let out = self.output();
         if out.is_empty() { code } else { format!("{code}: {}", indent(&out)) }
@@ -460,7 +460,7 @@ fn indent(text: &str) -> String {
 
 /// Runs a command with no stdin, capturing its output through files (no pipe can fill up),
 /// and kills it after `timeout`.
-fn run(cmd: &mut Command, timeout: Duration) -> Result<Ran, String> {
+pub(super) fn run(cmd: &mut Command, timeout: Duration) -> Result<Ran, String> {
     let what = format!("{cmd:?}");
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let out_path = tmp.path().join("stdout");
@@ -510,11 +510,11 @@ fn par_each<T: Sync>(items: &[T], f: impl Fn(&T) + Sync) {
     });
 }
 
-fn secs(n: u64) -> Duration {
+pub(super) fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+pub(super) fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     fs::create_dir_all(to)?;
     for entry in fs::read_dir(from)? {
         let entry = entry?;
@@ -537,7 +537,7 @@ fn write_executable(path: &Path, text: &str) {
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-fn write_mode(path: &Path, bytes: &[u8], mode: u32) {
+pub(super) fn write_mode(path: &Path, bytes: &[u8], mode: u32) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(path, bytes).unwrap();
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
@@ -580,7 +580,7 @@ fn in_window(v: &str, window: (&str, &str)) -> bool {
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, PartialEq)]
-enum Json {
+pub(super) enum Json {
     Null,
     Bool(bool),
     Num(f64),
@@ -590,7 +590,7 @@ enum Json {
 }
 
 impl Json {
-    fn parse(text: &str) -> Result<Json, String> {
+    pub(super) fn parse(text: &str) -> Result<Json, String> {
         let mut p = JsonParser { s: text.as_bytes(), i: 0 };
         let v = p.value()?;
         p.ws();
@@ -600,7 +600,7 @@ impl Json {
         Ok(v)
     }
 
-    fn get(&self, key: &str) -> Option<&Json> {
+    pub(super) fn get(&self, key: &str) -> Option<&Json> {
         match self {
             Json::Obj(m) => m.get(key),
             _ => None,
@@ -608,25 +608,25 @@ impl Json {
     }
 
     /// `a.b.c` lookup through objects.
-    fn at(&self, path: &str) -> Option<&Json> {
+    pub(super) fn at(&self, path: &str) -> Option<&Json> {
         path.split('.').try_fold(self, |v, k| v.get(k))
     }
 
-    fn str(&self) -> Option<&str> {
+    pub(super) fn str(&self) -> Option<&str> {
         match self {
             Json::Str(s) => Some(s),
             _ => None,
         }
     }
 
-    fn arr(&self) -> &[Json] {
+    pub(super) fn arr(&self) -> &[Json] {
         match self {
             Json::Arr(a) => a,
             _ => &[],
         }
     }
 
-    fn obj(&self) -> Option<&BTreeMap<String, Json>> {
+    pub(super) fn obj(&self) -> Option<&BTreeMap<String, Json>> {
         match self {
             Json::Obj(m) => Some(m),
             _ => None,
@@ -638,7 +638,7 @@ impl Json {
     }
 
     /// Short text for messages: strings unquoted, the rest as JSON-ish.
-    fn show(&self) -> String {
+    pub(super) fn show(&self) -> String {
         match self {
             Json::Null => "null".into(),
             Json::Bool(b) => b.to_string(),
@@ -882,9 +882,9 @@ const IMPURE_RUBY: &[&str] = &[
     "Etc.",
 ];
 
-struct VagrantTools {
+pub(super) struct VagrantTools {
     vagrant: PathBuf,
-    ruby: PathBuf,
+    pub(super) ruby: PathBuf,
     /// PATH with the stub `VBoxManage` first.
     path: std::ffi::OsString,
     _tmp: tempfile::TempDir,
@@ -899,7 +899,7 @@ fn vagrant() {
     c.finish();
 }
 
-fn vagrant_tools(test: &str) -> Option<VagrantTools> {
+pub(super) fn vagrant_tools(test: &str) -> Option<VagrantTools> {
     let vagrant = require(test, "vagrant", "vagrant")?;
     // The Ruby that runs vagrant (Debian: /usr/bin/ruby) can load Vagrant's library.
     let ruby = shebang_interpreter(&vagrant)
@@ -937,7 +937,12 @@ fn check_vagrant_case(c: &Complaints, case: &Case, tools: &VagrantTools) {
 
 /// `program` (vagrant or its Ruby) in `dir`, with the stub VBoxManage, no network call, and
 /// Vagrant's home and machine state in the scratch folder `scratch`.
-fn vagrant_command(tools: &VagrantTools, program: &Path, dir: &Path, scratch: &Path) -> Command {
+pub(super) fn vagrant_command(
+    tools: &VagrantTools,
+    program: &Path,
+    dir: &Path,
+    scratch: &Path,
+) -> Command {
     let mut cmd = Command::new(program);
     cmd.current_dir(dir)
         .env("PATH", &tools.path)
@@ -2001,7 +2006,7 @@ fn check_shell_case(c: &Complaints, case: &Case, bash: &Path, shellcheck: &Path)
 // ---------------------------------------------------------------------------------------------
 
 /// `name==version` pins of a requirements file, by normalized name (PEP 503, lowercase).
-fn pins(text: &str) -> BTreeMap<String, String> {
+pub(super) fn pins(text: &str) -> BTreeMap<String, String> {
     text.lines()
         .filter_map(|l| l.split('#').next())
         .filter_map(|l| l.trim().split_once("=="))
@@ -2062,7 +2067,11 @@ impl Drop for VenvLock {
 
 /// A venv under `target/validator-venvs/<name>`, made once with `pip install -r requirements`
 /// (none if `requirements` is `None`) and reused while its ready-marker is there.
-fn ensure_venv(test: &str, name: &str, requirements: Option<&Path>) -> Result<PathBuf, String> {
+pub(super) fn ensure_venv(
+    test: &str,
+    name: &str,
+    requirements: Option<&Path>,
+) -> Result<PathBuf, String> {
     let dir = venv_root().join(name);
     let marker = dir.join(".labgen-validators-ready");
     let ready = || marker.is_file() && dir.join("bin/python").exists();
