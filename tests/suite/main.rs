@@ -9,7 +9,7 @@ mod guest;
 mod hostile;
 mod import;
 mod init;
-mod schema;
 mod output;
+mod schema;
 mod validators;
 mod walkthrough;
