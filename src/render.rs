@@ -432,7 +432,7 @@ fn render_kubespray(site: &Site, tree: &mut Tree) {
             .collect(),
         control_planes: etcd.clone(),
         kube_nodes: kube_nodes(site),
-        static_k8s_cluster_group: release.static_k8s_cluster_group,
+        static_k8s_cluster_group: release.static_k8s_cluster_group(),
     };
     tree.insert_text(layout::INVENTORY, &text(&inventory));
 
@@ -455,7 +455,7 @@ fn render_kubespray(site: &Site, tree: &mut Tree) {
     let addons = Addons {
         helm: site.addons.helm,
         metallb: site.addons.metallb.map(|r| r.to_string()),
-        metallb_namespace_required: release.metallb_namespace_required,
+        metallb_namespace_required: release.metallb_namespace_required(),
     };
     tree.insert_text(layout::group_vars("k8s_cluster", "addons.yml"), &text(&addons));
     if k.network_plugin == "calico" {

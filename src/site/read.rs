@@ -142,7 +142,7 @@ fn read_kubespray(mut t: Table, report: &mut Report) -> Option<Kubespray> {
         return None;
     };
     let kube_version = match kube_version {
-        None => Some(release.kube_version_default),
+        None => Some(release.kube_version_default()),
         Some(v) => {
             let bare = v.value.strip_prefix('v').unwrap_or(&v.value);
             let found = release.kube_versions.iter().copied().find(|k| *k == bare);

@@ -843,7 +843,7 @@ fn expect(text: &str) -> Result<Expect, String> {
     let kube_version = doc["kubespray"]
         .get("kube_version")
         .and_then(toml::Value::as_str)
-        .unwrap_or(release.kube_version_default);
+        .unwrap_or(release.kube_version_default());
     let network = &doc["network"];
     let addons = doc.get("addons");
     let hosts = doc["hosts"].as_table().ok_or("hosts")?;

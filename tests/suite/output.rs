@@ -120,3 +120,65 @@ fn a_misspelt_host_on_the_command_line_gets_a_did_you_mean() {
          you mean `vmhost1`?"
     );
 }
+
+/// The fenced block that follows `<!-- marker -->` in the README.
+fn readme_block(marker: &str) -> String {
+    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"));
+    let readme = readme.unwrap();
+    let after = &readme[readme.find(&format!("<!-- {marker} -->")).expect("marker in README")..];
+    let body = &after[after.find("```").unwrap()..];
+    let body = &body[body.find('\n').unwrap() + 1..];
+    body[..body.find("```").unwrap()].to_string()
+}
+
+#[test]
+fn the_readmes_pre_commit_hook_refuses_a_stale_out_and_accepts_a_fresh_one() {
+    if Command::new("git").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "git is missing in CI");
+        eprintln!("SKIPPED: git is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lab = dir.path();
+    fs::copy(case_site("one-server"), lab.join("site.toml")).unwrap();
+    let bin = Path::new(gen_binary()).parent().unwrap().to_path_buf();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+            .args(args)
+            .current_dir(lab)
+            .env("PATH", &path)
+            .output()
+            .unwrap()
+    };
+    assert!(git(&["init", "-q"]).status.success());
+    let hook = lab.join(".git/hooks/pre-commit");
+    fs::write(&hook, readme_block("pre-commit-hook")).unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).unwrap();
+
+    // No out/ yet: the commit is refused.
+    git(&["add", "site.toml"]);
+    let refused = git(&["commit", "-qm", "lab"]);
+    assert!(!refused.status.success(), "a commit without out/ passed the hook");
+    // git sends a hook's output to its stderr.
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("fix: run `gen build`"), "{said}");
+
+    let built = Command::new(gen_binary()).arg("build").current_dir(lab).output().unwrap();
+    assert!(built.status.success());
+    git(&["add", "-A"]);
+    let accepted = git(&["commit", "-qm", "lab"]);
+    assert!(accepted.status.success(), "{}", String::from_utf8_lossy(&accepted.stderr));
+}
+
+#[test]
+fn the_readmes_github_actions_job_runs_gen_check() {
+    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&readme_block("github-actions"))
+        .expect("the README's workflow is YAML");
+    let steps = yaml["jobs"]["check"]["steps"].as_sequence().expect("a job with steps");
+    let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+    assert_eq!(runs.last(), Some(&"gen check"), "{runs:?}");
+    assert!(runs.iter().any(|r| r.starts_with("cargo install --locked")), "{runs:?}");
+}

@@ -129,9 +129,10 @@ impl Site {
     /// `kube_version` as the inventory must spell it for this release.
     fn expected_kube_version(&self) -> Option<String> {
         let release = self.release()?;
-        let bare = self.kube_version.clone().unwrap_or_else(|| release.kube_version_default.into());
+        let bare =
+            self.kube_version.clone().unwrap_or_else(|| release.kube_version_default().into());
         let bare = bare.trim_start_matches('v').to_string();
-        Some(if release.kube_version_v_prefix { format!("v{bare}") } else { bare })
+        Some(if release.kube_version_v_prefix() { format!("v{bare}") } else { bare })
     }
 }
 
