@@ -14,6 +14,7 @@ pub mod import;
 pub mod init;
 pub mod kubespray;
 pub mod layout;
+pub mod lock;
 pub mod manifest;
 pub mod parse;
 pub mod problem;

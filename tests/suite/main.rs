@@ -3,12 +3,14 @@
 
 mod apply;
 mod cli;
+mod concurrent;
 mod crash;
 mod golden;
 mod guest;
 mod hostile;
 mod import;
 mod init;
+mod io_failure;
 mod output;
 mod schema;
 mod validators;
