@@ -109,6 +109,14 @@ enum Command {
         /// The host, as named in the site file
         host: String,
     },
+    /// Print the JSON Schema of the site file, for editors (taplo, Even Better TOML)
+    Schema,
+    /// Start a lab: write a commented site file (and its schema) from flags, asking on a
+    /// terminal for the rest
+    Init(crate::init::Arguments),
+    /// Start a lab from a kubespray inventory (inventory.ini or hosts.yaml): write a site file
+    /// with its nodes, roles and addresses, marking what it does not say
+    Import(crate::import::Arguments),
 }
 
 pub fn main() -> ExitCode {
@@ -137,6 +145,16 @@ pub fn main() -> ExitCode {
 }
 
 fn run(arguments: Arguments) -> Result<u8> {
+    // Commands that need no site file.
+    match arguments.command {
+        Command::Schema => {
+            print(&crate::schema::json());
+            return Ok(exit::OK);
+        }
+        Command::Init(init) => return crate::init::run(init, &arguments.site),
+        Command::Import(import) => return crate::import::run(import, &arguments.site),
+        _ => {}
+    }
     let paths = Paths::resolve(arguments.site, arguments.out);
     let site_bytes = read_site(&paths.site)?;
     let site_text = crate::source::decode(site_bytes, &paths.site.display().to_string())?;
@@ -165,6 +183,7 @@ fn run(arguments: Arguments) -> Result<u8> {
             apply::status(&context, host.as_deref())
         }
         Command::Rollback { host } => apply::rollback(&context, &host),
+        Command::Schema | Command::Init(_) | Command::Import(_) => unreachable!("matched above"),
     }
 }
 

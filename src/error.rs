@@ -73,6 +73,14 @@ pub enum Error {
     Git { out: PathBuf, command: String, detail: String },
     /// `out/kubespray/cluster.toml` exists but cannot be read as a record gen wrote.
     BadRecord { path: PathBuf, reason: String },
+    /// `gen init` or `gen import` would replace a file; they do only with `--force`.
+    WouldOverwrite { path: PathBuf },
+    /// An argument of `gen init` that cannot go into a site file.
+    InitArgument { argument: &'static str, value: String, expected: &'static str },
+    /// `gen init`'s values make a site that `gen build` refuses for more than missing keys.
+    InitValues { diagnostics: Vec<Diagnostic> },
+    /// An inventory `gen import` cannot read.
+    Inventory { path: PathBuf, line: usize, reason: String },
 }
 
 /// Something worth knowing that does not stop the command; printed on stderr by `warn`.
@@ -399,6 +407,28 @@ impl fmt::Display for Error {
                  the new build changes for kubespray\n  fix: restore it from git (`git checkout \
                  -- {}`), or delete it if this tree was never deployed",
                 path.display(),
+                path.display()
+            ),
+            Error::WouldOverwrite { path } => write!(
+                f,
+                "error: `{}` exists; gen never replaces a file it did not make\n  fix: move it \
+                 away, or pass `--force` to replace it",
+                path.display()
+            ),
+            Error::InitArgument { argument, value, expected } => write!(
+                f,
+                "error: `{argument} {value}`: expected {expected}\n  fix: see `gen init --help`"
+            ),
+            Error::InitValues { diagnostics } => {
+                for d in diagnostics {
+                    writeln!(f, "error: site.toml:{d}")?;
+                }
+                write!(f, "these come from the values given to `gen init`; nothing was written")
+            }
+            Error::Inventory { path, line, reason } => write!(
+                f,
+                "error: {}:{line}: {reason}\n  fix: `gen import` reads kubespray inventories \
+                 (`inventory.ini` or `hosts.yaml`); correct the line or import another file",
                 path.display()
             ),
             Error::NoPrevious { host } => write!(

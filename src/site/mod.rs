@@ -21,6 +21,8 @@ use crate::kubespray::Release;
 use crate::parse::{self, Report};
 use crate::problem::Problem;
 
+/// For the schema and `gen init`, which describe and write the same keys.
+pub(crate) use read::{CPUS, DEFAULT_CPUS, DEFAULT_MEMORY_MB, MEMORY_MB};
 pub use text::{
     Address, AuthorizedKey, BoxName, BoxVersion, HostKey, InterfaceName, Label, RemoteRoot,
     UserName,

@@ -18,12 +18,12 @@ use crate::parse::{Loc, Report, Sp, Table};
 use crate::problem::Problem;
 
 /// Defaults of `[vagrant]` for every node (DESIGN.md).
-const DEFAULT_CPUS: u32 = 2;
-const DEFAULT_MEMORY_MB: u32 = 4096;
+pub(crate) const DEFAULT_CPUS: u32 = 2;
+pub(crate) const DEFAULT_MEMORY_MB: u32 = 4096;
 const DEFAULT_SSH_PORT: u16 = 22;
 /// Bounds of a node's allotment: at least one CPU and what a guest kernel boots in.
-const CPUS: (u32, u32) = (1, 256);
-const MEMORY_MB: (u32, u32) = (512, 1 << 20);
+pub(crate) const CPUS: (u32, u32) = (1, 256);
+pub(crate) const MEMORY_MB: (u32, u32) = (512, 1 << 20);
 
 /// Reads every section, then checks the rules that span sections. `None` when something could
 /// not be read at all (it has been reported).
