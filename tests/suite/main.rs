@@ -6,4 +6,5 @@ mod cli;
 mod crash;
 mod golden;
 mod hostile;
+mod laptop;
 mod validators;

@@ -251,11 +251,11 @@ impl Case {
     }
 }
 
-fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target"))
@@ -370,11 +370,11 @@ impl Complaints {
 }
 
 /// Writes past the test harness's output capture, so the line shows up in a passing run.
-fn loud(line: &str) {
+pub(crate) fn loud(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
-fn which(tool: &str) -> Option<PathBuf> {
+pub(crate) fn which(tool: &str) -> Option<PathBuf> {
     if tool.contains('/') {
         let p = PathBuf::from(tool);
         return is_executable(&p).then_some(p);
@@ -389,7 +389,7 @@ fn is_executable(p: &Path) -> bool {
 
 /// Is `tool` installed? In CI (`CI` set) a missing tool is a failure; elsewhere the test says
 /// loudly that it skipped and how to install the tool.
-fn require(test: &str, tool: &str, package: &str) -> Option<PathBuf> {
+pub(crate) fn require(test: &str, tool: &str, package: &str) -> Option<PathBuf> {
     if let Some(p) = which(tool) {
         return Some(p);
     }
@@ -422,14 +422,14 @@ fn shebang_interpreter(script: &Path) -> Option<PathBuf> {
     Some(PathBuf::from(prog))
 }
 
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Ran {
+    pub(crate) code: Option<i32>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Ran {
-    fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.code == Some(0)
     }
 
@@ -447,7 +447,7 @@ impl Ran {
         s
     }
 
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let code = self.code.map_or("killed by a signal".into(), |c| format!("exit {c}"));
         let out = self.output();
         if out.is_empty() { code } else { format!("{code}: {}", indent(&out)) }
@@ -460,7 +460,7 @@ fn indent(text: &str) -> String {
 
 /// Runs a command with no stdin, capturing its output through files (no pipe can fill up),
 /// and kills it after `timeout`.
-fn run(cmd: &mut Command, timeout: Duration) -> Result<Ran, String> {
+pub(crate) fn run(cmd: &mut Command, timeout: Duration) -> Result<Ran, String> {
     let what = format!("{cmd:?}");
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let out_path = tmp.path().join("stdout");
@@ -494,7 +494,7 @@ fn run(cmd: &mut Command, timeout: Duration) -> Result<Ran, String> {
 
 /// Runs `f` on every item, on as many threads as the machine has cores (the tools are separate
 /// processes; the test harness itself runs only that many tests at once).
-fn par_each<T: Sync>(items: &[T], f: impl Fn(&T) + Sync) {
+pub(crate) fn par_each<T: Sync>(items: &[T], f: impl Fn(&T) + Sync) {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
     std::thread::scope(|s| {
@@ -510,11 +510,11 @@ fn par_each<T: Sync>(items: &[T], f: impl Fn(&T) + Sync) {
     });
 }
 
-fn secs(n: u64) -> Duration {
+pub(crate) fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+pub(crate) fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     fs::create_dir_all(to)?;
     for entry in fs::read_dir(from)? {
         let entry = entry?;
@@ -531,7 +531,7 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn write_executable(path: &Path, text: &str) {
+pub(crate) fn write_executable(path: &Path, text: &str) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(path, text).unwrap();
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
@@ -2020,10 +2020,10 @@ fn venv_root() -> PathBuf {
 /// Held while one venv is made: a directory created atomically beside it, holding the maker's
 /// pid. Other threads and other `cargo test` processes sharing this target/ wait for it; a lock
 /// whose process is gone is taken over.
-struct VenvLock(PathBuf);
+pub(crate) struct VenvLock(PathBuf);
 
 impl VenvLock {
-    fn acquire(dir: &Path) -> Result<VenvLock, String> {
+    pub(crate) fn acquire(dir: &Path) -> Result<VenvLock, String> {
         let lock = PathBuf::from(format!("{}.lock", dir.display()));
         let started = Instant::now();
         loop {
