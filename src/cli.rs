@@ -13,10 +13,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::Built;
 use crate::apply;
 use crate::diff::{self, Disk};
 use crate::error::{Error, Result, exit};
-use crate::site::Site;
+use crate::layout;
 use crate::tree::{MANIFEST, Tree};
 use crate::write::{self, Report};
 
@@ -106,25 +107,18 @@ fn run(arguments: Arguments) -> Result<u8> {
     let site_text =
         std::fs::read_to_string(&paths.site).map_err(|e| Error::io(&paths.site, "read", e))?;
     paths.refuse_out_containing_site()?;
-    let tree = crate::build(&site_text, &paths.site.display().to_string())?;
+    let built = crate::build(&site_text, &paths.site.display().to_string())?;
+    let context = apply::Context { site: &built.site, tree: &built.tree, out: &paths.out };
     match arguments.command {
-        Command::Build => build(&paths, &tree),
-        Command::Check => check(&paths, &tree),
-        Command::Diff => diff(&paths, &tree),
-        // These need the hosts as well as the tree; the site file is known to be valid.
-        command => {
-            let site = Site::from_toml(&site_text, &paths.site.display().to_string())?;
-            let context = apply::Context { site: &site, tree: &tree, out: &paths.out };
-            match command {
-                Command::Apply { host, all: _, jobs, dry_run, keep } => {
-                    let options = apply::Options { dry_run, keep, jobs };
-                    apply::apply(&context, host.as_deref(), &options)
-                }
-                Command::Status { host } => apply::status(&context, host.as_deref()),
-                Command::Rollback { host } => apply::rollback(&context, &host),
-                Command::Build | Command::Check | Command::Diff => unreachable!("matched above"),
-            }
+        Command::Build => build(&paths, &built),
+        Command::Check => check(&paths, &built),
+        Command::Diff => diff(&paths, &built),
+        Command::Apply { host, all: _, jobs, dry_run, keep } => {
+            let options = apply::Options { dry_run, keep, jobs };
+            apply::apply(&context, host.as_deref(), &options)
         }
+        Command::Status { host } => apply::status(&context, host.as_deref()),
+        Command::Rollback { host } => apply::rollback(&context, &host),
     }
 }
 
@@ -189,15 +183,15 @@ fn resolve_lexically_below_existing(path: &Path) -> Result<PathBuf> {
     Ok(absolute)
 }
 
-fn build(paths: &Paths, tree: &Tree) -> Result<u8> {
-    let report = write::write_tree(&paths.out, tree)?;
-    print(&summary(&report, tree, &paths.out_label()));
+fn build(paths: &Paths, built: &Built) -> Result<u8> {
+    let report = write::write_tree(&paths.out, &built.tree, &built.manifest)?;
+    print(&summary(&report, &built.tree, &paths.out_label()));
     Ok(exit::OK)
 }
 
-fn check(paths: &Paths, tree: &Tree) -> Result<u8> {
+fn check(paths: &Paths, built: &Built) -> Result<u8> {
     let out = paths.out_label();
-    let changes = diff::compare(&paths.out, tree)?;
+    let changes = diff::compare(&paths.out, &built.tree)?;
     if changes.is_empty() {
         print(&format!("`{out}` is up to date with `{}`\n", paths.site.display()));
         return Ok(exit::OK);
@@ -226,10 +220,10 @@ fn check(paths: &Paths, tree: &Tree) -> Result<u8> {
     Ok(exit::DIFFERS)
 }
 
-fn diff(paths: &Paths, tree: &Tree) -> Result<u8> {
+fn diff(paths: &Paths, built: &Built) -> Result<u8> {
     let disk = Disk::read(&paths.out)?;
-    let changes = diff::compare_trees(tree, &disk);
-    print(&diff::unified(&changes, tree, &disk, &paths.out_label(), "<fresh build>"));
+    let changes = diff::compare_trees(&built.tree, &disk);
+    print(&diff::unified(&changes, &built.tree, &disk, &paths.out_label(), "<fresh build>"));
     Ok(if changes.is_empty() { exit::OK } else { exit::DIFFERS })
 }
 
@@ -249,12 +243,10 @@ enum Group<'a> {
 
 impl<'a> Group<'a> {
     fn of(path: &'a str) -> Group<'a> {
-        if let Some(rest) = path.strip_prefix("hosts/") {
-            if let Some((host, _)) = rest.split_once('/') {
-                return Group::Host(host);
-            }
+        if let Some(host) = layout::host_of(path) {
+            return Group::Host(host);
         }
-        if path.starts_with("kubespray/") { Group::Kubespray } else { Group::Other }
+        if layout::is_kubespray(path) { Group::Kubespray } else { Group::Other }
     }
 }
 
@@ -289,7 +281,7 @@ fn summary(report: &Report, tree: &Tree, out: &str) -> String {
             .collect::<Vec<_>>()
             .join(", ");
         let _ = match group {
-            Group::Host(host) if tree.subtree(&format!("hosts/{host}")).next().is_none() => {
+            Group::Host(host) if tree.subtree(&layout::host_dir(host)).next().is_none() => {
                 writeln!(text, "host {host}: {counts}; it is no longer in the site file")
             }
             Group::Host(host) => writeln!(text, "host {host}: {counts}; run `gen apply {host}`"),

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod diff;
 pub mod error;
 pub mod kubespray;
+pub mod layout;
 pub mod manifest;
 pub mod parse;
 pub mod problem;
@@ -25,9 +26,25 @@ pub use tree::Tree;
 /// Version recorded in every manifest: output depends on `site.toml` and this, nothing else.
 pub const GENERATOR: &str = concat!("gen ", env!("CARGO_PKG_VERSION"));
 
-/// The pure build: the text of a site file to the whole output tree, manifest included.
-/// `file` is only used to name the file in error messages.
-pub fn build(text: &str, file: &str) -> Result<Tree> {
+/// What one pure build of a site file gives: the validated site, the output tree and its
+/// manifest. Every command starts from one, so the site is validated once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Built {
+    /// The site the tree was rendered from.
+    pub site: site::Site,
+    /// Every file of `out/`, `manifest.toml` included (rendered from `manifest`).
+    pub tree: Tree,
+    /// The manifest as a value, for whatever needs its contents (pruning, apply).
+    pub manifest: manifest::Manifest,
+}
+
+/// The pure build: the text of a site file to the whole output. `file` is only used to name the
+/// file in error messages.
+pub fn build(text: &str, file: &str) -> Result<Built> {
     let site = site::Site::from_toml(text, file)?;
-    Ok(render::render(&site, text))
+    let mut tree = render::render(&site);
+    let hosts: Vec<&str> = site.hosts.iter().map(|h| h.name.as_str()).collect();
+    let manifest = manifest::Manifest::of(&tree, text, &hosts);
+    tree.insert_text(tree::MANIFEST, &manifest.to_toml());
+    Ok(Built { site, tree, manifest })
 }

@@ -59,7 +59,10 @@ impl Manifest {
             generator: crate::GENERATOR.to_string(),
             site_sha256: sha256_hex(site_text.as_bytes()),
             tree_sha256: listing(""),
-            hosts: hosts.iter().map(|h| (h.to_string(), listing(&format!("hosts/{h}/")))).collect(),
+            hosts: hosts
+                .iter()
+                .map(|h| (h.to_string(), listing(&format!("{}/", crate::layout::host_dir(h)))))
+                .collect(),
             files,
         }
     }

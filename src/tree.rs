@@ -14,8 +14,9 @@ use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
 
-/// Name of the manifest inside `out/`; it is not part of any hash it records.
-pub const MANIFEST: &str = "manifest.toml";
+use crate::layout;
+
+pub use crate::layout::MANIFEST;
 
 /// The two modes gen ever writes. Anything else on disk is a difference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -130,7 +131,7 @@ impl Tree {
     /// Hash of `hosts/<host>/`, with paths relative to that folder: the identity of what
     /// `gen apply <host>` sends, and the name of its generation on the server.
     pub fn host_hash(&self, host: &str) -> String {
-        hash_files(self.subtree(&format!("hosts/{host}")))
+        hash_files(self.subtree(&layout::host_dir(host)))
     }
 }
 
@@ -141,7 +142,11 @@ pub fn hash_files<'a>(files: impl Iterator<Item = (&'a str, &'a File)>) -> Strin
 }
 
 /// [`hash_files`] of files whose sha256 (lowercase hex) is already known: `(path, mode, sha256)`.
-pub fn hash_listing<'a>(files: impl Iterator<Item = (&'a str, Mode, &'a str)>) -> String {
+/// This is the one implementation of the tree hash: the manifest, `Tree::hash` and apply's check
+/// of a folder on a server (whose modes arrive as text) all end here.
+pub fn hash_listing<'a, M: std::fmt::Display>(
+    files: impl Iterator<Item = (&'a str, M, &'a str)>,
+) -> String {
     let mut listing = String::new();
     for (path, mode, sha256) in files {
         let _ = writeln!(listing, "{mode} {sha256} {path}");

@@ -68,9 +68,11 @@ struct Plan {
     interim_manifest: Option<String>,
 }
 
-/// Makes `out` hold exactly `tree`, which must contain its manifest (as `crate::build` gives).
-pub fn write_tree(out: &Path, tree: &Tree) -> Result<Report> {
-    let plan = plan(out, tree)?;
+/// Makes `out` hold exactly `tree` and its `manifest` (as `crate::build` gives them; a
+/// `manifest.toml` in `tree` itself is ignored, the value is what is written).
+pub fn write_tree(out: &Path, tree: &Tree, manifest: &Manifest) -> Result<Report> {
+    let manifest_text = manifest.to_toml();
+    let plan = plan(out, tree, manifest, manifest_text.as_bytes())?;
     fs::create_dir_all(out).map_err(|e| Error::io(out, "create", e))?;
     // Messages name `out` as the user did; temporary files are made in the absolute folder,
     // which the tempfile crate would otherwise work out with a getcwd per file.
@@ -87,32 +89,30 @@ pub fn write_tree(out: &Path, tree: &Tree) -> Result<Report> {
         write_file(out, path, &file.bytes, file.mode, false)?;
     }
     prune(out.named, &plan)?;
-    let manifest = tree.get(MANIFEST).expect("checked by plan");
     let manifest_differs = report.added.iter().chain(&report.changed).any(|p| p == MANIFEST);
     let interim_was_final =
-        plan.interim_manifest.as_ref().is_some_and(|text| text.as_bytes() == manifest.bytes);
+        plan.interim_manifest.as_ref().is_some_and(|text| *text == manifest_text);
     if (manifest_differs || plan.interim_manifest.is_some()) && !interim_was_final {
-        write_manifest(out, &manifest.bytes, manifest.mode)?;
+        write_manifest(out, manifest_text.as_bytes(), Mode::for_path(MANIFEST))?;
     }
     Ok(plan.report)
 }
 
-fn plan(out: &Path, tree: &Tree) -> Result<Plan> {
-    let new_manifest = tree.get(MANIFEST).expect("a built tree carries its manifest");
+fn plan(out: &Path, tree: &Tree, manifest: &Manifest, manifest_text: &[u8]) -> Result<Plan> {
     let disk = Disk::read(out)?;
     // A manifest on disk with the new one's bytes lists exactly the files of the new tree, so
     // it need not be parsed (2 MB at 1,000 servers, a tenth of a no-op build).
     let same_manifest = matches!(disk.get(MANIFEST),
-        Some(Entry::File { bytes, .. }) if *bytes == new_manifest.bytes);
+        Some(Entry::File { bytes, .. }) if *bytes == manifest_text);
     let previous = if same_manifest { None } else { previous_manifest(out, &disk)? };
     let owned_before: BTreeSet<&str> = if same_manifest {
-        tree.paths().filter(|p| *p != MANIFEST).collect()
+        manifest.files.keys().map(String::as_str).collect()
     } else {
         previous.iter().flat_map(|m| m.files.keys()).map(String::as_str).collect()
     };
 
     let mut report = Report::default();
-    for (path, file) in tree.iter() {
+    for (path, file) in tree.iter().filter(|(path, _)| *path != MANIFEST) {
         check_folders(out, &disk, path)?;
         match disk.get(path) {
             None => {
@@ -126,6 +126,18 @@ fn plan(out: &Path, tree: &Tree) -> Result<Plan> {
             }
             Some(entry) => return Err(not_ours(out, path, entry.what())),
         }
+    }
+    // The manifest is compared like any file, and listed where its path sorts.
+    let manifest_change = match disk.get(MANIFEST) {
+        None => Some(&mut report.added),
+        Some(Entry::File { bytes, mode }) => (*bytes != manifest_text
+            || *mode != Mode::for_path(MANIFEST).bits())
+        .then_some(&mut report.changed),
+        Some(entry) => return Err(not_ours(out, MANIFEST, entry.what())),
+    };
+    if let Some(list) = manifest_change {
+        let at = list.binary_search_by(|p| p.as_str().cmp(MANIFEST)).unwrap_or_else(|at| at);
+        list.insert(at, MANIFEST.to_string());
     }
 
     // `same_manifest` means the previous manifest lists exactly the new tree: nothing is gone.
@@ -174,16 +186,15 @@ fn plan(out: &Path, tree: &Tree) -> Result<Plan> {
     // When the previous manifest lists no file the new tree lacks (always on a first build),
     // the union is the new manifest itself, and `write_tree` does not write it twice.
     let interim_manifest = unlisted.then(|| {
-        let text = std::str::from_utf8(&new_manifest.bytes).expect("gen writes UTF-8");
         let gone: Vec<(String, manifest::Entry)> = previous
             .into_iter()
             .flat_map(|m| m.files)
             .filter(|(path, _)| tree.get(path).is_none())
             .collect();
         if gone.is_empty() {
-            return text.to_string();
+            return String::from_utf8_lossy(manifest_text).into_owned();
         }
-        let mut interim = manifest::parse(text).expect("gen parses its own manifest");
+        let mut interim = manifest.clone();
         interim.files.extend(gone);
         interim.to_toml()
     });
@@ -345,19 +356,23 @@ mod tests {
     use std::os::unix::fs::symlink;
     use std::time::{Duration, SystemTime};
 
-    fn built(files: &[(&str, &str)]) -> Tree {
+    fn built(files: &[(&str, &str)]) -> (Tree, Manifest) {
         let mut tree = Tree::new();
         for (path, text) in files {
             tree.insert_text(*path, text);
         }
         let hosts: BTreeSet<&str> =
             files.iter().filter_map(|(p, _)| p.strip_prefix("hosts/")?.split('/').next()).collect();
-        let manifest = manifest::render(&tree, "site", &hosts.into_iter().collect::<Vec<_>>());
-        tree.insert_text(MANIFEST, &manifest);
-        tree
+        let manifest = Manifest::of(&tree, "site", &hosts.into_iter().collect::<Vec<_>>());
+        tree.insert_text(MANIFEST, &manifest.to_toml());
+        (tree, manifest)
     }
 
-    fn v1() -> Tree {
+    fn write_tree(out: &Path, (tree, manifest): &(Tree, Manifest)) -> Result<Report> {
+        super::write_tree(out, tree, manifest)
+    }
+
+    fn v1() -> (Tree, Manifest) {
         built(&[
             ("hosts/a/apply.sh", "apply a"),
             ("hosts/a/workers/Vagrantfile", "workers"),
@@ -365,7 +380,7 @@ mod tests {
         ])
     }
 
-    fn v2() -> Tree {
+    fn v2() -> (Tree, Manifest) {
         built(&[
             ("hosts/a/apply.sh", "apply a, changed"),
             ("hosts/a/control-plane/Vagrantfile", "cp"),
@@ -395,7 +410,7 @@ mod tests {
                 "manifest.toml",
             ])
         );
-        assert_eq!(compare(&out, &v1()).unwrap(), vec![]);
+        assert_eq!(compare(&out, &v1().0).unwrap(), vec![]);
     }
 
     #[test]
@@ -434,7 +449,7 @@ mod tests {
         // The folder still holds the user's files, so it stays.
         assert!(out.join("hosts/a/workers/notes.txt~").is_file());
         let extras: Vec<_> =
-            compare(&out, &v2()).unwrap().iter().map(|c| c.path().to_string()).collect();
+            compare(&out, &v2().0).unwrap().iter().map(|c| c.path().to_string()).collect();
         assert_eq!(extras, report.unknown);
     }
 
@@ -447,7 +462,7 @@ mod tests {
         write_tree(&out, &v2()).unwrap();
         assert!(!out.join("hosts/a/workers").exists());
         assert!(out.join("hosts/empty-before").is_dir());
-        assert_eq!(compare(&out, &v2()).unwrap(), vec![]);
+        assert_eq!(compare(&out, &v2().0).unwrap(), vec![]);
         // A host that disappears takes its whole folder with it.
         write_tree(&out, &built(&[("kubespray/deploy.sh", "deploy")])).unwrap();
         assert!(!out.join("hosts/a").exists());
@@ -531,18 +546,19 @@ mod tests {
         write_tree(&out, &v1()).unwrap();
         // Simulate a crash right after v2's files landed: interim manifest and files, no final
         // manifest.
-        let plan = plan(&out, &v2()).unwrap();
+        let (tree, manifest) = v2();
+        let plan = plan(&out, &tree, &manifest, manifest.to_toml().as_bytes()).unwrap();
         let interim = plan.interim_manifest.expect("v2 adds a file");
         let to = Out { named: &out, absolute: out.clone() };
         write_manifest(&to, interim.as_bytes(), Mode::Regular).unwrap();
-        let cp = v2().get("hosts/a/control-plane/Vagrantfile").unwrap().clone();
+        let cp = v2().0.get("hosts/a/control-plane/Vagrantfile").unwrap().clone();
         write_file(&to, "hosts/a/control-plane/Vagrantfile", &cp.bytes, cp.mode, false).unwrap();
         // The user goes back to v1: the file that only v2 made must be pruned, not kept.
         let report = write_tree(&out, &v1()).unwrap();
         assert_eq!(report.removed, strings(&["hosts/a/control-plane/Vagrantfile"]));
         assert!(report.unknown.is_empty(), "{report:?}");
         assert!(!out.join("hosts/a/control-plane").exists());
-        assert_eq!(compare(&out, &v1()).unwrap(), vec![]);
+        assert_eq!(compare(&out, &v1().0).unwrap(), vec![]);
     }
 
     #[test]
@@ -586,7 +602,7 @@ mod tests {
         // gen cannot tell that empty folder from one of the user's, so it stays; folders are
         // not part of what `gen check` compares.
         assert!(out.join("hosts/a/workers").is_dir());
-        assert_eq!(compare(&out, &v2()).unwrap(), vec![]);
+        assert_eq!(compare(&out, &v2().0).unwrap(), vec![]);
     }
 
     /// `out/manifest.toml` with one more `[files]` entry (the table is last).
@@ -662,13 +678,13 @@ mod tests {
         write_tree(&out, &v1()).unwrap();
         let before = snapshot(&out);
         for path in ["kubespray/\\u0000deploy.sh", "kubespray/a\\u001bb", "kubespray/x\\ny"] {
-            fs::write(out.join(MANIFEST), &v1().get(MANIFEST).unwrap().bytes).unwrap();
+            fs::write(out.join(MANIFEST), &v1().0.get(MANIFEST).unwrap().bytes).unwrap();
             list_in_manifest(&out, path, b"deploy\n", "755");
             let err = write_tree(&out, &v2()).unwrap_err();
             assert!(matches!(err, Error::BadManifest { .. }), "{path}: {err}");
             assert!(!err.to_string().chars().any(|c| c.is_control() && c != '\n'), "{err}");
         }
-        fs::write(out.join(MANIFEST), &v1().get(MANIFEST).unwrap().bytes).unwrap();
+        fs::write(out.join(MANIFEST), &v1().0.get(MANIFEST).unwrap().bytes).unwrap();
         assert_eq!(snapshot(&out), before);
     }
 

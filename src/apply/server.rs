@@ -3,9 +3,10 @@
 //! pruned. Pure functions of what `remote.sh` printed, so they are tested here without ssh.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
-use crate::tree::{Tree, sha256_hex};
+#[cfg(test)]
+use crate::tree::sha256_hex;
+use crate::tree::{Tree, hash_listing};
 
 /// The links and generations under a host's remote root, as `remote.sh`'s `state` prints them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -113,7 +114,7 @@ impl Listing {
     /// The files `gen apply` sends to `host`.
     pub fn of_host(tree: &Tree, host: &str) -> Listing {
         let files = tree
-            .subtree(&format!("hosts/{host}"))
+            .subtree(&crate::layout::host_dir(host))
             .map(|(path, file)| (path.to_string(), (file.mode.to_string(), file.sha256())))
             .collect();
         Listing { files }
@@ -122,11 +123,9 @@ impl Listing {
     /// The tree hash (README, "The tree hash") of these files: a folder on the server is the
     /// generation it is named after exactly when this equals the name.
     pub fn hash(&self) -> String {
-        let mut lines = String::new();
-        for (path, (mode, sha)) in &self.files {
-            let _ = writeln!(lines, "{mode} {sha} {path}");
-        }
-        sha256_hex(lines.as_bytes())
+        hash_listing(
+            self.files.iter().map(|(path, (mode, sha))| (path.as_str(), mode, sha.as_str())),
+        )
     }
 
     pub fn len(&self) -> usize {

@@ -119,10 +119,9 @@ impl Lab {
         let mut manifests = Vec::new();
         for (site, text) in sites.iter().zip(&texts) {
             fs::write(site, text).unwrap();
-            let tree = labgen::build(text, "site.toml").expect("both sites build");
-            let manifest = std::str::from_utf8(&tree.get(MANIFEST).unwrap().bytes).unwrap();
-            manifests.push(manifest::parse(manifest).unwrap());
-            trees.push(tree);
+            let built = labgen::build(text, "site.toml").expect("both sites build");
+            manifests.push(built.manifest);
+            trees.push(built.tree);
         }
         let [a, b] = [&trees[0], &trees[1]];
         let only_a = a.paths().filter(|p| b.get(p).is_none()).count();
