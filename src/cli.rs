@@ -14,12 +14,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::Built;
-use crate::apply;
 use crate::diff::{self, Disk};
-use crate::error::{Error, Result, exit};
+use crate::error::{Error, Result, SiteFileProblem, exit};
 use crate::layout;
+use crate::lock;
 use crate::tree::{MANIFEST, Tree};
 use crate::write::{self, Report};
+use crate::{apply, colour};
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +35,10 @@ struct Arguments {
     /// The output folder [default: `out` beside the site file]
     #[arg(long, global = true, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// When to write in colour: `auto` follows NO_COLOR, CLICOLOR_FORCE, CLICOLOR and whether
+    /// the output is a terminal
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    color: colour::When,
     #[command(subcommand)]
     command: Command,
 }
@@ -93,10 +98,17 @@ pub fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(exit::INVALID));
         }
     };
+    colour::choose(arguments.color);
     match run(arguments) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("{e}");
+            let text = if colour::on(&std::io::stderr()) {
+                // `{:#}` renders a site's excerpts in colour; `paint` styles the labels.
+                colour::paint(&format!("{e:#}"))
+            } else {
+                e.to_string()
+            };
+            let _ = writeln!(std::io::stderr().lock(), "{text}");
             ExitCode::from(e.exit_code())
         }
     }
@@ -104,8 +116,8 @@ pub fn main() -> ExitCode {
 
 fn run(arguments: Arguments) -> Result<u8> {
     let paths = Paths::resolve(arguments.site, arguments.out);
-    let site_text =
-        std::fs::read_to_string(&paths.site).map_err(|e| Error::io(&paths.site, "read", e))?;
+    let site_bytes = read_site(&paths.site)?;
+    let site_text = crate::source::decode(site_bytes, &paths.site.display().to_string())?;
     paths.refuse_out_containing_site()?;
     let built = crate::build(&site_text, &paths.site.display().to_string())?;
     let context = apply::Context { site: &built.site, tree: &built.tree, out: &paths.out };
@@ -113,13 +125,59 @@ fn run(arguments: Arguments) -> Result<u8> {
         Command::Build => build(&paths, &built),
         Command::Check => check(&paths, &built),
         Command::Diff => diff(&paths, &built),
+        // An apply sends what `out/` holds, and status reads it: no build may change it meanwhile.
         Command::Apply { host, all: _, jobs, dry_run, keep } => {
+            let _lock = lock::shared(&paths.out)?;
             let options = apply::Options { dry_run, keep, jobs };
             apply::apply(&context, host.as_deref(), &options)
         }
-        Command::Status { host } => apply::status(&context, host.as_deref()),
+        Command::Status { host } => {
+            let _lock = lock::shared(&paths.out)?;
+            apply::status(&context, host.as_deref())
+        }
         Command::Rollback { host } => apply::rollback(&context, &host),
     }
+}
+
+/// The site file is refused unless it is a regular file: `/dev/zero` would be read forever.
+const SITE_LIMIT: u64 = 16 << 20;
+
+/// Reads the bytes of the site file, refusing what is not a regular file of at most `SITE_LIMIT` bytes
+/// before reading a byte. It is opened non-blocking, so a FIFO with no writer cannot hang the
+/// open, and the limit also holds for a file that grows while it is read.
+fn read_site(path: &Path) -> Result<Vec<u8>> {
+    use rustix::fs::{FileType, OFlags};
+    use std::io::Read as _;
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let file = match rustix::fs::open(path, flags, rustix::fs::Mode::empty()) {
+        Ok(fd) => std::fs::File::from(fd),
+        Err(rustix::io::Errno::NOENT) => {
+            return Err(Error::SiteFile { path: path.into(), problem: SiteFileProblem::Missing });
+        }
+        Err(e) => return Err(Error::io(path, "read", e.into())),
+    };
+    let io = |e| Error::io(path, "read", e);
+    use SiteFileProblem::{NotAFile, TooLarge};
+    let meta = file.metadata().map_err(io)?;
+    let not_a_file = |what| Err(Error::SiteFile { path: path.into(), problem: NotAFile(what) });
+    match FileType::from_raw_mode(std::os::unix::fs::MetadataExt::mode(&meta)) {
+        FileType::RegularFile => {}
+        FileType::Directory => return not_a_file("a folder"),
+        FileType::Fifo => return not_a_file("a FIFO"),
+        FileType::Socket => return not_a_file("a socket"),
+        FileType::CharacterDevice | FileType::BlockDevice => return not_a_file("a device"),
+        _ => return not_a_file("not a file"),
+    }
+    let too_large = || Error::SiteFile { path: path.into(), problem: TooLarge(SITE_LIMIT) };
+    if meta.len() > SITE_LIMIT {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(SITE_LIMIT + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > SITE_LIMIT {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 struct Paths {
@@ -184,6 +242,7 @@ fn resolve_lexically_below_existing(path: &Path) -> Result<PathBuf> {
 }
 
 fn build(paths: &Paths, built: &Built) -> Result<u8> {
+    let _lock = lock::exclusive(&paths.out)?;
     let report = write::write_tree(&paths.out, &built.tree, &built.manifest)?;
     print(&summary(&report, &built.tree, &paths.out_label()));
     Ok(exit::OK)
@@ -191,6 +250,7 @@ fn build(paths: &Paths, built: &Built) -> Result<u8> {
 
 fn check(paths: &Paths, built: &Built) -> Result<u8> {
     let out = paths.out_label();
+    let _lock = lock::shared(&paths.out)?;
     let changes = diff::compare(&paths.out, &built.tree)?;
     if changes.is_empty() {
         print(&format!("`{out}` is up to date with `{}`\n", paths.site.display()));
@@ -221,7 +281,10 @@ fn check(paths: &Paths, built: &Built) -> Result<u8> {
 }
 
 fn diff(paths: &Paths, built: &Built) -> Result<u8> {
-    let disk = Disk::read(&paths.out)?;
+    let disk = {
+        let _lock = lock::shared(&paths.out)?;
+        Disk::read(&paths.out)?
+    };
     let changes = diff::compare_trees(&built.tree, &disk);
     print(&diff::unified(&changes, &built.tree, &disk, &paths.out_label(), "<fresh build>"));
     Ok(if changes.is_empty() { exit::OK } else { exit::DIFFERS })

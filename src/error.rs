@@ -8,13 +8,14 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use crate::parse::Diagnostic;
+use crate::{snippet, suggest};
 
 /// Exit status of every command (README, "Exit codes").
 pub mod exit {
     pub const OK: u8 = 0;
-    /// `check`/`diff` found a difference; `apply` failed.
+    /// `check`/`diff` found a difference; `apply` failed; a file could not be read or written.
     pub const DIFFERS: u8 = 1;
-    /// The input is invalid (or the command cannot run at all).
+    /// The input is invalid: `site.toml`, the arguments, or an `out/` gen refuses to touch.
     pub const INVALID: u8 = 2;
 }
 
@@ -22,8 +23,12 @@ pub mod exit {
 pub enum Error {
     /// `site.toml` does not describe a valid lab.
     InvalidSite { file: String, diagnostics: Vec<Diagnostic> },
+    /// `--site` names nothing, or something that is not a site file to read.
+    SiteFile { path: PathBuf, problem: SiteFileProblem },
     /// A file could not be read or written.
     Io { path: PathBuf, action: &'static str, source: std::io::Error },
+    /// `gen build` failed (`cause`) after it had begun to change `out`: what it had done.
+    PartialBuild { out: PathBuf, cause: Box<Error>, written: Vec<String>, removed: Vec<String> },
     /// `--out` would put the output where it could clobber the input.
     OutContainsSite { out: PathBuf, site: PathBuf },
     /// Something in `out/` is a symlink or not a regular file where gen writes.
@@ -58,6 +63,16 @@ pub enum Error {
     NoPrevious { host: String },
 }
 
+/// Why the site file cannot be read as one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SiteFileProblem {
+    Missing,
+    /// What it is instead (`a folder`, `a FIFO`, `a device`, ...).
+    NotAFile(&'static str),
+    /// Larger than this many bytes.
+    TooLarge(u64),
+}
+
 impl Error {
     pub fn io(path: impl Into<PathBuf>, action: &'static str, source: std::io::Error) -> Error {
         Error::Io { path: path.into(), action, source }
@@ -74,7 +89,9 @@ impl Error {
             | Error::Remote { .. }
             | Error::Corrupt { .. }
             | Error::Entrypoint { .. }
-            | Error::NoPrevious { .. } => exit::DIFFERS,
+            | Error::NoPrevious { .. }
+            | Error::Io { .. }
+            | Error::PartialBuild { .. } => exit::DIFFERS,
             _ => exit::INVALID,
         }
     }
@@ -84,18 +101,66 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::InvalidSite { file, diagnostics } => {
-                for d in diagnostics {
-                    writeln!(f, "error: {file}:{d}")?;
-                }
+                f.write_str(&snippet::render(file, diagnostics, f.alternate()))?;
                 let n = diagnostics.len();
                 write!(
                     f,
-                    "{n} error{} in {file}; nothing was written",
+                    "\n\n{n} error{} in {file}; nothing was written",
                     if n == 1 { "" } else { "s" }
                 )
             }
             Error::Io { path, action, source } => {
                 write!(f, "error: could not {action} `{}`: {source}", path.display())
+            }
+            Error::SiteFile { path, problem } => {
+                let path = path.display();
+                match problem {
+                    SiteFileProblem::Missing => write!(
+                        f,
+                        "error: there is no site file `{path}`\n  fix: run gen in the folder \
+                         that holds site.toml, or name it with `--site PATH`"
+                    ),
+                    SiteFileProblem::NotAFile(what) => write!(
+                        f,
+                        "error: the site file `{path}` is {what}, not a regular file\n  fix: \
+                         name a site.toml with `--site PATH`"
+                    ),
+                    SiteFileProblem::TooLarge(limit) => write!(
+                        f,
+                        "error: the site file `{path}` is larger than {} MiB, gen's limit (a \
+                         lab of 10,000 VMs takes about 1 MiB)\n  fix: name a site.toml with \
+                         `--site PATH`",
+                        limit >> 20
+                    ),
+                }
+            }
+            Error::PartialBuild { out, cause, written, removed } => {
+                let out = out.display();
+                let files = |n: usize| if n == 1 { "file" } else { "files" };
+                writeln!(f, "{cause}")?;
+                write!(
+                    f,
+                    "  `gen build` stopped after it had written {} {} and deleted {} in `{out}`, \
+                     so `{out}` now mixes the previous build and this one; its manifest lists \
+                     every file gen made there, so the next build can finish the job:",
+                    written.len(),
+                    files(written.len()),
+                    removed.len(),
+                )?;
+                let lines = written.iter().map(|p| ("wrote", p));
+                let lines = lines.chain(removed.iter().map(|p| ("deleted", p)));
+                for (verb, path) in lines.clone().take(PARTIAL_SHOWN) {
+                    write!(f, "\n    {verb:<8} {out}/{path}")?;
+                }
+                let more = lines.count().saturating_sub(PARTIAL_SHOWN);
+                if more > 0 {
+                    write!(f, "\n    and {more} more")?;
+                }
+                write!(
+                    f,
+                    "\n  fix: remove the cause, then run `gen build` again: it rewrites what \
+                     differs and prunes what is gone; `gen check` then exits 0"
+                )
             }
             Error::OutContainsSite { out, site } => write!(
                 f,
@@ -117,11 +182,14 @@ impl fmt::Display for Error {
                  is gen's, delete the manifest and every file it listed, then run `gen build`",
                 path.display()
             ),
-            Error::UnknownHost { name, known } => write!(
-                f,
-                "error: no host `{name}` in site.toml; the hosts are {}",
-                known.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", ")
-            ),
+            Error::UnknownHost { name, known } => {
+                let hosts = known.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", ");
+                write!(f, "error: no host `{name}` in site.toml; the hosts are {hosts}")?;
+                if let Some(meant) = suggest::closest(name, known) {
+                    write!(f, "\n  fix: did you mean `{meant}`?")?;
+                }
+                Ok(())
+            }
             Error::Apply { host, reason } => write!(f, "error: apply to `{host}` failed: {reason}"),
             Error::StaleOut { out, differences } => write!(
                 f,
@@ -209,5 +277,17 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// How many files a `PartialBuild` error names one by one; it counts all of them.
+const PARTIAL_SHOWN: usize = 20;
+
+/// Printed (not an error) when another gen holds the lock on `out`.
+pub fn waiting_for_lock(out: &std::path::Path) -> String {
+    format!(
+        "waiting: another gen is using `{}` (a build writing it, or a check, diff or apply \
+         reading it); gen goes on once it is done",
+        out.display()
+    )
+}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

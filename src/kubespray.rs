@@ -36,22 +36,15 @@ pub struct Release {
     pub ansible_core_window: (&'static str, &'static str),
     /// Controller Python minor versions (3.x) the pinned ansible-core supports, inclusive.
     pub python_minor: (u32, u32),
-    /// Every Kubernetes version in the tag's amd64 kubelet checksums, as `X.Y.Z` (no `v`).
+    /// Every Kubernetes version in the tag's amd64 kubelet checksums, as `X.Y.Z` (no `v`),
+    /// newest first: the first is the release's default (`kube_version_default`).
     pub kube_versions: &'static [&'static str],
-    /// The role default `kube_version`, as `X.Y.Z`.
-    pub kube_version_default: &'static str,
-    /// `kube_version` is written `vX.Y.Z` (up to v2.27) rather than `X.Y.Z` (v2.28 on).
-    pub kube_version_v_prefix: bool,
     /// Allowed `kube_network_plugin` values (the tag's assert list).
     pub network_plugins: &'static [&'static str],
     /// Allowed `kube_proxy_mode` values.
     pub proxy_modes: &'static [&'static str],
     /// Allowed `container_manager` values.
     pub container_managers: &'static [&'static str],
-    /// The inventory must define `k8s_cluster` itself (up to v2.26; later it is dynamic).
-    pub static_k8s_cluster_group: bool,
-    /// The metallb role has no default `metallb_namespace` (v2.25–v2.29): the inventory must set it.
-    pub metallb_namespace_required: bool,
     /// `minimal_master_memory_mb` and `minimal_node_memory_mb` (checked against `ansible_memtotal_mb`).
     pub min_memory_mb: MemoryMinimums,
 }
@@ -87,7 +80,8 @@ pub struct MemoryMinimums {
 //   `roles/kubespray_defaults/vars/main/checksums.yml` (v2.28+); kubeadm and kubectl amd64 have the
 //   same keys in every tag, and none lies below `kube_version_min_required` (v1.27.0 / v1.28.0 /
 //   v1.29.0 for v2.25 / v2.26 / v2.27 in the defaults' `main.yml`; the last checksum key from
-//   v2.28). `kube_version_default` is the defaults' `kube_version` (<= v2.27) or the first key.
+//   v2.28). The default `kube_version` is the defaults' `kube_version` (<= v2.27) or the first
+//   key; in every tag gen knows, both are the newest key, so it is derived.
 // - `network_plugins`, `proxy_modes`, `container_managers`: the `in [...]` asserts in
 //   `roles/kubernetes/preinstall/tasks/0040-verify-settings.yml` (<= v2.27) or
 //   `roles/validate_inventory/tasks/main.yml` ("Stop if unsupported options selected", v2.28+).
@@ -156,14 +150,7 @@ const MEMORY_MINIMUMS: MemoryMinimums = MemoryMinimums { control_plane: 1500, no
 pub static RELEASES: &[Release] = &[
     Release {
         tag: "v2.31.0",
-        requirements: r"ansible==11.13.0
-# Needed for community.crypto module
-cryptography==46.0.7
-# Needed for jinja2 json_query templating
-jmespath==1.1.0
-# Needed for ansible.utils.ipaddr
-netaddr==1.3.0
-",
+        requirements: include_str!("kubespray/v2.31.0/requirements.txt"),
         lock: include_str!("kubespray/v2.31.0/lock.txt"),
         ansible_core: "2.18.19",
         ansible_core_window: ("2.18.0", "2.19.0"),
@@ -174,25 +161,14 @@ netaddr==1.3.0
             "1.33.8", "1.33.7", "1.33.6", "1.33.5", "1.33.4", "1.33.3", "1.33.2", "1.33.1",
             "1.33.0",
         ],
-        kube_version_default: "1.35.4",
-        kube_version_v_prefix: false,
         network_plugins: PLUGINS_V2_29,
         proxy_modes: PROXY_MODES_V2_28,
         container_managers: CONTAINER_MANAGERS,
-        static_k8s_cluster_group: false,
-        metallb_namespace_required: false,
         min_memory_mb: MEMORY_MINIMUMS,
     },
     Release {
         tag: "v2.30.0",
-        requirements: r"ansible==10.7.0
-# Needed for community.crypto module
-cryptography==46.0.3
-# Needed for jinja2 json_query templating
-jmespath==1.1.0
-# Needed for ansible.utils.ipaddr
-netaddr==1.3.0
-",
+        requirements: include_str!("kubespray/v2.30.0/requirements.txt"),
         lock: include_str!("kubespray/v2.30.0/lock.txt"),
         ansible_core: "2.17.14",
         ansible_core_window: ("2.17.3", "2.18.0"),
@@ -202,25 +178,14 @@ netaddr==1.3.0
             "1.33.3", "1.33.2", "1.33.1", "1.33.0", "1.32.11", "1.32.10", "1.32.9", "1.32.8",
             "1.32.7", "1.32.6", "1.32.5", "1.32.4", "1.32.3", "1.32.2", "1.32.1", "1.32.0",
         ],
-        kube_version_default: "1.34.3",
-        kube_version_v_prefix: false,
         network_plugins: PLUGINS_V2_29,
         proxy_modes: PROXY_MODES_V2_28,
         container_managers: CONTAINER_MANAGERS,
-        static_k8s_cluster_group: false,
-        metallb_namespace_required: false,
         min_memory_mb: MEMORY_MINIMUMS,
     },
     Release {
         tag: "v2.29.1",
-        requirements: r"ansible==10.7.0
-# Needed for community.crypto module
-cryptography==46.0.2
-# Needed for jinja2 json_query templating
-jmespath==1.0.1
-# Needed for ansible.utils.ipaddr
-netaddr==1.3.0
-",
+        requirements: include_str!("kubespray/v2.29.1/requirements.txt"),
         lock: include_str!("kubespray/v2.29.1/lock.txt"),
         ansible_core: "2.17.14",
         ansible_core_window: ("2.17.3", "2.18.0"),
@@ -232,25 +197,14 @@ netaddr==1.3.0
             "1.31.9", "1.31.8", "1.31.7", "1.31.6", "1.31.5", "1.31.4", "1.31.3", "1.31.2",
             "1.31.1", "1.31.0",
         ],
-        kube_version_default: "1.33.7",
-        kube_version_v_prefix: false,
         network_plugins: PLUGINS_V2_29,
         proxy_modes: PROXY_MODES_V2_28,
         container_managers: CONTAINER_MANAGERS,
-        static_k8s_cluster_group: false,
-        metallb_namespace_required: true,
         min_memory_mb: MEMORY_MINIMUMS,
     },
     Release {
         tag: "v2.29.0",
-        requirements: r"ansible==10.7.0
-# Needed for community.crypto module
-cryptography==46.0.2
-# Needed for jinja2 json_query templating
-jmespath==1.0.1
-# Needed for ansible.utils.ipaddr
-netaddr==1.3.0
-",
+        requirements: include_str!("kubespray/v2.29.0/requirements.txt"),
         lock: include_str!("kubespray/v2.29.0/lock.txt"),
         ansible_core: "2.17.14",
         ansible_core_window: ("2.17.3", "2.18.0"),
@@ -261,25 +215,14 @@ netaddr==1.3.0
             "1.31.13", "1.31.12", "1.31.11", "1.31.10", "1.31.9", "1.31.8", "1.31.7", "1.31.6",
             "1.31.5", "1.31.4", "1.31.3", "1.31.2", "1.31.1", "1.31.0",
         ],
-        kube_version_default: "1.33.5",
-        kube_version_v_prefix: false,
         network_plugins: PLUGINS_V2_29,
         proxy_modes: PROXY_MODES_V2_28,
         container_managers: CONTAINER_MANAGERS,
-        static_k8s_cluster_group: false,
-        metallb_namespace_required: true,
         min_memory_mb: MEMORY_MINIMUMS,
     },
     Release {
         tag: "v2.28.1",
-        requirements: r"ansible==9.13.0
-# Needed for community.crypto module
-cryptography==45.0.2
-# Needed for jinja2 json_query templating
-jmespath==1.0.1
-# Needed for ansible.utils.ipaddr
-netaddr==1.3.0
-",
+        requirements: include_str!("kubespray/v2.28.1/requirements.txt"),
         lock: include_str!("kubespray/v2.28.1/lock.txt"),
         ansible_core: "2.16.19",
         ansible_core_window: ("2.16.4", "2.17.0"),
@@ -291,25 +234,14 @@ netaddr==1.3.0
             "1.30.12", "1.30.11", "1.30.10", "1.30.9", "1.30.8", "1.30.7", "1.30.6", "1.30.5",
             "1.30.4", "1.30.3", "1.30.2", "1.30.1", "1.30.0",
         ],
-        kube_version_default: "1.32.8",
-        kube_version_v_prefix: false,
         network_plugins: PLUGINS_V2_27,
         proxy_modes: PROXY_MODES_V2_28,
         container_managers: CONTAINER_MANAGERS,
-        static_k8s_cluster_group: false,
-        metallb_namespace_required: true,
         min_memory_mb: MEMORY_MINIMUMS,
     },
     Release {
         tag: "v2.28.0",
-        requirements: r"ansible==9.13.0
-# Needed for community.crypto module
-cryptography==45.0.2
-# Needed for jinja2 json_query templating
-jmespath==1.0.1
-# Needed for ansible.utils.ipaddr
-netaddr==1.3.0
-",
+        requirements: include_str!("kubespray/v2.28.0/requirements.txt"),
         lock: include_str!("kubespray/v2.28.0/lock.txt"),
         ansible_core: "2.16.19",
         ansible_core_window: ("2.16.4", "2.17.0"),
@@ -320,25 +252,14 @@ netaddr==1.3.0
             "1.30.13", "1.30.12", "1.30.11", "1.30.10", "1.30.9", "1.30.8", "1.30.7", "1.30.6",
             "1.30.5", "1.30.4", "1.30.3", "1.30.2", "1.30.1", "1.30.0",
         ],
-        kube_version_default: "1.32.5",
-        kube_version_v_prefix: false,
         network_plugins: PLUGINS_V2_27,
         proxy_modes: PROXY_MODES_V2_28,
         container_managers: CONTAINER_MANAGERS,
-        static_k8s_cluster_group: false,
-        metallb_namespace_required: true,
         min_memory_mb: MEMORY_MINIMUMS,
     },
     Release {
         tag: "v2.27.1",
-        requirements: r"ansible==9.13.0
-# Needed for community.crypto module
-cryptography==44.0.2
-# Needed for jinja2 json_query templating
-jmespath==1.0.1
-# Needed for ansible.utils.ipaddr
-netaddr==1.3.0
-",
+        requirements: include_str!("kubespray/v2.27.1/requirements.txt"),
         lock: include_str!("kubespray/v2.27.1/lock.txt"),
         ansible_core: "2.16.19",
         ansible_core_window: ("2.16.4", "2.17.0"),
@@ -350,25 +271,14 @@ netaddr==1.3.0
             "1.29.15", "1.29.14", "1.29.13", "1.29.12", "1.29.11", "1.29.10", "1.29.9", "1.29.8",
             "1.29.7", "1.29.6", "1.29.5", "1.29.4", "1.29.3", "1.29.2", "1.29.1", "1.29.0",
         ],
-        kube_version_default: "1.31.9",
-        kube_version_v_prefix: true,
         network_plugins: PLUGINS_V2_27,
         proxy_modes: PROXY_MODES_V2_25,
         container_managers: CONTAINER_MANAGERS,
-        static_k8s_cluster_group: false,
-        metallb_namespace_required: true,
         min_memory_mb: MEMORY_MINIMUMS,
     },
     Release {
         tag: "v2.27.0",
-        requirements: r"ansible==9.13.0
-# Needed for community.crypto module
-cryptography==44.0.0
-# Needed for jinja2 json_query templating
-jmespath==1.0.1
-# Needed for ansible.utils.ipaddr
-netaddr==1.3.0
-",
+        requirements: include_str!("kubespray/v2.27.0/requirements.txt"),
         lock: include_str!("kubespray/v2.27.0/lock.txt"),
         ansible_core: "2.16.19",
         ansible_core_window: ("2.16.4", "2.17.0"),
@@ -379,25 +289,14 @@ netaddr==1.3.0
             "1.29.10", "1.29.9", "1.29.8", "1.29.7", "1.29.6", "1.29.5", "1.29.4", "1.29.3",
             "1.29.2", "1.29.1", "1.29.0",
         ],
-        kube_version_default: "1.31.4",
-        kube_version_v_prefix: true,
         network_plugins: PLUGINS_V2_27,
         proxy_modes: PROXY_MODES_V2_25,
         container_managers: CONTAINER_MANAGERS,
-        static_k8s_cluster_group: false,
-        metallb_namespace_required: true,
         min_memory_mb: MEMORY_MINIMUMS,
     },
     Release {
         tag: "v2.26.1",
-        requirements: r"ansible==9.8.0
-# Needed for jinja2 json_query templating
-jmespath==1.0.1
-# Needed for ansible.utils.validate module
-jsonschema==4.23.0
-# Needed for ansible.utils.ipaddr
-netaddr==1.3.0
-",
+        requirements: include_str!("kubespray/v2.26.1/requirements.txt"),
         lock: include_str!("kubespray/v2.26.1/lock.txt"),
         ansible_core: "2.16.19",
         ansible_core_window: ("2.16.4", "2.17.0"),
@@ -409,25 +308,14 @@ netaddr==1.3.0
             "1.28.9", "1.28.8", "1.28.7", "1.28.6", "1.28.5", "1.28.4", "1.28.3", "1.28.2",
             "1.28.1", "1.28.0",
         ],
-        kube_version_default: "1.30.6",
-        kube_version_v_prefix: true,
         network_plugins: PLUGINS_V2_25,
         proxy_modes: PROXY_MODES_V2_25,
         container_managers: CONTAINER_MANAGERS,
-        static_k8s_cluster_group: true,
-        metallb_namespace_required: true,
         min_memory_mb: MEMORY_MINIMUMS,
     },
     Release {
         tag: "v2.26.0",
-        requirements: r"ansible==9.8.0
-# Needed for jinja2 json_query templating
-jmespath==1.0.1
-# Needed for ansible.utils.validate module
-jsonschema==4.23.0
-# Needed for ansible.utils.ipaddr
-netaddr==1.3.0
-",
+        requirements: include_str!("kubespray/v2.26.0/requirements.txt"),
         lock: include_str!("kubespray/v2.26.0/lock.txt"),
         ansible_core: "2.16.19",
         ansible_core_window: ("2.16.4", "2.17.0"),
@@ -438,28 +326,14 @@ netaddr==1.3.0
             "1.28.9", "1.28.8", "1.28.7", "1.28.6", "1.28.5", "1.28.4", "1.28.3", "1.28.2",
             "1.28.1", "1.28.0",
         ],
-        kube_version_default: "1.30.4",
-        kube_version_v_prefix: true,
         network_plugins: PLUGINS_V2_25,
         proxy_modes: PROXY_MODES_V2_25,
         container_managers: CONTAINER_MANAGERS,
-        static_k8s_cluster_group: true,
-        metallb_namespace_required: true,
         min_memory_mb: MEMORY_MINIMUMS,
     },
     Release {
         tag: "v2.25.1",
-        requirements: r"ansible==9.5.1
-cryptography==42.0.7
-jinja2==3.1.4
-jmespath==1.0.1
-jsonschema==4.22.0
-MarkupSafe==2.1.5
-netaddr==1.2.1
-pbr==6.0.0
-ruamel.yaml==0.18.6
-ruamel.yaml.clib==0.2.8
-",
+        requirements: include_str!("kubespray/v2.25.1/requirements.txt"),
         lock: include_str!("kubespray/v2.25.1/lock.txt"),
         ansible_core: "2.16.19",
         ansible_core_window: ("2.16.4", "2.17.0"),
@@ -472,28 +346,14 @@ ruamel.yaml.clib==0.2.8
             "1.27.11", "1.27.10", "1.27.9", "1.27.8", "1.27.7", "1.27.6", "1.27.5", "1.27.4",
             "1.27.3", "1.27.2", "1.27.1", "1.27.0",
         ],
-        kube_version_default: "1.29.10",
-        kube_version_v_prefix: true,
         network_plugins: PLUGINS_V2_25,
         proxy_modes: PROXY_MODES_V2_25,
         container_managers: CONTAINER_MANAGERS,
-        static_k8s_cluster_group: true,
-        metallb_namespace_required: true,
         min_memory_mb: MEMORY_MINIMUMS,
     },
     Release {
         tag: "v2.25.0",
-        requirements: r"ansible==9.5.1
-cryptography==42.0.7
-jinja2==3.1.4
-jmespath==1.0.1
-MarkupSafe==2.1.5
-netaddr==1.2.1
-pbr==6.0.0
-ruamel.yaml==0.18.6
-ruamel.yaml.clib==0.2.8
-jsonschema==4.22.0
-",
+        requirements: include_str!("kubespray/v2.25.0/requirements.txt"),
         lock: include_str!("kubespray/v2.25.0/lock.txt"),
         ansible_core: "2.16.19",
         ansible_core_window: ("2.16.4", "2.17.0"),
@@ -504,13 +364,9 @@ jsonschema==4.22.0
             "1.28.0", "1.27.14", "1.27.13", "1.27.12", "1.27.11", "1.27.10", "1.27.9", "1.27.8",
             "1.27.7", "1.27.6", "1.27.5", "1.27.4", "1.27.3", "1.27.2", "1.27.1", "1.27.0",
         ],
-        kube_version_default: "1.29.5",
-        kube_version_v_prefix: true,
         network_plugins: PLUGINS_V2_25,
         proxy_modes: PROXY_MODES_V2_25,
         container_managers: CONTAINER_MANAGERS,
-        static_k8s_cluster_group: true,
-        metallb_namespace_required: true,
         min_memory_mb: MEMORY_MINIMUMS,
     },
 ];
@@ -528,7 +384,45 @@ pub fn known_tags() -> impl Iterator<Item = &'static str> {
     RELEASES.iter().map(|r| r.tag)
 }
 
+/// The first release whose `kube_version` is written `X.Y.Z` rather than `vX.Y.Z`.
+const BARE_KUBE_VERSION_SINCE: &str = "2.28.0";
+/// The first release that builds the `k8s_cluster` group itself.
+const DYNAMIC_K8S_CLUSTER_SINCE: &str = "2.27.0";
+/// The first release whose metallb role defaults `metallb_namespace`.
+const METALLB_NAMESPACE_DEFAULT_SINCE: &str = "2.30.0";
+
 impl Release {
+    /// The tag as a bare version (`2.31.0`), to compare with thresholds.
+    fn version(&self) -> &'static str {
+        self.tag.strip_prefix('v').unwrap_or(self.tag)
+    }
+
+    fn before(&self, threshold: &str) -> bool {
+        version_cmp(self.version(), threshold).is_lt()
+    }
+
+    /// The role default `kube_version`, as `X.Y.Z`: every tag's default is its newest checksum
+    /// version (read in each tag; from v2.28 so by definition).
+    pub fn kube_version_default(&self) -> &'static str {
+        self.kube_versions[0]
+    }
+
+    /// `kube_version` is written `vX.Y.Z` (up to v2.27) rather than `X.Y.Z` (v2.28 on).
+    pub fn kube_version_v_prefix(&self) -> bool {
+        self.before(BARE_KUBE_VERSION_SINCE)
+    }
+
+    /// The inventory must define `k8s_cluster` itself (up to v2.26; later it is dynamic).
+    pub fn static_k8s_cluster_group(&self) -> bool {
+        self.before(DYNAMIC_K8S_CLUSTER_SINCE)
+    }
+
+    /// The metallb role has no default `metallb_namespace` (v2.25–v2.29): the inventory must
+    /// set it.
+    pub fn metallb_namespace_required(&self) -> bool {
+        self.before(METALLB_NAMESPACE_DEFAULT_SINCE)
+    }
+
     /// `v` (written `X.Y.Z`) is one of this release's Kubernetes versions.
     pub fn supports_kube_version(&self, v: &str) -> bool {
         self.kube_versions.contains(&v)
@@ -536,7 +430,7 @@ impl Release {
 
     /// `v` (written `X.Y.Z`) as this release wants `kube_version` written.
     pub fn kube_version_value(&self, v: &str) -> String {
-        if self.kube_version_v_prefix { format!("v{v}") } else { v.to_string() }
+        if self.kube_version_v_prefix() { format!("v{v}") } else { v.to_string() }
     }
 
     /// `v` lies in `ansible_core_window` (minimum inclusive, maximum exclusive).
@@ -636,15 +530,12 @@ mod tests {
     fn kube_versions_sorted_newest_first_and_hold_the_default() {
         for r in RELEASES {
             assert!(!r.kube_versions.is_empty(), "{}", r.tag);
-            for v in r.kube_versions.iter().chain([&r.kube_version_default]) {
+            for v in r.kube_versions {
                 assert!(is_xyz(v), "{}: {v} is X.Y.Z", r.tag);
             }
             for w in r.kube_versions.windows(2) {
                 assert_eq!(version_cmp(w[0], w[1]), Ordering::Greater, "{}: {w:?}", r.tag);
             }
-            assert!(r.supports_kube_version(r.kube_version_default), "{}", r.tag);
-            // Every tag's default is its newest checksum version (from v2.28 by definition).
-            assert_eq!(r.kube_versions[0], r.kube_version_default, "{}", r.tag);
         }
     }
 
@@ -744,25 +635,26 @@ mod tests {
 
     #[test]
     fn v_prefix_exactly_up_to_v2_27_1() {
-        for r in RELEASES {
-            let old = version_cmp(tag_num(r.tag), "2.27.1").is_le();
-            assert_eq!(r.kube_version_v_prefix, old, "{}", r.tag);
-            let want = if old {
-                format!("v{}", r.kube_version_default)
-            } else {
-                r.kube_version_default.to_string()
-            };
-            assert_eq!(r.kube_version_value(r.kube_version_default), want);
-        }
+        let prefixed: Vec<&str> =
+            RELEASES.iter().filter(|r| r.kube_version_v_prefix()).map(|r| r.tag).collect();
+        assert_eq!(prefixed, ["v2.27.1", "v2.27.0", "v2.26.1", "v2.26.0", "v2.25.1", "v2.25.0"]);
+        let old = find("v2.27.1").unwrap();
+        assert_eq!(old.kube_version_value("1.31.9"), "v1.31.9");
+        assert_eq!(find("v2.28.0").unwrap().kube_version_value("1.32.5"), "1.32.5");
     }
 
     #[test]
     fn release_dependent_flags() {
         for r in RELEASES {
             let t = tag_num(r.tag);
-            assert_eq!(r.static_k8s_cluster_group, version_cmp(t, "2.26.1").is_le(), "{}", r.tag);
-            assert_eq!(r.metallb_namespace_required, version_cmp(t, "2.29.1").is_le(), "{}", r.tag);
-            assert_eq!(r.min_memory_mb, MemoryMinimums { control_plane: 1500, node: 1024 });
+            // The last tag before each change, as read in kubespray (see the notes above).
+            assert_eq!(r.static_k8s_cluster_group(), version_cmp(t, "2.26.1").is_le(), "{}", r.tag);
+            assert_eq!(
+                r.metallb_namespace_required(),
+                version_cmp(t, "2.29.1").is_le(),
+                "{}",
+                r.tag
+            );
         }
     }
 
@@ -770,9 +662,9 @@ mod tests {
     fn allowed_values_hold_the_defaults() {
         for r in RELEASES {
             let t = tag_num(r.tag);
-            assert!(r.network_plugins.contains(&"calico"), "{}", r.tag);
-            assert!(r.proxy_modes.contains(&"ipvs") && r.proxy_modes.contains(&"iptables"));
-            assert_eq!(r.container_managers, ["docker", "crio", "containerd"], "{}", r.tag);
+            assert!(r.network_plugins.contains(&DEFAULT_NETWORK_PLUGIN), "{}", r.tag);
+            assert!(r.proxy_modes.contains(&DEFAULT_PROXY_MODE), "{}", r.tag);
+            assert!(r.container_managers.contains(&DEFAULT_CONTAINER_MANAGER), "{}", r.tag);
             assert_eq!(r.network_plugins.contains(&"weave"), version_cmp(t, "2.29.0").is_lt());
             assert_eq!(r.network_plugins.contains(&"none"), version_cmp(t, "2.27.0").is_ge());
             assert_eq!(r.proxy_modes.contains(&"nftables"), version_cmp(t, "2.28.0").is_ge());

@@ -6,17 +6,22 @@
 
 pub mod apply;
 pub mod cli;
+pub mod colour;
 pub mod diff;
 pub mod error;
 pub mod kubespray;
 pub mod layout;
+pub mod lock;
 pub mod manifest;
 pub mod parse;
 pub mod problem;
 pub mod quote;
 pub mod render;
 pub mod site;
+pub mod snippet;
 pub mod source;
+pub mod suggest;
+pub mod syntax;
 pub mod tree;
 pub mod write;
 

@@ -7,18 +7,30 @@
 //! that later, cross-field checks can point at the right line.
 
 use std::fmt;
+use std::ops::Range;
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::problem::Problem;
+use crate::snippet::Excerpt;
 use crate::source::line_col;
+use crate::{suggest, syntax};
 
-/// Where a value came from: its dotted key and byte offset in the file.
+/// Where a value came from: its dotted key, and the byte offset and length in the file of what
+/// an error about it underlines (the value, or the key or table name). A length of 0 at a table
+/// that is not in the file (the document, a missing table) means there is nothing to underline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Loc {
     pub key: String,
     pub offset: usize,
+    pub len: usize,
+}
+
+impl Loc {
+    fn of(key: String, span: std::ops::Range<usize>) -> Loc {
+        Loc { key, offset: span.start, len: span.len() }
+    }
 }
 
 /// A value with the place it came from.
@@ -42,6 +54,9 @@ pub struct Diagnostic {
     /// Dotted key, e.g. `nodes.k8s-cp-1.ip`; empty for the document itself.
     pub key: String,
     pub problem: Problem,
+    /// The lines to show with a caret; `None` where there is nothing in the file to point at
+    /// (a key missing from the document itself).
+    pub excerpt: Option<Excerpt>,
 }
 
 impl fmt::Display for Diagnostic {
@@ -61,7 +76,7 @@ impl fmt::Display for Diagnostic {
 /// Collects problems while the document is read and validated.
 pub struct Report<'s> {
     text: &'s str,
-    problems: Vec<(usize, String, Problem)>,
+    problems: Vec<(Loc, Problem, Option<Range<usize>>)>,
 }
 
 impl<'s> Report<'s> {
@@ -70,7 +85,18 @@ impl<'s> Report<'s> {
     }
 
     pub fn add(&mut self, loc: &Loc, problem: Problem) {
-        self.problems.push((loc.offset, loc.key.clone(), problem));
+        self.problems.push((loc.clone(), problem, None));
+    }
+
+    /// A "missing" problem is withdrawn when the key is there but misspelt: the unknown-key
+    /// error that suggests it says all there is to say.
+    /// A misspelt table withdraws what is missing inside it too.
+    fn withdraw_missing(&mut self, key: &str) {
+        let inside = format!("{key}.");
+        self.problems.retain(|(loc, p, _)| {
+            let about = loc.key == key || loc.key.starts_with(&inside);
+            !(about && matches!(p, Problem::Missing { .. }))
+        });
     }
 
     pub fn is_empty(&self) -> bool {
@@ -82,9 +108,13 @@ impl<'s> Report<'s> {
         let mut diagnostics: Vec<Diagnostic> = self
             .problems
             .into_iter()
-            .map(|(offset, key, problem)| {
-                let (line, column) = line_col(self.text, offset);
-                Diagnostic { line, column, key, problem }
+            .map(|(loc, problem, first)| {
+                let (line, column) = line_col(self.text, loc.offset);
+                let span = loc.offset..loc.offset + loc.len;
+                // A missing key has nothing to underline unless its table is in the file.
+                let nothing_to_show = loc.len == 0 && matches!(problem, Problem::Missing { .. });
+                let excerpt = (!nothing_to_show).then(|| Excerpt::new(self.text, span, first));
+                Diagnostic { line, column, key: loc.key, problem, excerpt }
             })
             .collect();
         diagnostics.sort_by(|a, b| (a.line, a.column, &a.key).cmp(&(b.line, b.column, &b.key)));
@@ -98,9 +128,11 @@ pub fn document<'s>(text: &'s str, report: &mut Report<'s>) -> Option<Spanned<De
     match DeTable::parse(text) {
         Ok(doc) => Some(doc),
         Err(e) => {
-            let offset = e.span().map_or(0, |s| s.start);
+            let span = e.span().unwrap_or(0..0);
             let message = e.message().trim_end().replace('\n', "; ");
-            report.add(&Loc { key: String::new(), offset }, Problem::Syntax { message });
+            let explained = syntax::explain(text, span.clone(), message);
+            let key = explained.path.iter().map(|k| key_text(k)).collect::<Vec<_>>().join(".");
+            report.problems.push((Loc::of(key, span), explained.problem, explained.first));
             None
         }
     }
@@ -111,17 +143,19 @@ pub fn document<'s>(text: &'s str, report: &mut Report<'s>) -> Option<Spanned<De
 pub struct Table<'a, 's> {
     key: String,
     offset: usize,
+    len: usize,
     table: &'a DeTable<'s>,
     asked: Vec<&'static str>,
 }
 
 impl<'a, 's> Table<'a, 's> {
     pub fn root(doc: &'a Spanned<DeTable<'s>>) -> Self {
-        Table { key: String::new(), offset: doc.span().start, table: doc.get_ref(), asked: vec![] }
+        let offset = doc.span().start;
+        Table { key: String::new(), offset, len: 0, table: doc.get_ref(), asked: vec![] }
     }
 
     pub fn loc(&self) -> Loc {
-        Loc { key: self.key.clone(), offset: self.offset }
+        Loc { key: self.key.clone(), offset: self.offset, len: self.len }
     }
 
     fn child_key(&self, name: &str) -> String {
@@ -132,11 +166,11 @@ impl<'a, 's> Table<'a, 's> {
     fn raw(&mut self, name: &'static str) -> Option<(Loc, &'a DeValue<'s>)> {
         self.asked.push(name);
         let value = self.table.get(name)?;
-        Some((Loc { key: self.child_key(name), offset: value.span().start }, value.get_ref()))
+        Some((Loc::of(self.child_key(name), value.span()), value.get_ref()))
     }
 
     fn missing(&self, name: &'static str, what: &'static str, report: &mut Report) {
-        let loc = Loc { key: self.child_key(name), offset: self.offset };
+        let loc = Loc { key: self.child_key(name), offset: self.offset, len: self.len };
         report.add(&loc, Problem::Missing { what });
     }
 
@@ -224,7 +258,7 @@ impl<'a, 's> Table<'a, 's> {
         let mut out = Vec::new();
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
-            let item_loc = Loc { key: format!("{}[{i}]", loc.key), offset: item.span().start };
+            let item_loc = Loc::of(format!("{}[{i}]", loc.key), item.span());
             match item.get_ref() {
                 DeValue::String(s) => out.push(Sp { value: s.to_string(), loc: item_loc }),
                 other => {
@@ -241,15 +275,39 @@ impl<'a, 's> Table<'a, 's> {
     pub fn table(&mut self, report: &mut Report, name: &'static str) -> Option<Table<'a, 's>> {
         let (loc, value) = self.raw(name)?;
         match value {
-            DeValue::Table(t) => {
-                Some(Table { key: loc.key, offset: loc.offset, table: t, asked: vec![] })
-            }
+            DeValue::Table(t) => Some(Table {
+                key: loc.key,
+                offset: loc.offset,
+                len: loc.len,
+                table: t,
+                asked: vec![],
+            }),
             other => {
                 let found = other.type_str();
                 report.add(&loc, Problem::WrongType { expected: "a table", found });
                 None
             }
         }
+    }
+
+    /// An optional sub-table whose presence turns a feature on (`metallb = { … }`). Written as
+    /// `true` or `false`, it is answered with how to turn the feature on or off; `example` is
+    /// the table to show.
+    pub fn feature_table(
+        &mut self,
+        report: &mut Report,
+        name: &'static str,
+        example: &'static str,
+    ) -> Option<Table<'a, 's>> {
+        if let Some(value) = self.table.get(name) {
+            if let DeValue::Boolean(on) = value.get_ref() {
+                self.asked.push(name);
+                let loc = Loc::of(self.child_key(name), value.span());
+                report.add(&loc, Problem::TableAsSwitch { name, off: !on, example });
+                return None;
+            }
+        }
+        self.table(report, name)
     }
 
     /// A required sub-table; a missing one reads as empty, so each missing key inside it is
@@ -268,12 +326,14 @@ impl<'a, 's> Table<'a, 's> {
             return Table {
                 key: self.child_key(name),
                 offset: self.offset,
+                len: self.len,
                 table: empty,
                 asked: vec![],
             };
         }
         self.asked.push(name);
-        Table { key: self.child_key(name), offset: self.offset, table: empty, asked: vec![] }
+        let key = self.child_key(name);
+        Table { key, offset: self.offset, len: self.len, table: empty, asked: vec![] }
     }
 
     /// Every entry of a table keyed by name (`[hosts.<name>]`), each as a table, in name order.
@@ -281,14 +341,12 @@ impl<'a, 's> Table<'a, 's> {
         let mut out = Vec::new();
         for (name, value) in self.table.iter() {
             let key = self.child_key(name.get_ref());
-            let name_sp = Sp {
-                value: name.get_ref().to_string(),
-                loc: Loc { key: key.clone(), offset: name.span().start },
-            };
+            let name_sp =
+                Sp { value: name.get_ref().to_string(), loc: Loc::of(key.clone(), name.span()) };
             match value.get_ref() {
                 DeValue::Table(t) => {
-                    let offset = name.span().start;
-                    out.push((name_sp, Table { key, offset, table: t, asked: vec![] }));
+                    let (offset, len) = (name.span().start, name.span().len());
+                    out.push((name_sp, Table { key, offset, len, table: t, asked: vec![] }));
                 }
                 other => {
                     let found = other.type_str();
@@ -307,8 +365,11 @@ impl<'a, 's> Table<'a, 's> {
             if self.asked.iter().any(|a| a == name) {
                 continue;
             }
-            let loc = Loc { key: self.child_key(name), offset: value_key_offset(self.table, name) };
-            let suggestion = closest(name, &self.asked).map(str::to_string);
+            let loc = Loc::of(self.child_key(name), key_span(self.table, name));
+            let suggestion = suggest::closest(name, &self.asked).map(str::to_string);
+            if let Some(meant) = &suggestion {
+                report.withdraw_missing(&self.child_key(meant));
+            }
             let mut allowed = self.asked.clone();
             allowed.sort_unstable();
             allowed.dedup();
@@ -347,49 +408,13 @@ fn key_text(name: &str) -> String {
     text
 }
 
-fn value_key_offset(table: &DeTable, name: &str) -> usize {
-    table.keys().find(|k| k.get_ref() == name).map_or(0, |k| k.span().start)
-}
-
-/// The known key a typo most likely meant: within an edit distance of a third of its length.
-fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
-    let limit = (name.chars().count() / 3).max(1);
-    known
-        .iter()
-        .map(|k| (edit_distance(&name.to_lowercase(), k), *k))
-        .filter(|(d, _)| *d <= limit)
-        .min()
-        .map(|(_, k)| k)
-}
-
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = diagonal + usize::from(ca != *cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitute.min(row[j] + 1).min(diagonal + 1);
-        }
-    }
-    row[b.len()]
+fn key_span(table: &DeTable, name: &str) -> Range<usize> {
+    table.keys().find(|k| k.get_ref() == name).map_or(0..0, Spanned::span)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn typos_get_a_suggestion_and_strangers_do_not() {
-        let known = ["address", "user", "bridge", "host_key", "port", "root"];
-        assert_eq!(closest("adress", &known), Some("address"));
-        assert_eq!(closest("hostkey", &known), Some("host_key"));
-        assert_eq!(closest("Bridge", &known), Some("bridge"));
-        assert_eq!(closest("colour", &known), None);
-    }
 
     #[test]
     fn keys_that_are_not_bare_are_quoted_and_escaped() {
@@ -398,12 +423,5 @@ mod tests {
         assert_eq!(key_text(""), "\"\"");
         assert_eq!(key_text("\u{1b}[2J\"\\\r"), "\"\\u001B[2J\\\"\\\\\\u000D\"");
         assert_eq!(key_text(&"x".repeat(500)), format!("{}…", "x".repeat(80)));
-    }
-
-    #[test]
-    fn edit_distance_counts_single_edits() {
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
     }
 }

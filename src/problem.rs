@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use crate::suggest;
+
 /// A list of values for a message: `` `a`, `b` or `c` ``.
 fn one_of(values: &[impl AsRef<str>]) -> String {
     let ticked: Vec<String> = values.iter().map(|v| format!("`{}`", shown(v.as_ref()))).collect();
@@ -35,6 +37,21 @@ pub enum Problem {
     /// The file is not TOML.
     Syntax {
         message: String,
+    },
+    /// A key set twice in one table; the excerpt shows where it was set first, when known.
+    DuplicateKey {
+        key: String,
+    },
+    /// The file is not UTF-8 text, as TOML must be.
+    NotUtf8 {
+        byte: u8,
+        offset: usize,
+    },
+    /// An optional table, like `metallb`, written as a switch.
+    TableAsSwitch {
+        name: &'static str,
+        off: bool,
+        example: &'static str,
     },
     UnknownKey {
         suggestion: Option<String>,
@@ -150,7 +167,18 @@ impl fmt::Display for Problem {
         use Problem::*;
         match self {
             Syntax { message } => write!(f, "not valid TOML: {message}"),
-            UnknownKey { suggestion: Some(s), .. } => write!(f, "unknown key; did you mean `{s}`?"),
+            DuplicateKey { key } => {
+                write!(f, "not valid TOML: `{}` is set twice in the same table", shown(key))
+            }
+            NotUtf8 { byte, offset } => write!(
+                f,
+                "not UTF-8 text: the byte at offset {offset} (0x{byte:02x}) does not start or continue a \
+                 character"
+            ),
+            TableAsSwitch { name, .. } => {
+                write!(f, "`{name}` is a table of settings, not `true` or `false`")
+            }
+            UnknownKey { suggestion: Some(_), .. } => write!(f, "unknown key"),
             UnknownKey { suggestion: None, allowed } => {
                 write!(f, "unknown key; expected {}", one_of(allowed))
             }
@@ -228,22 +256,49 @@ impl fmt::Display for Problem {
     }
 }
 
+/// The roles a node can have, as `site.toml` spells them.
+const ROLES: &[&str] = &["control-plane", "worker"];
+
 impl Problem {
+    /// Whether the file could not be read as TOML at all; such a problem comes alone.
+    pub fn is_syntax(&self) -> bool {
+        matches!(
+            self,
+            Problem::Syntax { .. } | Problem::DuplicateKey { .. } | Problem::NotUtf8 { .. }
+        )
+    }
+
+    /// The label of the earlier place an excerpt shows besides the offending one.
+    pub fn context_label(&self) -> Option<&'static str> {
+        match self {
+            Problem::DuplicateKey { .. } => Some("first set here"),
+            _ => None,
+        }
+    }
+
     /// What to change, in one line; `None` where the message already says it.
     pub fn fix(&self) -> Option<String> {
         use Problem::*;
         Some(match self {
-            Syntax { .. } => "correct the TOML syntax at this place".into(),
-            UnknownKey { suggestion: Some(s), .. } => format!("rename it to `{s}`"),
+            Syntax { .. } => return None,
+            DuplicateKey { .. } => "keep one of the two, or merge what they say into one".into(),
+            NotUtf8 { .. } => "save the file as UTF-8 (TOML files are UTF-8 text)".into(),
+            TableAsSwitch { name, off: true, .. } => {
+                format!("remove the `{name}` key: without it, {name} is off")
+            }
+            TableAsSwitch { name, off: false, example } => {
+                format!("to turn {name} on, write `{name} = {example}`")
+            }
+            UnknownKey { suggestion: Some(s), .. } => format!("did you mean `{s}`?"),
             UnknownKey { .. } => "remove it; the site.toml reference is in the README".into(),
-            WrongType { expected, .. } => format!("write {expected} here"),
+            WrongType { .. } => return None,
             Missing { .. } => "add it; the site.toml reference is in the README".into(),
             NotALabel { .. } => {
                 "use 1 to 63 lowercase letters, digits and `-`, starting and ending with a \
                  letter or digit"
                     .into()
             }
-            BadSyntax { expected, .. } => format!("write {expected}"),
+            BadSyntax { .. } => return None,
             NotAnIpv4 { .. } => "write a dotted quad such as `192.168.1.21`".into(),
             NotACidr { .. } => "write the network as `192.168.1.0/24`".into(),
             CidrHasHostBits { network, .. } => format!("write `{network}`"),
@@ -256,17 +311,27 @@ impl Problem {
             ReservedAddress { .. } | DuplicateAddress { .. } => {
                 "give it a free address of the LAN".into()
             }
-            UnknownHost { known, .. } => format!("use one of {}", one_of(known)),
-            UnknownRole { .. } => "use `control-plane` or `worker`".into(),
+            UnknownHost { name, known } => match suggest::closest(name, known) {
+                Some(meant) => format!("did you mean `{meant}`?"),
+                None => format!("use one of {}", one_of(known)),
+            },
+            UnknownRole { value } => match suggest::closest(value, ROLES) {
+                Some(meant) => format!("did you mean `{meant}`?"),
+                None => format!("use {}", one_of(ROLES)),
+            },
             HostWithoutNodes => "add a node with this `host`, or remove the host".into(),
             ReservedName { .. } => "choose another name for the node".into(),
-            UnknownRelease { known, .. } => {
-                format!("use `{}`, the newest", known.first().copied().unwrap_or_default())
-            }
+            UnknownRelease { value, known } => match suggest::closest(value, known) {
+                Some(meant) => format!("did you mean `{meant}`?"),
+                None => format!("use `{}`, the newest", known.first().copied().unwrap_or_default()),
+            },
             UnsupportedKubeVersion { newest, .. } => {
                 format!("use `{newest}`, or leave `kube_version` out for the release's default")
             }
-            UnsupportedChoice { allowed, .. } => format!("use {}", one_of(allowed)),
+            UnsupportedChoice { value, allowed, .. } => match suggest::closest(value, allowed) {
+                Some(meant) => format!("did you mean `{meant}`?"),
+                None => return None,
+            },
             NoControlPlane => "give one node (or three) `role = \"control-plane\"`".into(),
             EvenEtcd { count } => format!("use {} or {} control-plane nodes", count - 1, count + 1),
             MemoryTooLow { min, .. } => format!(

@@ -335,6 +335,24 @@ struct Addons {
     metallb_namespace_required: bool,
 }
 
+/// How calico-node finds the node's address (`calico_ip_auto_method`): the interface address
+/// equal to the node's Kubernetes InternalIP, which kubespray gives the kubelet from `ip` (the
+/// bridged LAN address). Read from calico's `node/pkg/lifecycle/startup/autodetection/` (v3.27
+/// to v3.31, the releases kubespray v2.25 to v2.31 ship):
+/// - `cidr=<LAN>` walks the interfaces in reverse index order (`interfaces.go`, GetInterfaces)
+///   and takes the first global address inside the CIDR, excluding no interface
+///   (`filtered.go`). With ipvs, kube-proxy puts every MetalLB address (a LAN address) on the
+///   dummy `kube-ipvs0`, made after `eth1`, so it is seen first and taken as the node's.
+/// - `can-reach=$(NODEIP)` is kubespray's default only while `calico_ip_auto_method` is unset:
+///   its `calico-node.yml.j2` defines the `NODEIP` variable only in that branch, so setting the
+///   method to that text would leave `$(NODEIP)` unexpanded.
+/// - `kubernetes-internal-ip` (`autodetection_methods.go`, GetLocalCIDR) matches the exact
+///   address, so neither the NAT NIC (10.0.2.15 on every VM) nor kube-ipvs0 can win.
+///
+/// tests/suite/guest.rs checks the facts this depends on in a booted guest with the NAT NIC, the
+/// bridged NIC and a kube-ipvs0 holding a MetalLB address.
+const CALICO_IP_AUTODETECTION: &str = "kubernetes-internal-ip";
+
 #[derive(Template)]
 #[template(path = "group_vars/k8s-net-calico.yml", escape = "none")]
 struct CalicoVars {
@@ -414,7 +432,7 @@ fn render_kubespray(site: &Site, tree: &mut Tree) {
             .collect(),
         control_planes: etcd.clone(),
         kube_nodes: kube_nodes(site),
-        static_k8s_cluster_group: release.static_k8s_cluster_group,
+        static_k8s_cluster_group: release.static_k8s_cluster_group(),
     };
     tree.insert_text(layout::INVENTORY, &text(&inventory));
 
@@ -437,13 +455,11 @@ fn render_kubespray(site: &Site, tree: &mut Tree) {
     let addons = Addons {
         helm: site.addons.helm,
         metallb: site.addons.metallb.map(|r| r.to_string()),
-        metallb_namespace_required: release.metallb_namespace_required,
+        metallb_namespace_required: release.metallb_namespace_required(),
     };
     tree.insert_text(layout::group_vars("k8s_cluster", "addons.yml"), &text(&addons));
     if k.network_plugin == "calico" {
-        // Calico's default (`can-reach` the kubelet's node IP) follows `ip`, but pinning the
-        // detection to the LAN keeps it off the NAT NIC even if that changes.
-        let calico = CalicoVars { auto_method: format!("cidr={}", site.network.cidr) };
+        let calico = CalicoVars { auto_method: CALICO_IP_AUTODETECTION.to_string() };
         tree.insert_text(layout::group_vars("k8s_cluster", "k8s-net-calico.yml"), &text(&calico));
     }
 

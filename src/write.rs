@@ -70,9 +70,40 @@ struct Plan {
 
 /// Makes `out` hold exactly `tree` and its `manifest` (as `crate::build` gives them; a
 /// `manifest.toml` in `tree` itself is ignored, the value is what is written).
+///
+/// The caller holds the lock on `out` (`lock::exclusive`). An error before the first change on
+/// disk is returned as it is; one after is wrapped in `Error::PartialBuild`, which names what
+/// was already written and deleted: `out` then mixes two builds until the next one repairs it.
 pub fn write_tree(out: &Path, tree: &Tree, manifest: &Manifest) -> Result<Report> {
     let manifest_text = manifest.to_toml();
     let plan = plan(out, tree, manifest, manifest_text.as_bytes())?;
+    let mut done = Done::default();
+    match carry_out(out, tree, &plan, &manifest_text, &mut done) {
+        Ok(()) => Ok(plan.report),
+        Err(cause) if done.written.is_empty() && done.removed.is_empty() => Err(cause),
+        Err(cause) => Err(Error::PartialBuild {
+            out: out.to_path_buf(),
+            cause: Box::new(cause),
+            written: done.written,
+            removed: done.removed,
+        }),
+    }
+}
+
+/// What `carry_out` has changed so far, for the message if it fails midway.
+#[derive(Default)]
+struct Done {
+    written: Vec<String>,
+    removed: Vec<String>,
+}
+
+fn carry_out(
+    out: &Path,
+    tree: &Tree,
+    plan: &Plan,
+    manifest_text: &str,
+    done: &mut Done,
+) -> Result<()> {
     fs::create_dir_all(out).map_err(|e| Error::io(out, "create", e))?;
     // Messages name `out` as the user did; temporary files are made in the absolute folder,
     // which the tempfile crate would otherwise work out with a getcwd per file.
@@ -82,20 +113,22 @@ pub fn write_tree(out: &Path, tree: &Tree, manifest: &Manifest) -> Result<Report
     };
     if let Some(text) = &plan.interim_manifest {
         write_manifest(out, text.as_bytes(), Mode::Regular)?;
+        done.written.push(MANIFEST.to_string());
     }
     let report = &plan.report;
     for path in report.added.iter().chain(&report.changed).filter(|p| *p != MANIFEST) {
         let file = tree.get(path).expect("planned from the tree");
         write_file(out, path, &file.bytes, file.mode, false)?;
+        done.written.push(path.clone());
     }
-    prune(out.named, &plan)?;
+    prune(out.named, plan, done)?;
     let manifest_differs = report.added.iter().chain(&report.changed).any(|p| p == MANIFEST);
     let interim_was_final =
         plan.interim_manifest.as_ref().is_some_and(|text| *text == manifest_text);
     if (manifest_differs || plan.interim_manifest.is_some()) && !interim_was_final {
         write_manifest(out, manifest_text.as_bytes(), Mode::for_path(MANIFEST))?;
     }
-    Ok(plan.report)
+    Ok(())
 }
 
 fn plan(out: &Path, tree: &Tree, manifest: &Manifest, manifest_text: &[u8]) -> Result<Plan> {
@@ -326,11 +359,12 @@ fn temp_path(folder: &Path) -> std::path::PathBuf {
 /// so a folder with anything of the user's in it stays, and so does an empty folder that a
 /// manifest merely names (gen cannot tell it from the user's). A build killed between deleting
 /// a file and its folder leaves that folder empty; like git, `gen check` does not see folders.
-fn prune(out: &Path, plan: &Plan) -> Result<()> {
+fn prune(out: &Path, plan: &Plan, done: &mut Done) -> Result<()> {
     let deleted = || plan.report.removed.iter().chain(&plan.report.temporaries);
     for path in deleted() {
         let full = out.join(path);
         fs::remove_file(&full).map_err(|e| Error::io(full, "remove", e))?;
+        done.removed.push(path.clone());
     }
     for path in deleted() {
         for (end, _) in path.rmatch_indices('/') {

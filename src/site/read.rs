@@ -142,7 +142,7 @@ fn read_kubespray(mut t: Table, report: &mut Report) -> Option<Kubespray> {
         return None;
     };
     let kube_version = match kube_version {
-        None => Some(release.kube_version_default),
+        None => Some(release.kube_version_default()),
         Some(v) => {
             let bare = v.value.strip_prefix('v').unwrap_or(&v.value);
             let found = release.kube_versions.iter().copied().find(|k| *k == bare);
@@ -219,7 +219,7 @@ fn read_network(mut t: Table, report: &mut Report) -> Option<Network> {
     let dns = match dns {
         None => {
             report.add(
-                &Loc { key: format!("{}.dns", table_loc.key), offset: table_loc.offset },
+                &Loc { key: format!("{}.dns", table_loc.key), ..table_loc.clone() },
                 Problem::Missing { what: "the LAN's DNS servers, e.g. `dns = [\"192.168.1.1\"]`" },
             );
             None
@@ -294,7 +294,8 @@ struct RawAddons {
 
 fn read_addons(mut t: Table, report: &mut Report) -> Option<RawAddons> {
     let helm = t.bool(report, "helm");
-    let metallb = t.table(report, "metallb").map(|mut m| {
+    let example = "{ ip_range = \"192.168.1.240-192.168.1.250\" }";
+    let metallb = t.feature_table(report, "metallb", example).map(|mut m| {
         let range = m.req_str(
             report,
             "ip_range",

@@ -295,3 +295,48 @@ fn symlinks_in_out_are_refused_and_not_followed() {
     lab.run(&["build"]).code(2).stderr_has("is a symlink");
     assert_eq!(snapshot(&elsewhere), before);
 }
+
+/// `gen` on a `--site` that is no site file: refused at once with exit 2, never read forever
+/// or blocked on. A run that hangs is killed and fails the test.
+#[test]
+fn a_site_that_is_missing_not_a_file_or_too_large_is_refused_at_once() {
+    let lab = Lab::new();
+    let folder = lab.site_folder();
+    let fifo = folder.join("fifo.toml");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    // Just over the limit.
+    let big = folder.join("big.toml");
+    fs::write(&big, "#".repeat((16 << 20) + 1)).unwrap();
+    let cases = [
+        ("missing.toml", "there is no site file `missing.toml`"),
+        ("/dev/zero", "is a device, not a regular file"),
+        ("fifo.toml", "is a FIFO, not a regular file"),
+        ("out", "is a folder, not a regular file"),
+        ("big.toml", "is larger than 16 MiB, gen's limit"),
+    ];
+    fs::create_dir(lab.out()).unwrap();
+    for (site, says) in cases {
+        for command in ["build", "check"] {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_gen"))
+                .args(["--site", site, "--out", "elsewhere", command])
+                .current_dir(&folder)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while child.try_wait().unwrap().is_none() {
+                if std::time::Instant::now() > deadline {
+                    child.kill().unwrap();
+                    panic!("`gen --site {site} {command}` hangs");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let output = child.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "{site}: {stderr}");
+            assert!(stderr.contains(says), "{site}: {stderr}");
+            assert!(!folder.join("elsewhere").exists());
+        }
+    }
+}

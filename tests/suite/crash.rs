@@ -62,12 +62,12 @@ impl Rng {
     }
 }
 
-struct Lab {
+pub(crate) struct Lab {
     _dir: tempfile::TempDir,
-    sites: [PathBuf; 2],
-    trees: [Tree; 2],
+    pub(crate) sites: [PathBuf; 2],
+    pub(crate) trees: [Tree; 2],
     manifests: [Manifest; 2],
-    out: PathBuf,
+    pub(crate) out: PathBuf,
 }
 
 /// A folder for the lab: in memory when the machine has /dev/shm.
@@ -110,7 +110,7 @@ fn example() -> String {
 }
 
 impl Lab {
-    fn new() -> Lab {
+    pub(crate) fn new() -> Lab {
         let dir = scratch();
         let example = example();
         let texts = [example.clone(), variant(&example)];
@@ -137,7 +137,7 @@ impl Lab {
         }
     }
 
-    fn command(&self, site: usize, command: &str) -> Command {
+    pub(crate) fn command(&self, site: usize, command: &str) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_gen"));
         cmd.arg("--site").arg(&self.sites[site]).arg("--out").arg(&self.out).arg(command);
         cmd.stdin(Stdio::null());
@@ -145,7 +145,7 @@ impl Lab {
     }
 
     /// A whole build; its output.
-    fn build(&self, site: usize) -> String {
+    pub(crate) fn build(&self, site: usize) -> String {
         let output = self.command(site, "build").output().unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         assert!(
@@ -158,7 +158,7 @@ impl Lab {
     }
 
     /// `gen check` exits 0 when `out/` is the site's tree, else 1 naming each differing path.
-    fn check(&self, site: usize) -> Result<(), String> {
+    pub(crate) fn check(&self, site: usize) -> Result<(), String> {
         let output = self.command(site, "check").output().unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
         let differences = compare(&self.out, &self.trees[site]).map_err(|e| e.to_string())?;

@@ -3,8 +3,12 @@
 
 mod apply;
 mod cli;
+mod concurrent;
 mod crash;
 mod golden;
+mod guest;
 mod hostile;
 mod laptop;
+mod io_failure;
+mod output;
 mod validators;

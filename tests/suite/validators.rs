@@ -129,9 +129,10 @@ impl Site {
     /// `kube_version` as the inventory must spell it for this release.
     fn expected_kube_version(&self) -> Option<String> {
         let release = self.release()?;
-        let bare = self.kube_version.clone().unwrap_or_else(|| release.kube_version_default.into());
+        let bare =
+            self.kube_version.clone().unwrap_or_else(|| release.kube_version_default().into());
         let bare = bare.trim_start_matches('v').to_string();
-        Some(if release.kube_version_v_prefix { format!("v{bare}") } else { bare })
+        Some(if release.kube_version_v_prefix() { format!("v{bare}") } else { bare })
     }
 }
 
@@ -251,17 +252,17 @@ impl Case {
     }
 }
 
-pub(crate) fn repo_root() -> PathBuf {
+pub(super) fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub(crate) fn target_dir() -> PathBuf {
+pub(super) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target"))
 }
 
-fn fixtures() -> PathBuf {
+pub(super) fn fixtures() -> PathBuf {
     repo_root().join("tests/validators")
 }
 
@@ -370,11 +371,11 @@ impl Complaints {
 }
 
 /// Writes past the test harness's output capture, so the line shows up in a passing run.
-pub(crate) fn loud(line: &str) {
+pub(super) fn loud(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
-pub(crate) fn which(tool: &str) -> Option<PathBuf> {
+pub(super) fn which(tool: &str) -> Option<PathBuf> {
     if tool.contains('/') {
         let p = PathBuf::from(tool);
         return is_executable(&p).then_some(p);
@@ -389,7 +390,7 @@ fn is_executable(p: &Path) -> bool {
 
 /// Is `tool` installed? In CI (`CI` set) a missing tool is a failure; elsewhere the test says
 /// loudly that it skipped and how to install the tool.
-pub(crate) fn require(test: &str, tool: &str, package: &str) -> Option<PathBuf> {
+pub(super) fn require(test: &str, tool: &str, package: &str) -> Option<PathBuf> {
     if let Some(p) = which(tool) {
         return Some(p);
     }
@@ -422,14 +423,14 @@ fn shebang_interpreter(script: &Path) -> Option<PathBuf> {
     Some(PathBuf::from(prog))
 }
 
-pub(crate) struct Ran {
-    pub(crate) code: Option<i32>,
-    pub(crate) stdout: String,
-    pub(crate) stderr: String,
+pub(super) struct Ran {
+    pub(super) code: Option<i32>,
+    pub(super) stdout: String,
+    pub(super) stderr: String,
 }
 
 impl Ran {
-    pub(crate) fn ok(&self) -> bool {
+    pub(super) fn ok(&self) -> bool {
         self.code == Some(0)
     }
 
@@ -447,7 +448,7 @@ impl Ran {
         s
     }
 
-    pub(crate) fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         let code = self.code.map_or("killed by a signal".into(), |c| format!("exit {c}"));
         let out = self.output();
         if out.is_empty() { code } else { format!("{code}: {}", indent(&out)) }
@@ -460,7 +461,7 @@ fn indent(text: &str) -> String {
 
 /// Runs a command with no stdin, capturing its output through files (no pipe can fill up),
 /// and kills it after `timeout`.
-pub(crate) fn run(cmd: &mut Command, timeout: Duration) -> Result<Ran, String> {
+pub(super) fn run(cmd: &mut Command, timeout: Duration) -> Result<Ran, String> {
     let what = format!("{cmd:?}");
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let out_path = tmp.path().join("stdout");
@@ -494,7 +495,7 @@ pub(crate) fn run(cmd: &mut Command, timeout: Duration) -> Result<Ran, String> {
 
 /// Runs `f` on every item, on as many threads as the machine has cores (the tools are separate
 /// processes; the test harness itself runs only that many tests at once).
-pub(crate) fn par_each<T: Sync>(items: &[T], f: impl Fn(&T) + Sync) {
+pub(super) fn par_each<T: Sync>(items: &[T], f: impl Fn(&T) + Sync) {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
     std::thread::scope(|s| {
@@ -510,11 +511,11 @@ pub(crate) fn par_each<T: Sync>(items: &[T], f: impl Fn(&T) + Sync) {
     });
 }
 
-pub(crate) fn secs(n: u64) -> Duration {
+pub(super) fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
-pub(crate) fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+pub(super) fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     fs::create_dir_all(to)?;
     for entry in fs::read_dir(from)? {
         let entry = entry?;
@@ -531,13 +532,13 @@ pub(crate) fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-pub(crate) fn write_executable(path: &Path, text: &str) {
+pub(super) fn write_executable(path: &Path, text: &str) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(path, text).unwrap();
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-fn write_mode(path: &Path, bytes: &[u8], mode: u32) {
+pub(super) fn write_mode(path: &Path, bytes: &[u8], mode: u32) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(path, bytes).unwrap();
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
@@ -580,7 +581,7 @@ fn in_window(v: &str, window: (&str, &str)) -> bool {
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, PartialEq)]
-enum Json {
+pub(super) enum Json {
     Null,
     Bool(bool),
     Num(f64),
@@ -590,7 +591,7 @@ enum Json {
 }
 
 impl Json {
-    fn parse(text: &str) -> Result<Json, String> {
+    pub(super) fn parse(text: &str) -> Result<Json, String> {
         let mut p = JsonParser { s: text.as_bytes(), i: 0 };
         let v = p.value()?;
         p.ws();
@@ -600,7 +601,7 @@ impl Json {
         Ok(v)
     }
 
-    fn get(&self, key: &str) -> Option<&Json> {
+    pub(super) fn get(&self, key: &str) -> Option<&Json> {
         match self {
             Json::Obj(m) => m.get(key),
             _ => None,
@@ -608,25 +609,25 @@ impl Json {
     }
 
     /// `a.b.c` lookup through objects.
-    fn at(&self, path: &str) -> Option<&Json> {
+    pub(super) fn at(&self, path: &str) -> Option<&Json> {
         path.split('.').try_fold(self, |v, k| v.get(k))
     }
 
-    fn str(&self) -> Option<&str> {
+    pub(super) fn str(&self) -> Option<&str> {
         match self {
             Json::Str(s) => Some(s),
             _ => None,
         }
     }
 
-    fn arr(&self) -> &[Json] {
+    pub(super) fn arr(&self) -> &[Json] {
         match self {
             Json::Arr(a) => a,
             _ => &[],
         }
     }
 
-    fn obj(&self) -> Option<&BTreeMap<String, Json>> {
+    pub(super) fn obj(&self) -> Option<&BTreeMap<String, Json>> {
         match self {
             Json::Obj(m) => Some(m),
             _ => None,
@@ -638,7 +639,7 @@ impl Json {
     }
 
     /// Short text for messages: strings unquoted, the rest as JSON-ish.
-    fn show(&self) -> String {
+    pub(super) fn show(&self) -> String {
         match self {
             Json::Null => "null".into(),
             Json::Bool(b) => b.to_string(),
@@ -882,9 +883,9 @@ const IMPURE_RUBY: &[&str] = &[
     "Etc.",
 ];
 
-struct VagrantTools {
+pub(super) struct VagrantTools {
     vagrant: PathBuf,
-    ruby: PathBuf,
+    pub(super) ruby: PathBuf,
     /// PATH with the stub `VBoxManage` first.
     path: std::ffi::OsString,
     _tmp: tempfile::TempDir,
@@ -899,7 +900,7 @@ fn vagrant() {
     c.finish();
 }
 
-fn vagrant_tools(test: &str) -> Option<VagrantTools> {
+pub(super) fn vagrant_tools(test: &str) -> Option<VagrantTools> {
     let vagrant = require(test, "vagrant", "vagrant")?;
     // The Ruby that runs vagrant (Debian: /usr/bin/ruby) can load Vagrant's library.
     let ruby = shebang_interpreter(&vagrant)
@@ -937,7 +938,12 @@ fn check_vagrant_case(c: &Complaints, case: &Case, tools: &VagrantTools) {
 
 /// `program` (vagrant or its Ruby) in `dir`, with the stub VBoxManage, no network call, and
 /// Vagrant's home and machine state in the scratch folder `scratch`.
-fn vagrant_command(tools: &VagrantTools, program: &Path, dir: &Path, scratch: &Path) -> Command {
+pub(super) fn vagrant_command(
+    tools: &VagrantTools,
+    program: &Path,
+    dir: &Path,
+    scratch: &Path,
+) -> Command {
     let mut cmd = Command::new(program);
     cmd.current_dir(dir)
         .env("PATH", &tools.path)
@@ -2001,7 +2007,7 @@ fn check_shell_case(c: &Complaints, case: &Case, bash: &Path, shellcheck: &Path)
 // ---------------------------------------------------------------------------------------------
 
 /// `name==version` pins of a requirements file, by normalized name (PEP 503, lowercase).
-fn pins(text: &str) -> BTreeMap<String, String> {
+pub(super) fn pins(text: &str) -> BTreeMap<String, String> {
     text.lines()
         .filter_map(|l| l.split('#').next())
         .filter_map(|l| l.trim().split_once("=="))
@@ -2020,10 +2026,10 @@ fn venv_root() -> PathBuf {
 /// Held while one venv is made: a directory created atomically beside it, holding the maker's
 /// pid. Other threads and other `cargo test` processes sharing this target/ wait for it; a lock
 /// whose process is gone is taken over.
-pub(crate) struct VenvLock(PathBuf);
+pub(super) struct VenvLock(PathBuf);
 
 impl VenvLock {
-    pub(crate) fn acquire(dir: &Path) -> Result<VenvLock, String> {
+    pub(super) fn acquire(dir: &Path) -> Result<VenvLock, String> {
         let lock = PathBuf::from(format!("{}.lock", dir.display()));
         let started = Instant::now();
         loop {
@@ -2062,7 +2068,11 @@ impl Drop for VenvLock {
 
 /// A venv under `target/validator-venvs/<name>`, made once with `pip install -r requirements`
 /// (none if `requirements` is `None`) and reused while its ready-marker is there.
-fn ensure_venv(test: &str, name: &str, requirements: Option<&Path>) -> Result<PathBuf, String> {
+pub(super) fn ensure_venv(
+    test: &str,
+    name: &str,
+    requirements: Option<&Path>,
+) -> Result<PathBuf, String> {
     let dir = venv_root().join(name);
     let marker = dir.join(".labgen-validators-ready");
     let ready = || marker.is_file() && dir.join("bin/python").exists();
