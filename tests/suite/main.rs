@@ -8,7 +8,7 @@ mod crash;
 mod golden;
 mod guest;
 mod hostile;
-mod laptop;
 mod io_failure;
+mod laptop;
 mod output;
 mod validators;
