@@ -469,7 +469,8 @@ fn render_kubespray(site: &Site, tree: &mut Tree) {
         python_max: format!("3.{hi}"),
     };
     tree.insert_text(layout::REQUIREMENTS, &text(&requirements));
-    let lock = text(&Lock { release, lock: release.lock.trim_end_matches('\n') });
+    // As the tree writes it (one final newline), so `shasum -a 256 requirements.lock` shows it.
+    let lock = format!("{}\n", text(&Lock { release, lock: release.lock.trim_end_matches('\n') }));
     // The venv is named by what is installed in it, so a changed lock never reuses a stale one.
     let lock_hash = sha256_hex(lock.as_bytes())[..12].to_string();
     tree.insert_text(layout::REQUIREMENTS_LOCK, &lock);

@@ -12,6 +12,7 @@ mod hostile;
 mod import;
 mod init;
 mod io_failure;
+mod laptop;
 mod model;
 mod output;
 mod review;
