@@ -289,6 +289,7 @@ fn read_vagrant(mut t: Table, report: &mut Report) -> (Option<Vagrant>, NodeDefa
     let cpus = t.has("cpus").then(|| t.int(report, "cpus", CPUS.0, CPUS.1));
     let memory = t.has("memory_mb").then(|| t.int(report, "memory_mb", MEMORY_MB.0, MEMORY_MB.1));
     let keys = t.str_array(report, "authorized_keys");
+    let linked_clone = t.bool(report, "linked_clone");
     t.finish(report);
 
     let defaults = NodeDefaults {
@@ -308,6 +309,7 @@ fn read_vagrant(mut t: Table, report: &mut Report) -> (Option<Vagrant>, NodeDefa
             box_name: box_name.value,
             box_version: box_version.value,
             authorized_keys,
+            linked_clone: linked_clone.is_none_or(|l| l.value),
         }),
         _ => None,
     };

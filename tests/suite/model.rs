@@ -367,6 +367,7 @@ fn run_step(
         Step::Switch => hosts[server].current = Some(wanted.hash.clone()),
         Step::InstallUnit => hosts[server].unit = wanted.unit.clone(),
         Step::RetireUnit => hosts[server].unit = None,
+        Step::FetchBox { .. } => {}
         Step::Finish => {
             let h = &mut hosts[server];
             for (node, facts) in h.links.iter_mut() {
