@@ -3,13 +3,20 @@
 
 mod all_errors;
 mod apply;
+mod change;
 mod cli;
 mod concurrent;
 mod crash;
 mod golden;
 mod guest;
 mod hostile;
+mod import;
+mod init;
 mod io_failure;
+mod laptop;
 mod model;
 mod output;
+mod review;
+mod schema;
 mod validators;
+mod walkthrough;
