@@ -1048,7 +1048,7 @@ fn the_box_is_fetched_before_any_unit_starts_and_a_failed_download_names_it() {
 
     // The next VM created finds the box in the store.
     fs::write(lab.dir.path().join("site.toml"), renamed_workers(&lab.specs(), "")).unwrap();
-    lab.run(&["build"]).ok();
+    lab.run(&["build", "--allow-unremoved"]).ok();
     server.forget();
     lab.run(&["apply", "h1"]).ok().says("is in the box store");
     let calls = server.commands();
@@ -1135,7 +1135,7 @@ fn vms_are_linked_clones_unless_turned_off_and_each_has_a_wrapper_with_its_units
         "box_version = \"202502.21.0\"\nlinked_clone = false\n",
     );
     fs::write(lab.dir.path().join("site.toml"), text).unwrap();
-    lab.run(&["build"]).ok();
+    lab.run(&["build", "--allow-unremoved"]).ok();
     lab.run(&["apply", "h1"]).ok();
     assert_eq!(server.vms()["lab-v-1"]["linked_clone"].as_bool(), Some(false));
     assert!(!wrapper.exists(), "w-1's wrapper went with it");
