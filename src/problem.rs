@@ -77,6 +77,24 @@ pub enum Problem {
     NotAnIpv4 {
         value: String,
     },
+    /// An ssh public key whose base64 is not a key of its type; `host` for `host_key`, else an
+    /// authorized key.
+    BadKey {
+        value: String,
+        why: String,
+        host: bool,
+    },
+    /// A host address that is neither a usable IPv4 address nor a DNS name.
+    BadAddress {
+        value: String,
+        why: &'static str,
+    },
+    /// A host address that is not a dotted quad but that a resolver reads as the IPv4 address
+    /// `ip` (`0xc0a80115`, `0x7f.1`).
+    AddressReadAsIpv4 {
+        value: String,
+        ip: String,
+    },
     NotACidr {
         value: String,
     },
@@ -186,6 +204,21 @@ impl fmt::Display for Problem {
             NotALabel { value, why } => write!(f, "`{}` is not a valid name: {why}", shown(value)),
             BadSyntax { value, expected } => write!(f, "`{}` is not {expected}", shown(value)),
             NotAnIpv4 { value } => write!(f, "`{}` is not an IPv4 address", shown(value)),
+            BadKey { value, why, host: true } => {
+                write!(f, "`{}` is not an ssh host key gen can trust: {why}", shown(value))
+            }
+            BadKey { value, why, host: false } => {
+                write!(f, "`{}` is not an ssh public key: {why}", shown(value))
+            }
+            BadAddress { value, why } => {
+                write!(f, "`{}` is not an address gen can connect to: {why}", shown(value))
+            }
+            AddressReadAsIpv4 { value, ip } => write!(
+                f,
+                "`{}` is not a dotted-quad address or a DNS name, but a resolver reads it as \
+                 `{ip}`",
+                shown(value)
+            ),
             NotACidr { value } => {
                 write!(f, "`{}` is not an IPv4 network in CIDR notation", shown(value))
             }
@@ -298,6 +331,20 @@ impl Problem {
             }
             BadSyntax { .. } => return None,
             NotAnIpv4 { .. } => "write a dotted quad such as `192.168.1.21`".into(),
+            BadKey { host: true, .. } => "paste the key as `ssh-keyscan -t ed25519 HOST` prints \
+                 it (run it on the LAN, or read /etc/ssh/ssh_host_ed25519_key.pub on the server)"
+                .into(),
+            BadKey { host: false, .. } => {
+                "paste the line of the key's `.pub` file (`ssh-keygen -y -f KEY` prints it)".into()
+            }
+            BadAddress { .. } => {
+                "write the server's IPv4 address as four decimal numbers, such as \
+                 `192.168.1.10`, or its DNS name, such as `vmhost1.lan`"
+                    .into()
+            }
+            AddressReadAsIpv4 { ip, .. } => {
+                format!("write `{ip}` if that is the server, or the server's DNS name")
+            }
             NotACidr { .. } => "write the network as `192.168.1.0/24`".into(),
             CidrHasHostBits { network, .. } => format!("write `{network}`"),
             CidrTooSmall { .. } => "use a prefix of /29 or shorter".into(),

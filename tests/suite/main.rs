@@ -9,6 +9,7 @@ mod crash;
 mod golden;
 mod guest;
 mod hostile;
+mod hosts;
 mod io_failure;
 mod model;
 mod output;
