@@ -153,6 +153,10 @@ pub fn apply(ctx: &Context, host: Option<&str>, options: &Options) -> Result<u8>
         return Ok(finish(&targets, results, (!one).then_some("previewed")));
     }
 
+    for (i, remote) in remotes.iter_mut().enumerate() {
+        let Some(remote) = remote else { continue };
+        check_sudo(ctx, all[i], remote, plan.on(i))?;
+    }
     execute(ctx, &all, &links, &mut remotes, &servers, &plan, one, &mut results);
     for (i, remote) in remotes.into_iter().enumerate() {
         let Some(mut remote) = remote else { continue };
@@ -440,6 +444,52 @@ fn execute(
     }
 }
 
+/// Before anything is sent: asks the server's sudo whether the user may run, as root without
+/// a password, each command the steps run there (`sudo.rs`); if not, names the sudoers line.
+fn check_sudo<'s>(
+    ctx: &Context,
+    host: &Host,
+    remote: &mut Remote,
+    steps: impl Iterator<Item = &'s Step>,
+) -> Result<()> {
+    let root = crate::sudo::Root { root: host.root.as_str(), cluster: &ctx.site.cluster };
+    let files = root.unit_files();
+    let units_dir = remote.state.units_dir.clone().unwrap_or_else(|| crate::sudo::UNITS_DIR.into());
+    let mut commands: Vec<String> = Vec::new();
+    for step in steps {
+        let (word, node) = match step {
+            Step::InstallUnit => ("install-unit", None),
+            Step::RetireUnit => ("retire-unit", None),
+            Step::Vm { node, action, .. } => (action.word(), Some(node.as_str())),
+            _ => continue,
+        };
+        for command in crate::sudo::of_step(word, node, &files) {
+            let argv = root.argv(&command, &units_dir);
+            if !commands.contains(&argv) {
+                commands.push(argv);
+            }
+        }
+    }
+    if commands.is_empty() {
+        return Ok(());
+    }
+    let words: Vec<&str> = commands.iter().map(String::as_str).collect();
+    let lines = remote.session.must(&Call::May(&words))?;
+    let refused: Vec<String> =
+        lines.iter().filter_map(|l| l.strip_prefix("refused ")).map(String::from).collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Sudo {
+        host: host.name.to_string(),
+        user: host.user.to_string(),
+        refused,
+        said: lines.iter().find_map(|l| l.strip_prefix("said ")).map(String::from),
+        line: root.sudoers_line(host.user.as_str(), &units_dir),
+        file: root.sudoers_file(),
+    })
+}
+
 /// Puts the generation on the server unless it is there, intact. Returns files sent, of how
 /// many; `None` when nothing had to be sent.
 fn send(
@@ -560,6 +610,7 @@ pub fn rollback(ctx: &Context, host: &str) -> Result<u8> {
     };
     let servers = vec![server];
     let plan = plan::plan(&servers).map_err(|r| Error::Refused { reason: r.reason, fix: r.fix })?;
+    check_sudo(ctx, host, &mut remote, plan.on(0))?;
     let mut output = Output::new(Some("    ".to_string()));
     remote.session.must(&Call::Begin)?;
     for p in &plan.steps {

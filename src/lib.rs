@@ -20,6 +20,7 @@ pub mod render;
 pub mod site;
 pub mod snippet;
 pub mod source;
+pub mod sudo;
 pub mod suggest;
 pub mod syntax;
 pub mod tree;
