@@ -54,7 +54,8 @@ pub struct Context<'a> {
     pub site: &'a Site,
     pub tree: &'a Tree,
     pub out: &'a Path,
-    /// The git commit `out/` was committed in, recorded on the server with each generation.
+    /// The commit at HEAD when `out/` is exactly that commit (`review.rs`); `None` outside git
+    /// or when `--allow-dirty` sent a tree that differs from it.
     pub commit: Option<String>,
 }
 
@@ -149,6 +150,7 @@ pub fn apply(ctx: &Context, host: Option<&str>, options: &Options) -> Result<u8>
         for remote in remotes.into_iter().flatten() {
             remote.session.close();
         }
+        say(&kubespray_next(ctx, &servers, &plan, "would then need"));
         let results = collect(&all, &targets, results);
         return Ok(finish(&targets, results, (!one).then_some("previewed")));
     }
@@ -175,8 +177,60 @@ pub fn apply(ctx: &Context, host: Option<&str>, options: &Options) -> Result<u8>
         }
         remote.session.close();
     }
+    if results.iter().all(|r| matches!(r, None | Some(Ok(_)))) {
+        say(&kubespray_next(ctx, &servers, &plan, "now needs"));
+    }
     let results = collect(&all, &targets, results);
     Ok(finish(&targets, results, (!one).then_some("applied")))
+}
+
+/// kubespray's next commands for what `plan` creates and destroys (`change::after_apply`), as a
+/// paragraph for the end of an apply; empty when the plan makes no VM new and drops no control
+/// plane.
+fn kubespray_next(ctx: &Context, servers: &[Server], plan: &Plan, needs: &str) -> String {
+    let in_site = |node: &str| ctx.site.nodes.iter().find(|n| n.name.as_str() == node);
+    let mut created: Vec<(String, bool)> = Vec::new();
+    let mut dropped: Vec<String> = Vec::new();
+    for p in &plan.steps {
+        let Step::Vm { node, action, .. } = &p.step else { continue };
+        let server = &servers[p.server];
+        match action {
+            // A node on its way out (`remove = true`) is not set up again.
+            Action::Create if in_site(node).is_some_and(|n| !n.remove) => {
+                let cp =
+                    server.wanted.machines.get(node).is_some_and(plan::Facts::is_control_plane);
+                if !created.iter().any(|(n, _)| n == node) {
+                    created.push((node.clone(), cp));
+                }
+            }
+            Action::Destroy if in_site(node).is_none() => {
+                let was_cp = server
+                    .seen
+                    .as_ref()
+                    .and_then(|seen| seen.vms.get(node))
+                    .and_then(|vm| vm.facts.as_ref())
+                    .is_some_and(plan::Facts::is_control_plane);
+                if was_cp {
+                    dropped.push(node.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    let members = ctx.site.nodes.iter().filter(|n| n.role == crate::site::Role::ControlPlane);
+    let ran_a_control_plane = servers.iter().filter_map(|s| s.seen.as_ref()).any(|seen| {
+        seen.vms.values().any(|vm| vm.facts.as_ref().is_some_and(plan::Facts::is_control_plane))
+    });
+    let steps =
+        crate::change::after_apply(&created, &dropped, members.count(), !ran_a_control_plane);
+    if steps.is_empty() {
+        return String::new();
+    }
+    let out = ctx.out.display().to_string();
+    format!(
+        "kubespray {needs}, from this machine, in order:\n{}",
+        crate::change::commands(&steps, &out)
+    )
 }
 
 fn plural(n: usize) -> &'static str {

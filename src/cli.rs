@@ -7,17 +7,20 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use crate::Built;
+use crate::change;
 use crate::diff::{self, Disk};
-use crate::error::{Error, Result, SiteFileProblem, exit};
+use crate::error::{Error, Result, SiteFileProblem, Warning, exit, warn};
 use crate::layout;
 use crate::lock;
+use crate::record::Record;
+use crate::review::{self, Review};
 use crate::tree::{MANIFEST, Tree};
 use crate::write::{self, Report};
 use crate::{apply, colour};
@@ -46,13 +49,28 @@ struct Arguments {
 #[derive(Subcommand)]
 enum Command {
     /// Validate the site file and write the output folder: only what changed, pruning what gen
-    /// no longer makes
-    Build,
+    /// no longer makes; name the kubespray commands the change needs
+    Build {
+        /// Write a kubespray or Kubernetes downgrade, a skipped minor version, or a version
+        /// change together with node changes, which gen otherwise refuses
+        #[arg(long)]
+        allow_version_change: bool,
+        /// Write a node dropped, moved, readdressed or given another role without having gone
+        /// through `remove = true` and kubespray's remove-node.yml, which gen otherwise refuses
+        #[arg(long)]
+        allow_unremoved: bool,
+    },
     /// Exit 0 if the output folder is exactly what the site file gives, else 1 naming each
     /// difference
     Check,
-    /// Show how the output folder differs from a fresh build, as unified diffs; writes nothing
-    Diff,
+    /// Show how the output folder differs from a fresh build, as unified diffs with git's
+    /// `a/` (on disk) and `b/` (fresh build) labels; writes nothing. On a terminal: in colour,
+    /// through $PAGER (default `less -FRX`)
+    Diff {
+        /// Print to the terminal directly, not through $PAGER
+        #[arg(long)]
+        no_pager: bool,
+    },
     /// Send a host's tree to it over ssh and run its entrypoint; refuses when `gen check`
     /// would fail. The ssh_config named by GEN_SSH_CONFIG, if set, replaces ~/.ssh/config
     #[command(group = clap::ArgGroup::new("which").required(true))]
@@ -71,6 +89,10 @@ enum Command {
         /// entrypoint would run; change nothing
         #[arg(long)]
         dry_run: bool,
+        /// Apply even though files under the output folder differ from the commit at HEAD
+        /// (changed, deleted, new or ignored): send a tree nobody committed
+        #[arg(long)]
+        allow_dirty: bool,
         /// Generations kept on the server (the current and previous ones always are)
         #[arg(long, value_name = "N", default_value_t = crate::apply::DEFAULT_KEEP,
               value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
@@ -87,6 +109,14 @@ enum Command {
         /// The host, as named in the site file
         host: String,
     },
+    /// Print the JSON Schema of the site file, for editors (taplo, Even Better TOML)
+    Schema,
+    /// Start a lab: write a commented site file (and its schema) from flags, asking on a
+    /// terminal for the rest
+    Init(crate::init::Arguments),
+    /// Start a lab from a kubespray inventory (inventory.ini or hosts.yaml): write a site file
+    /// with its nodes, roles and addresses, marking what it does not say
+    Import(crate::import::Arguments),
 }
 
 pub fn main() -> ExitCode {
@@ -115,6 +145,16 @@ pub fn main() -> ExitCode {
 }
 
 fn run(arguments: Arguments) -> Result<u8> {
+    // Commands that need no site file.
+    match arguments.command {
+        Command::Schema => {
+            print(&crate::schema::json());
+            return Ok(exit::OK);
+        }
+        Command::Init(init) => return crate::init::run(init, &arguments.site),
+        Command::Import(import) => return crate::import::run(import, &arguments.site),
+        _ => {}
+    }
     let paths = Paths::resolve(arguments.site, arguments.out);
     let site_bytes = read_site(&paths.site)?;
     let site_text = crate::source::decode(site_bytes, &paths.site.display().to_string())?;
@@ -123,12 +163,18 @@ fn run(arguments: Arguments) -> Result<u8> {
     let context =
         apply::Context { site: &built.site, tree: &built.tree, out: &paths.out, commit: None };
     match arguments.command {
-        Command::Build => build(&paths, &built),
+        Command::Build { allow_version_change, allow_unremoved } => {
+            let allow =
+                change::Allow { version_change: allow_version_change, unremoved: allow_unremoved };
+            build(&paths, &built, allow)
+        }
         Command::Check => check(&paths, &built),
-        Command::Diff => diff(&paths, &built),
+        Command::Diff { no_pager } => diff(&paths, &built, no_pager),
         // An apply sends what `out/` holds, and status reads it: no build may change it meanwhile.
-        Command::Apply { host, all: _, jobs, dry_run, keep } => {
+        Command::Apply { host, all: _, jobs, dry_run, allow_dirty, keep } => {
             let _lock = lock::shared(&paths.out)?;
+            let commit = reviewed_commit(&paths.out, allow_dirty)?;
+            let context = apply::Context { commit, ..context };
             let options = apply::Options { dry_run, keep, jobs };
             apply::apply(&context, host.as_deref(), &options)
         }
@@ -137,6 +183,7 @@ fn run(arguments: Arguments) -> Result<u8> {
             apply::status(&context, host.as_deref())
         }
         Command::Rollback { host } => apply::rollback(&context, &host),
+        Command::Schema | Command::Init(_) | Command::Import(_) => unreachable!("matched above"),
     }
 }
 
@@ -242,11 +289,61 @@ fn resolve_lexically_below_existing(path: &Path) -> Result<PathBuf> {
     Ok(absolute)
 }
 
-fn build(paths: &Paths, built: &Built) -> Result<u8> {
+/// Judges the change against the record `out/` holds, then writes: a change kubespray cannot
+/// make leaves `out/` as it was.
+fn build(paths: &Paths, built: &Built, allow: change::Allow) -> Result<u8> {
     let _lock = lock::exclusive(&paths.out)?;
+    let new = Record::of_tree(&built.tree);
+    let old = read_record(&paths.out)?;
+    let judgement = change::judge(old.as_ref(), &new, allow)
+        .map_err(|refusals| Error::UnsafeChange { refusals })?;
     let report = write::write_tree(&paths.out, &built.tree, &built.manifest)?;
-    print(&summary(&report, &built.tree, &paths.out_label()));
+    for refusal in judgement.allowed {
+        warn(&Warning::Allowed(refusal));
+    }
+    if let Some(majority) = change::etcd_majority(&new) {
+        warn(&Warning::EtcdMajority(majority));
+    }
+    print(&summary(&report, &built.tree, &paths.out_label(), &judgement.steps));
     Ok(exit::OK)
+}
+
+/// The commit `gen apply` sends, after making sure `out/` is exactly it (`review.rs`); a tree
+/// that differs from HEAD is refused unless `allow_dirty`.
+fn reviewed_commit(out: &Path, allow_dirty: bool) -> Result<Option<String>> {
+    if !out.is_dir() {
+        // `gen apply` refuses a missing out/ itself, with the fix (`gen build`).
+        return Ok(None);
+    }
+    match review::review(out) {
+        Ok(Review::Committed { commit }) => Ok(Some(commit)),
+        Ok(Review::NotGit { why }) => {
+            warn(&Warning::NotGit { out: out.to_path_buf(), why });
+            Ok(None)
+        }
+        Ok(Review::Differs { changes, .. }) if allow_dirty => {
+            warn(&Warning::Dirty { out: out.to_path_buf(), changes: changes.len() });
+            Ok(None)
+        }
+        Ok(Review::Differs { commit, changes }) => {
+            Err(Error::Unreviewed { out: out.to_path_buf(), commit, changes })
+        }
+        Err(_) if allow_dirty => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The record of what `out/` deploys now; `None` when there is none (nothing built yet, or a
+/// tree from a gen that wrote no record).
+fn read_record(out: &Path) -> Result<Option<Record>> {
+    let path = out.join(layout::RECORD);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            Record::parse(&text).map(Some).map_err(|reason| Error::BadRecord { path, reason })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(&path, "read", e)),
+    }
 }
 
 fn check(paths: &Paths, built: &Built) -> Result<u8> {
@@ -281,14 +378,46 @@ fn check(paths: &Paths, built: &Built) -> Result<u8> {
     Ok(exit::DIFFERS)
 }
 
-fn diff(paths: &Paths, built: &Built) -> Result<u8> {
+fn diff(paths: &Paths, built: &Built, no_pager: bool) -> Result<u8> {
     let disk = {
         let _lock = lock::shared(&paths.out)?;
         Disk::read(&paths.out)?
     };
     let changes = diff::compare_trees(&built.tree, &disk);
-    print(&diff::unified(&changes, &built.tree, &disk, &paths.out_label(), "<fresh build>"));
-    Ok(if changes.is_empty() { exit::OK } else { exit::DIFFERS })
+    if changes.is_empty() {
+        print(&format!(
+            "no difference: `{}` is what `{}` gives\n",
+            paths.out_label(),
+            paths.site.display()
+        ));
+        return Ok(exit::OK);
+    }
+    let out = paths.out_label();
+    let text =
+        diff::unified(&changes, &built.tree, &disk, &format!("a/{out}"), &format!("b/{out}"));
+    let stdout = std::io::stdout();
+    let text = if colour::on(&stdout) { colour::paint_diff(&text) } else { text };
+    if no_pager || !stdout.is_terminal() || !page(&text) {
+        print(&text);
+    }
+    Ok(exit::DIFFERS)
+}
+
+/// Shows `text` through `$PAGER` (default `less -FRX`: quits when it fits one screen, keeps
+/// colour), as git does; `false` when no pager could be started, so the caller prints it.
+fn page(text: &str) -> bool {
+    let pager = std::env::var("PAGER").ok().filter(|p| !p.trim().is_empty());
+    let pager = pager.unwrap_or_else(|| "less -FRX".to_string());
+    let child = std::process::Command::new("sh")
+        .args(["-c", &format!("exec {pager}")])
+        .stdin(std::process::Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else { return false };
+    if let Some(mut stdin) = child.stdin.take() {
+        // The user may quit the pager before reading everything: not an error.
+        let _ = stdin.write_all(text.as_bytes());
+    }
+    child.wait().is_ok()
 }
 
 /// Output goes out whole; a closed stdout (`gen diff | head`) is not an error worth reporting.
@@ -314,8 +443,9 @@ impl<'a> Group<'a> {
     }
 }
 
-/// What `gen build` did, by whom it concerns, with the next step for each.
-fn summary(report: &Report, tree: &Tree, out: &str) -> String {
+/// What `gen build` did, by whom it concerns, with the next step for each: `steps` are the
+/// kubespray commands the change needs.
+fn summary(report: &Report, tree: &Tree, out: &str, steps: &[change::Step]) -> String {
     let mut groups: BTreeMap<Group, Vec<(&str, &str)>> = BTreeMap::new();
     let changes =
         [("added", &report.added), ("changed", &report.changed), ("removed", &report.removed)];
@@ -349,13 +479,18 @@ fn summary(report: &Report, tree: &Tree, out: &str) -> String {
                 writeln!(text, "host {host}: {counts}; it is no longer in the site file")
             }
             Group::Host(host) => writeln!(text, "host {host}: {counts}; run `gen apply {host}`"),
-            Group::Kubespray => {
-                writeln!(text, "kubespray: {counts}; rerun `{out}/kubespray/deploy.sh`")
-            }
+            Group::Kubespray => writeln!(text, "kubespray: {counts}"),
             Group::Other => writeln!(text, "other: {counts}"),
         };
         for (verb, path) in files {
             let _ = writeln!(text, "  {verb:<8} {out}/{path}");
+        }
+        if group == Group::Kubespray {
+            // A change the record does not show (group_vars) still needs kubespray to run.
+            let rerun = [change::Step::Rerun];
+            let steps = if steps.is_empty() { &rerun[..] } else { steps };
+            let _ = writeln!(text, "then, from this machine, in order:");
+            text += &change::commands(steps, out);
         }
     }
     if !report.unknown.is_empty() {
@@ -388,7 +523,7 @@ fn summary(report: &Report, tree: &Tree, out: &str) -> String {
         let _ = writeln!(text, "deleted {n} temporary {files} left by an interrupted build");
     }
     if !report.is_up_to_date() {
-        text += "review `git diff` and commit before you apply\n";
+        text += "review `git diff out/`, then `git add out/` and commit before you apply\n";
     }
     text
 }
@@ -415,17 +550,24 @@ mod tests {
             temporaries: vec![],
         };
         assert_eq!(
-            summary(&report, &tree, "out"),
+            summary(
+                &report,
+                &tree,
+                "out",
+                &[change::Step::Upgrade { from: "a".into(), to: "b".into() }]
+            ),
             "host a: 1 added, 1 removed; run `gen apply a`\n\
             \x20 added    out/hosts/a/apply.sh\n\
             \x20 removed  out/hosts/a/workers/Vagrantfile\n\
              host b: 1 removed; it is no longer in the site file\n\
             \x20 removed  out/hosts/b/apply.sh\n\
-             kubespray: 1 changed; rerun `out/kubespray/deploy.sh`\n\
+             kubespray: 1 changed\n\
             \x20 changed  out/kubespray/inventory/hosts.yaml\n\
+             then, from this machine, in order:\n\
+            \x20 1. out/kubespray/deploy.sh upgrade-cluster.yml\n\
              unknown: 1 file that gen did not make, kept\n\
             \x20 unknown  out/notes.txt\n\
-             review `git diff` and commit before you apply\n"
+             review `git diff out/`, then `git add out/` and commit before you apply\n"
         );
     }
 
@@ -433,7 +575,7 @@ mod tests {
     fn summary_says_up_to_date_and_still_lists_unknown_files() {
         let report = Report { unknown: strings(&["a~", "b~"]), ..Report::default() };
         assert_eq!(
-            summary(&report, &Tree::new(), "lab/out"),
+            summary(&report, &Tree::new(), "lab/out", &[]),
             "`lab/out` is up to date\n\
              unknown: 2 files that gen did not make, kept\n\
             \x20 unknown  lab/out/a~\n\
@@ -445,9 +587,9 @@ mod tests {
     fn summary_explains_a_manifest_only_change() {
         let report = Report { changed: strings(&["manifest.toml"]), ..Report::default() };
         assert_eq!(
-            summary(&report, &Tree::new(), "out"),
+            summary(&report, &Tree::new(), "out", &[]),
             "updated `out/manifest.toml`: the site file changed, the files it gives did not\n\
-             review `git diff` and commit before you apply\n"
+             review `git diff out/`, then `git add out/` and commit before you apply\n"
         );
     }
 

@@ -61,6 +61,28 @@ pub fn paint(text: &str) -> String {
     out
 }
 
+/// A unified diff with its headers, hunks, removed and added lines styled as git styles them.
+pub fn paint_diff(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for line in text.split_inclusive('\n') {
+        let style = if line.starts_with("---") || line.starts_with("+++") {
+            HEADER
+        } else if line.starts_with("@@") {
+            HUNK
+        } else if line.starts_with('-') {
+            REMOVED
+        } else if line.starts_with('+') {
+            ADDED
+        } else {
+            out += line;
+            continue;
+        };
+        let body = line.trim_end_matches('\n');
+        out += &format!("{style}{body}{style:#}{}", &line[body.len()..]);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -74,6 +74,81 @@ pub enum Error {
     Legacy { host: String, root: String, groups: Vec<String>, nodes: Vec<String> },
     /// `gen rollback` on a server with no other generation to go back to.
     NoPrevious { host: String },
+    /// The new build is a change kubespray cannot make from what `out/` deploys now.
+    UnsafeChange { refusals: Vec<crate::change::Refusal> },
+    /// `gen apply` was asked to send an `out/` that differs from the commit at HEAD.
+    Unreviewed { out: PathBuf, commit: Option<String>, changes: Vec<crate::review::Change> },
+    /// git failed on `out/` in a way that is not "no repository here".
+    Git { out: PathBuf, command: String, detail: String },
+    /// `out/kubespray/cluster.toml` exists but cannot be read as a record gen wrote.
+    BadRecord { path: PathBuf, reason: String },
+    /// `gen init` or `gen import` would replace a file; they do only with `--force`.
+    WouldOverwrite { path: PathBuf },
+    /// An argument of `gen init` that cannot go into a site file.
+    InitArgument { argument: &'static str, value: String, expected: &'static str },
+    /// `gen init`'s values make a site that `gen build` refuses for more than missing keys.
+    InitValues { diagnostics: Vec<Diagnostic> },
+    /// An inventory `gen import` cannot read.
+    Inventory { path: PathBuf, line: usize, reason: String },
+}
+
+/// Something worth knowing that does not stop the command; printed on stderr by `warn`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    /// One server holds a majority of the etcd members.
+    EtcdMajority(crate::change::EtcdMajority),
+    /// A refusal the user overrode with its flag.
+    Allowed(crate::change::Refusal),
+    /// `gen apply` cannot ask git whether `out/` was committed.
+    NotGit { out: PathBuf, why: &'static str },
+    /// `gen apply --allow-dirty` sends a tree that differs from HEAD.
+    Dirty { out: PathBuf, changes: usize },
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::EtcdMajority(m) => {
+                write!(
+                    f,
+                    "`{}` holds {} of the {} etcd members (control planes); if that server is \
+                     down, etcd loses quorum and the cluster's API stops until it is back",
+                    m.host, m.held, m.total
+                )?;
+                if m.servers >= 3 {
+                    write!(f, "\n  fix: move a control plane from `{}` to another server", m.host)
+                } else {
+                    write!(
+                        f,
+                        "\n  fix: on two servers one always holds a majority; a third server \
+                         with one control plane keeps quorum when any one is down"
+                    )
+                }
+            }
+            Warning::NotGit { out, why } => write!(
+                f,
+                "`{}` is not checked against a commit: {why}; gen applies it as it is on disk",
+                out.display()
+            ),
+            Warning::Dirty { out, changes } => write!(
+                f,
+                "`{}` differs from the commit at HEAD in {changes} file{}; sent unreviewed, as \
+                 `--allow-dirty` asks",
+                out.display(),
+                if *changes == 1 { "" } else { "s" }
+            ),
+            Warning::Allowed(r) => write!(
+                f,
+                "{r}\n  allowed by `{}`: gen writes the change as asked",
+                r.flag().unwrap_or_default()
+            ),
+        }
+    }
+}
+
+/// The one place a warning is written: on stderr, with its prefix.
+pub fn warn(warning: &Warning) {
+    eprintln!("warning: {warning}");
 }
 
 /// Why the site file cannot be read as one.
@@ -95,6 +170,8 @@ impl Error {
         match self {
             Error::Apply { .. }
             | Error::StaleOut { .. }
+            | Error::Unreviewed { .. }
+            | Error::Git { .. }
             | Error::HostKey { .. }
             | Error::Unreachable { .. }
             | Error::Login { .. }
@@ -317,6 +394,70 @@ impl fmt::Display for Error {
                  then `gen apply {host}` creates them anew (README, \"Changing a running lab\")",
                 nodes.join(", "),
                 groups.join(", ")
+            ),
+            Error::UnsafeChange { refusals } => {
+                for r in refusals {
+                    writeln!(f, "error: {r}\n  fix: {}", r.fix())?;
+                }
+                write!(f, "nothing was written")
+            }
+            Error::Unreviewed { out, commit, changes } => {
+                let n = changes.len();
+                let head = match commit {
+                    Some(c) => format!("the commit at HEAD ({})", &c[..c.len().min(12)]),
+                    None => "any commit: the repository has none yet".to_string(),
+                };
+                writeln!(
+                    f,
+                    "error: `{}` differs from {head} in {n} file{}; gen applies only a tree that \
+                     was committed, so that a server runs what was reviewed",
+                    out.display(),
+                    if n == 1 { "" } else { "s" }
+                )?;
+                for c in changes {
+                    writeln!(f, "  {:<8} {}", c.kind.word(), c.path)?;
+                }
+                write!(
+                    f,
+                    "  fix: review `git diff out/` and `git status out/`, then `git add out/` and \
+                     `git commit`; or pass `--allow-dirty` to send it unreviewed"
+                )
+            }
+            Error::Git { out, command, detail } => write!(
+                f,
+                "error: `git {command}` failed in `{}`: {detail}\n  fix: make `git status` work \
+                 there, or pass `--allow-dirty` to apply without asking git",
+                out.display()
+            ),
+            Error::BadRecord { path, reason } => write!(
+                f,
+                "error: `{}` is not a record gen wrote ({reason}); gen reads it to judge what \
+                 the new build changes for kubespray\n  fix: restore it from git (`git checkout \
+                 -- {}`), or delete it if this tree was never deployed",
+                path.display(),
+                path.display()
+            ),
+            Error::WouldOverwrite { path } => write!(
+                f,
+                "error: `{}` exists; gen never replaces a file it did not make\n  fix: move it \
+                 away, or pass `--force` to replace it",
+                path.display()
+            ),
+            Error::InitArgument { argument, value, expected } => write!(
+                f,
+                "error: `{argument} {value}`: expected {expected}\n  fix: see `gen init --help`"
+            ),
+            Error::InitValues { diagnostics } => {
+                for d in diagnostics {
+                    writeln!(f, "error: site.toml:{d}")?;
+                }
+                write!(f, "these come from the values given to `gen init`; nothing was written")
+            }
+            Error::Inventory { path, line, reason } => write!(
+                f,
+                "error: {}:{line}: {reason}\n  fix: `gen import` reads kubespray inventories \
+                 (`inventory.ini` or `hosts.yaml`); correct the line or import another file",
+                path.display()
             ),
             Error::NoPrevious { host } => write!(
                 f,

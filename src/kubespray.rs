@@ -59,6 +59,8 @@ pub struct MemoryMinimums {
 // kubernetes-sigs/kubespray; PyPI queried with pip 23.2 in 2026):
 // - `requirements`: `<tag>:requirements.txt`, copied byte for byte (all end in one `\n`). v2.25.1
 //   has the same pins as v2.25.0 but moves `jsonschema` from last line to after `jmespath`.
+// - `lock`: `maint/lock-kubespray <tag>` (uv's universal resolution of the rendered
+//   requirements.txt, wheels only, checked per Python and platform); see that script.
 // - `ansible_core_window`: `minimal_ansible_version` / `maximal_ansible_version` in
 //   `<tag>:playbooks/ansible_version.yml` (asserted against `ansible_version.string`).
 // - `ansible_core`: the `ansible` package's own pin from its wheel METADATA (9.5.1 `~=2.16.6`,

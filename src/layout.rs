@@ -114,6 +114,8 @@ pub fn server_units_dir(root: &str) -> String {
 
 /// The inventory kubespray reads.
 pub const INVENTORY: &str = "kubespray/inventory/hosts.yaml";
+/// The record of what the tree deploys, read back by the next build (`record.rs`).
+pub const RECORD: &str = "kubespray/cluster.toml";
 /// The inventory's group_vars folder.
 pub const GROUP_VARS: &str = "kubespray/inventory/group_vars";
 /// The release's `requirements.txt`, byte for byte.

@@ -5,10 +5,14 @@
 //! The binary in `main.rs` only calls [`cli::main`]. The library API carries no semver promise.
 
 pub mod apply;
+pub mod change;
 pub mod cli;
 pub mod colour;
 pub mod diff;
+pub mod draft;
 pub mod error;
+pub mod import;
+pub mod init;
 pub mod kubespray;
 pub mod layout;
 pub mod lock;
@@ -16,7 +20,10 @@ pub mod manifest;
 pub mod parse;
 pub mod problem;
 pub mod quote;
+pub mod record;
 pub mod render;
+pub mod review;
+pub mod schema;
 pub mod site;
 pub mod snippet;
 pub mod source;

@@ -11,6 +11,7 @@ use askama::Template;
 
 use crate::kubespray::Release;
 use crate::layout;
+use crate::record::Record;
 use crate::site::{AuthorizedKey, Host, Label, Node, Site};
 use crate::tree::{Tree, sha256_hex};
 
@@ -421,9 +422,15 @@ fn python_candidates((lo, hi): (u32, u32)) -> String {
     names.join(" ")
 }
 
-/// Kubespray's etcd group: with stacked etcd (kubespray's default) it is the control planes.
-fn etcd_members(site: &Site) -> Vec<&Label> {
-    site.control_planes().map(|n| &n.name).collect()
+/// Kubespray's etcd group: with stacked etcd (kubespray's default) it is the control planes, in
+/// name order except that those leaving (`remove = true`) come last. kubespray cannot remove the
+/// first control plane, and its docs (`docs/operations/nodes.md`, "Adding/Removal of first
+/// `kube_control_plane`") have it pushed to another place first; a node that leaves is never the
+/// one the others depend on.
+pub fn etcd_members(site: &Site) -> Vec<&Label> {
+    let staying = site.control_planes().filter(|n| !n.remove);
+    let leaving = site.control_planes().filter(|n| n.remove);
+    staying.chain(leaving).map(|n| &n.name).collect()
 }
 
 /// Nodes that run workloads. A lab with no worker schedules on its control planes; otherwise
@@ -457,6 +464,8 @@ fn render_kubespray(site: &Site, tree: &mut Tree) {
         static_k8s_cluster_group: release.static_k8s_cluster_group(),
     };
     tree.insert_text(layout::INVENTORY, &text(&inventory));
+    let order: Vec<&str> = etcd.iter().map(|n| n.as_str()).collect();
+    tree.insert_text(layout::RECORD, &Record::of(site, &order).to_toml());
 
     let all = AllVars {
         guest_user: GUEST_USER,
@@ -493,7 +502,8 @@ fn render_kubespray(site: &Site, tree: &mut Tree) {
         python_max: format!("3.{hi}"),
     };
     tree.insert_text(layout::REQUIREMENTS, &text(&requirements));
-    let lock = text(&Lock { release, lock: release.lock.trim_end_matches('\n') });
+    // As the tree writes it (one final newline), so `shasum -a 256 requirements.lock` shows it.
+    let lock = format!("{}\n", text(&Lock { release, lock: release.lock.trim_end_matches('\n') }));
     // The venv is named by what is installed in it, so a changed lock never reuses a stale one.
     let lock_hash = sha256_hex(lock.as_bytes())[..12].to_string();
     tree.insert_text(layout::REQUIREMENTS_LOCK, &lock);

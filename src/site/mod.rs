@@ -22,6 +22,8 @@ use crate::kubespray::Release;
 use crate::parse::{self, Report};
 use crate::problem::Problem;
 
+/// For the schema and `gen init`, which describe and write the same keys.
+pub(crate) use read::{CPUS, DEFAULT_CPUS, DEFAULT_MEMORY_MB, MEMORY_MB};
 pub use text::{
     Address, AuthorizedKey, BoxName, BoxVersion, HostKey, InterfaceName, Label, RemoteRoot,
     UserName,
@@ -113,6 +115,10 @@ pub struct Node {
     pub ip: Ipv4Addr,
     pub cpus: u32,
     pub memory_mb: u32,
+    /// Leaving the cluster: it stays in the inventory (last among the control planes) and keeps
+    /// its VM, so that kubespray's `remove-node.yml` can still reach it; a later build that drops
+    /// the node destroys the VM (README, "Changing a running lab").
+    pub remove: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

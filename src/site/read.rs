@@ -18,12 +18,12 @@ use crate::parse::{Report, Sp, Table};
 use crate::problem::Problem;
 
 /// Defaults of `[vagrant]` for every node (DESIGN.md).
-const DEFAULT_CPUS: u32 = 2;
-const DEFAULT_MEMORY_MB: u32 = 4096;
+pub(crate) const DEFAULT_CPUS: u32 = 2;
+pub(crate) const DEFAULT_MEMORY_MB: u32 = 4096;
 const DEFAULT_SSH_PORT: u16 = 22;
 /// Bounds of a node's allotment: at least one CPU and what a guest kernel boots in.
-const CPUS: (u32, u32) = (1, 256);
-const MEMORY_MB: (u32, u32) = (512, 1 << 20);
+pub(crate) const CPUS: (u32, u32) = (1, 256);
+pub(crate) const MEMORY_MB: (u32, u32) = (512, 1 << 20);
 
 /// Reads every section, then checks the rules that span sections. `None` when something could
 /// not be read (it has been reported).
@@ -411,6 +411,7 @@ fn read_node(
     let ip = t.req_str(report, "ip", "the node's static address on the LAN");
     let cpus = t.has("cpus").then(|| t.int(report, "cpus", CPUS.0, CPUS.1));
     let memory = t.has("memory_mb").then(|| t.int(report, "memory_mb", MEMORY_MB.0, MEMORY_MB.1));
+    let remove = t.bool(report, "remove").is_some_and(|r| r.value);
     let table_loc = t.loc();
     t.finish(report);
 
@@ -431,7 +432,8 @@ fn read_node(
             ip: ip.clone()?.value,
             cpus: cpus?,
             memory_mb: memory_mb?,
+            remove,
         })
     })();
-    NodeAt { shown, host, role, ip, memory_mb, memory_loc, node }
+    NodeAt { shown, host, role, ip, memory_mb, memory_loc, remove, node }
 }

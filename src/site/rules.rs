@@ -45,6 +45,8 @@ pub(super) struct NodeAt {
     /// `None` when the node's value, or the default it inherits, is wrong.
     pub(super) memory_mb: Option<u32>,
     pub(super) memory_loc: Loc,
+    /// `remove = true`: on its way out, not counted as an etcd member.
+    pub(super) remove: bool,
     pub(super) node: Option<Node>,
 }
 
@@ -156,11 +158,17 @@ pub(super) fn check_addresses(
 /// Stacked etcd runs on the control planes: there must be some, and an odd number. The count
 /// needs every node's role: when one could not be read, nothing is said.
 pub(super) fn check_etcd(nodes: &[NodeAt], nodes_loc: &Loc, report: &mut Report) {
+    // Members being removed (`remove = true`) are not counted: replacing one adds its successor
+    // first, and the etcd cluster is odd again once kubespray has removed it.
     let Some(roles) = nodes.iter().map(|n| n.role.as_ref()).collect::<Option<Vec<_>>>() else {
         return;
     };
-    let control_planes: Vec<&Sp<Role>> =
-        roles.into_iter().filter(|r| r.value == Role::ControlPlane).collect();
+    let control_planes: Vec<&Sp<Role>> = roles
+        .into_iter()
+        .zip(nodes)
+        .filter(|(r, n)| r.value == Role::ControlPlane && !n.remove)
+        .map(|(r, _)| r)
+        .collect();
     match control_planes.as_slice() {
         [] if !nodes.is_empty() => report.add(nodes_loc, Problem::NoControlPlane),
         [.., last] if control_planes.len() % 2 == 0 => {

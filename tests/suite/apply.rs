@@ -448,7 +448,10 @@ fn first_apply_puts_the_tree_in_a_generation_and_creates_every_vm() {
         .ok()
         .says(&format!("h1: applied {} (first apply); sent", &hash[..12]))
         .says("h1: create    cp-1 (new on this server)")
-        .says("h1: create    w-1 (new on this server)");
+        .says("h1: create    w-1 (new on this server)")
+        .says("kubespray now needs, from this machine, in order:")
+        .says("1. after every `gen apply`: ")
+        .says("/kubespray/deploy.sh cluster.yml\n");
 
     assert_eq!(server.link("current"), Some(hash.clone()));
     assert_eq!(server.link("applied"), Some(hash.clone()));
@@ -515,7 +518,8 @@ fn a_changed_vm_sends_its_files_and_reloads_only_that_vm() {
         .ok()
         .says(&format!("applied {} (was {}); sent 2 of {files} files", &new[..12], &old[..12]))
         .says(&format!("h1: reload    w-1 (cpus {CPUS} -> {})", CPUS + 1))
-        .never_says("cp-1 (");
+        .never_says("cp-1 (")
+        .never_says("kubespray now needs");
     assert_eq!(server.link("current"), Some(new.clone()));
     assert_eq!(server.link("previous"), Some(old.clone()));
     assert_eq!(server.running()["lab-w-1"], CPUS as u64 + 1, "the new cpus took effect");
@@ -704,7 +708,8 @@ fn apply_all_refuses_to_create_vms_while_a_server_cannot_be_asked() {
     assert!(lab.server(1).generations().is_empty() && lab.server(2).generations().is_empty());
 
     lab.write_site_for(&lab.specs(), CPUS);
-    lab.run(&["build"]).ok();
+    // h3's nodes were never deployed: dropping them needs no remove-node.yml.
+    lab.run(&["build", "--allow-unremoved"]).ok();
     lab.run(&["apply", "--all", "--dry-run"])
         .ok()
         .says("h1: would apply")
@@ -860,9 +865,12 @@ fn a_renamed_vm_is_destroyed_before_its_address_comes_up_again() {
     lab.run(&["apply", "h1"]).ok();
     let boots = server.boots("lab-cp-1");
     fs::write(lab.dir.path().join("site.toml"), renamed_workers(&lab.specs(), "")).unwrap();
-    lab.run(&["build"]).ok();
+    // The servers' side of a rename; kubespray's side (remove = true first) is tests/suite/change.rs.
+    lab.run(&["build", "--allow-unremoved"]).ok();
     let run = lab.run(&["apply", "h1"]);
     run.ok();
+    // v-1 is a new, empty VM: kubespray sets it up as a new worker.
+    run.says("kubespray now needs").says("/kubespray/deploy.sh scale.yml --limit v-1\n");
     let destroy = run.stdout.find("h1: destroy   w-1 (no longer on this server)").unwrap();
     let create = run.stdout.find("h1: create    v-1 (new on this server)").unwrap();
     assert!(destroy < create, "{}", run.stdout);
@@ -881,7 +889,8 @@ fn moving_a_vm_between_servers_destroys_it_first_and_an_emptied_server_retires_i
     let moved = site(&lab.specs(), CPUS)
         .replace("[nodes.w-2]\nhost = \"h2\"", "[nodes.w-2]\nhost = \"h1\"");
     fs::write(lab.dir.path().join("site.toml"), &moved).unwrap();
-    lab.run(&["build"]).ok();
+    // The servers' side of a move; kubespray's side (remove = true first) is tests/suite/change.rs.
+    lab.run(&["build", "--allow-unremoved"]).ok();
 
     // One server at a time: h1 alone must not bring w-2 up while h2 still runs it.
     lab.run(&["apply", "h1"])
@@ -986,7 +995,7 @@ fn sudo_is_checked_before_anything_is_sent_and_the_named_line_is_all_it_takes() 
     lab.run(&["apply", "h1"]).ok().says("reload    w-1");
     // A renamed worker: destroyed (its unit disabled), the new one created.
     fs::write(lab.dir.path().join("site.toml"), renamed_workers(&lab.specs(), "")).unwrap();
-    lab.run(&["build"]).ok();
+    lab.run(&["build", "--allow-unremoved"]).ok();
     lab.run(&["apply", "h1"]).ok().says("destroy   w-1").says("create    v-1");
     assert_eq!(server.running().keys().collect::<Vec<_>>(), ["lab-cp-1", "lab-v-1"]);
     let root_calls: Vec<String> =

@@ -193,14 +193,14 @@ fn check_names_each_difference() {
 #[test]
 fn diff_shows_the_change_and_writes_nothing() {
     let lab = Lab::built();
-    lab.run(&["diff"]).ok();
+    lab.run(&["diff"]).ok().stdout_has("no difference: `out` is what `site.toml` gives\n");
     let file = lab.some_file();
     fs::write(lab.out().join(&file), "a hand edit\n").unwrap();
     age(&lab.out());
     let before = snapshot(&lab.out());
     lab.run(&["diff"])
         .code(1)
-        .stdout_has(&format!("--- out/{file}\n+++ <fresh build>/{file}\n"))
+        .stdout_has(&format!("--- a/out/{file}\n+++ b/out/{file}\n"))
         .stdout_has("\n-a hand edit\n");
     assert_eq!(snapshot(&lab.out()), before);
 }

@@ -1654,7 +1654,7 @@ fn a_symlink_anywhere_in_out_is_neither_followed_nor_replaced() {
     fs::rename(out.join("hosts/vmhost1/vms"), elsewhere.join("vms")).unwrap();
     std::os::unix::fs::symlink(elsewhere.join("vms"), out.join("hosts/vmhost1/vms")).unwrap();
     let before = (snapshot(root.path()), snapshot(&elsewhere));
-    let (code, text) = gen_in(&lab, &["build"]);
+    let (code, text) = gen_in(&lab, &["build", "--allow-unremoved"]);
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("is a symlink"), "{text}");
     assert_eq!((snapshot(root.path()), snapshot(&elsewhere)), before);
@@ -1666,7 +1666,7 @@ fn a_symlink_anywhere_in_out_is_neither_followed_nor_replaced() {
     fs::remove_file(&pruned).unwrap();
     std::os::unix::fs::symlink(root.path().join("precious"), &pruned).unwrap();
     let before = snapshot(root.path());
-    let (code, text) = gen_in(&lab, &["build"]);
+    let (code, text) = gen_in(&lab, &["build", "--allow-unremoved"]);
     assert_eq!(code, 2, "{text}");
     assert_eq!(snapshot(root.path()), before);
     assert_eq!(fs::read_to_string(root.path().join("precious")).unwrap(), "keep\n");
@@ -1684,7 +1684,7 @@ fn hard_links_are_replaced_and_unlinked_never_written_through() {
     fs::hard_link(&pruned, &outside_pruned).unwrap();
     let was = (fs::read(&outside_changed).unwrap(), fs::read(&outside_pruned).unwrap());
     fs::write(lab.join("site.toml"), example_without_vmhost2()).unwrap();
-    let (code, text) = gen_in(&lab, &["build"]);
+    let (code, text) = gen_in(&lab, &["build", "--allow-unremoved"]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("changed  out/hosts/vmhost1/machines.toml"), "{text}");
     assert!(text.contains("removed  out/hosts/vmhost2/apply.sh"), "{text}");
@@ -1708,7 +1708,7 @@ fn what_gen_did_not_make_is_kept_even_where_it_prunes() {
     assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     fs::write(lab.join("site.toml"), example_without_vmhost2()).unwrap();
 
-    let (code, text) = gen_in(&lab, &["build"]);
+    let (code, text) = gen_in(&lab, &["build", "--allow-unremoved"]);
     assert_eq!(code, 0, "{text}");
     for kept in
         ["notes.txt", "vms/extra.yaml", ".gen-abc123.tmp", ".gen-def456.tmp", ".gen-abc1234.tmp"]

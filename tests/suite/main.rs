@@ -3,6 +3,7 @@
 
 mod all_errors;
 mod apply;
+mod change;
 mod cli;
 mod concurrent;
 mod crash;
@@ -10,7 +11,13 @@ mod golden;
 mod guest;
 mod hostile;
 mod hosts;
+mod import;
+mod init;
 mod io_failure;
+mod laptop;
 mod model;
 mod output;
+mod review;
+mod schema;
 mod validators;
+mod walkthrough;

@@ -182,3 +182,35 @@ fn the_readmes_github_actions_job_runs_gen_check() {
     assert_eq!(runs.last(), Some(&"gen check"), "{runs:?}");
     assert!(runs.iter().any(|r| r.starts_with("cargo install --locked")), "{runs:?}");
 }
+
+#[test]
+fn on_a_terminal_diff_is_in_colour_through_the_pager_unless_no_pager() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = dir.path();
+    fs::copy(case_site("one-server"), lab.join("site.toml")).unwrap();
+    let site = lab.join("site.toml");
+    let site = site.to_str().unwrap();
+    assert!(Command::new(gen_binary()).args(["--site", site, "build"]).status().unwrap().success());
+    let apply = lab.join("out/hosts").read_dir().unwrap().next().unwrap().unwrap().path();
+    let apply = apply.join("apply.sh");
+    let original = fs::read_to_string(&apply).unwrap();
+    fs::write(&apply, format!("{original}# a hand edit\n")).unwrap();
+    // A pager that marks what it was given, so the test sees that it ran.
+    let pager = lab.join("pager");
+    fs::write(&pager, "#!/bin/sh\necho '[paged]'; cat\n").unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    fs::set_permissions(&pager, fs::Permissions::from_mode(0o755)).unwrap();
+    let env = [("PAGER", pager.to_str().unwrap())];
+
+    let Some(paged) = on_a_terminal(&["--site", site, "diff"], &env) else { return };
+    assert!(paged.starts_with("[paged]\n"), "{paged:?}");
+    assert!(paged.contains("\u{1b}[31m-# a hand edit\u{1b}[0m"), "{paged:?}");
+    assert!(paged.contains("\u{1b}[1m--- a/"), "{paged:?}");
+
+    let direct = on_a_terminal(&["--site", site, "diff", "--no-pager"], &env).unwrap();
+    assert!(!direct.contains("[paged]") && direct.contains("-# a hand edit"), "{direct:?}");
+    let mut piped = Command::new(gen_binary());
+    let piped = piped.args(["--site", site, "diff"]).env("PAGER", &pager).output().unwrap();
+    let piped = String::from_utf8(piped.stdout).unwrap();
+    assert!(!piped.contains("[paged]") && !piped.contains(ESC), "a pipe is plain: {piped:?}");
+}

@@ -238,7 +238,7 @@ pub(super) fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn target_dir() -> PathBuf {
+pub(super) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target"))
@@ -477,7 +477,7 @@ pub(super) fn run(cmd: &mut Command, timeout: Duration) -> Result<Ran, String> {
 
 /// Runs `f` on every item, on as many threads as the machine has cores (the tools are separate
 /// processes; the test harness itself runs only that many tests at once).
-fn par_each<T: Sync>(items: &[T], f: impl Fn(&T) + Sync) {
+pub(super) fn par_each<T: Sync>(items: &[T], f: impl Fn(&T) + Sync) {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
     std::thread::scope(|s| {
@@ -514,7 +514,7 @@ pub(super) fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn write_executable(path: &Path, text: &str) {
+pub(super) fn write_executable(path: &Path, text: &str) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(path, text).unwrap();
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
@@ -1966,10 +1966,10 @@ fn venv_root() -> PathBuf {
 /// Held while one venv is made: a directory created atomically beside it, holding the maker's
 /// pid. Other threads and other `cargo test` processes sharing this target/ wait for it; a lock
 /// whose process is gone is taken over.
-struct VenvLock(PathBuf);
+pub(super) struct VenvLock(PathBuf);
 
 impl VenvLock {
-    fn acquire(dir: &Path) -> Result<VenvLock, String> {
+    pub(super) fn acquire(dir: &Path) -> Result<VenvLock, String> {
         let lock = PathBuf::from(format!("{}.lock", dir.display()));
         let started = Instant::now();
         loop {

@@ -256,8 +256,10 @@ def run_exec(unit, which):
     User= it names (which must be the test's user). An absolute command runs from the test
     PATH by its base name: the stand-ins replace /usr/bin/vagrant."""
     service = unit_service(unit_file(unit))
-    me = subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
-    if service["user"] != me:
+    # systemd resolves User= to a uid; two names may share one (the walk-through's `lab` is uid 0).
+    uid = subprocess.run(["id", "-u", service["user"]], capture_output=True, text=True).stdout.strip()
+    if uid != str(os.getuid()):
+        me = subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
         fail("%s: User=%s is not the test's user %s" % (unit, service["user"], me))
     cwd = service["cwd"] or "/"
     if not os.path.isdir(cwd):

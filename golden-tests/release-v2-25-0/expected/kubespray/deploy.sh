@@ -68,7 +68,7 @@ want=$(git -C "$kubespray" rev-parse --verify --quiet "refs/tags/$tag^{commit}")
 [ -f "$kubespray/$playbook" ] || die "kubespray $tag has no playbook $playbook (e.g. cluster.yml, scale.yml, remove-node.yml, upgrade-cluster.yml, reset.yml)"
 
 # Named by the lock's hash and the Python: a changed lock or another Python never reuses a venv.
-venv=$cache/'venv-v2.25.0-530267ebb7b0'-py$minor
+venv=$cache/'venv-v2.25.0-1d4d3deca91a'-py$minor
 # The marker is written last, so a venv whose install was cut short is rebuilt, not reused.
 if [ ! -e "$venv/.gen-complete" ]; then
   rm -rf "$venv"
@@ -85,7 +85,7 @@ artifacts=$kube_home/'home'
 chmod 700 "$kube_home"
 
 printf 'deploy.sh: kubespray %s %s on cluster %s\n' "$tag" "$playbook" 'home'
-printf '  venv:       %s (requirements.lock %s, Python %s)\n' "$venv" '530267ebb7b0' "$minor"
+printf '  venv:       %s (requirements.lock %s, Python %s)\n' "$venv" '1d4d3deca91a' "$minor"
 printf '  kubeconfig: %s\n' "$artifacts/admin.conf"
 
 # From the checkout, so that kubespray's own ansible.cfg (roles, plugins) applies.
