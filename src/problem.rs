@@ -114,6 +114,13 @@ pub enum Problem {
         value: i64,
         min: i64,
         max: i64,
+        /// Where the bounds come from, when they are not the type's own.
+        why: Option<&'static str>,
+    },
+    /// A control-plane node with fewer CPUs than kubeadm's preflight requires.
+    TooFewCpus {
+        value: u32,
+        min: u32,
     },
     NotInNetwork {
         ip: String,
@@ -229,9 +236,17 @@ impl fmt::Display for Problem {
             CidrOverlaps { cidr, other, other_cidr } => {
                 write!(f, "`{cidr}` overlaps {other} `{other_cidr}`")
             }
-            OutOfRange { value, min, max } => {
+            OutOfRange { value, min, max, why: None } => {
                 write!(f, "{value} is out of range; it must be from {min} to {max}")
             }
+            OutOfRange { value, min, max, why: Some(why) } => {
+                write!(f, "{value} is out of range; it must be from {min} to {max}: {why}")
+            }
+            TooFewCpus { value, min } => write!(
+                f,
+                "{value} CPU is too few for a control-plane node: kubeadm's preflight check \
+                 `NumCPU` requires {min}, and kubespray does not skip it"
+            ),
             NotInNetwork { ip, cidr } => write!(f, "`{ip}` is outside `network.cidr` `{cidr}`"),
             ReservedAddress { ip, what } => write!(f, "`{ip}` is the {what}"),
             DuplicateAddress { ip, other } => write!(f, "`{ip}` is already used by `{other}`"),
@@ -352,6 +367,7 @@ impl Problem {
                 "renumber the LAN, or the guests cannot tell the two networks apart".into()
             }
             OutOfRange { .. } => return None,
+            TooFewCpus { min, .. } => format!("give it `cpus = {min}` or more"),
             NotInNetwork { .. } => "use an address inside the bridged LAN".into(),
             ReservedAddress { .. } | DuplicateAddress { .. } => {
                 "give it a free address of the LAN".into()

@@ -245,6 +245,27 @@ fn mistakes(base: &toml::Table) -> Vec<Mistake> {
             &["release"],
         ),
         m(
+            "control plane with one CPU",
+            vec![(&["nodes", "k8s-cp-3", "cpus"], i(1))],
+            "nodes.k8s-cp-3.cpus",
+            &[],
+            &[],
+        ),
+        m(
+            "node CPUs beyond VirtualBox's",
+            vec![(&["nodes", "k8s-w-6", "cpus"], i(65))],
+            "nodes.k8s-w-6.cpus",
+            &[],
+            &[],
+        ),
+        m(
+            "default CPUs beyond VirtualBox's",
+            vec![(&["vagrant", "cpus"], i(100))],
+            "vagrant.cpus",
+            &[],
+            &[],
+        ),
+        m(
             "misspelt key",
             vec![(&["nodes", "k8s-w-5", "memroy_mb"], i(8192))],
             "nodes.k8s-w-5.memroy_mb",
