@@ -188,7 +188,14 @@ pub enum Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use Problem::*;
+        use Problem::{
+            BadRange, BadSyntax, CidrHasHostBits, CidrOverlaps, CidrTooSmall, DuplicateAddress,
+            DuplicateKey, EmptyList, EvenEtcd, MemoryTooLow, Missing, NoControlPlane, NotACidr,
+            NotALabel, NotAnIpv4, NotInNetwork, NotUtf8, OutOfRange, RangeOutsideNetwork,
+            RangeOverlaps, ReservedAddress, ReservedName, Syntax, TableAsSwitch, UnknownHost,
+            UnknownKey, UnknownRelease, UnknownRole, UnsupportedChoice, UnsupportedKubeVersion,
+            WrongType,
+        };
         match self {
             Syntax { message } => write!(f, "not valid TOML: {message}"),
             DuplicateKey { key } => {
@@ -324,7 +331,14 @@ impl Problem {
 
     /// What to change, in one line; `None` where the message already says it.
     pub fn fix(&self) -> Option<String> {
-        use Problem::*;
+        use Problem::{
+            BadRange, BadSyntax, CidrHasHostBits, CidrOverlaps, CidrTooSmall, DuplicateAddress,
+            DuplicateKey, EmptyList, EvenEtcd, MemoryTooLow, Missing, NoControlPlane, NotACidr,
+            NotALabel, NotAnIpv4, NotInNetwork, NotUtf8, OutOfRange, RangeOutsideNetwork,
+            RangeOverlaps, ReservedAddress, ReservedName, Syntax, TableAsSwitch, UnknownHost,
+            UnknownKey, UnknownRelease, UnknownRole, UnsupportedChoice, UnsupportedKubeVersion,
+            WrongType,
+        };
         Some(match self {
             Syntax { .. } => return None,
             DuplicateKey { .. } => "keep one of the two, or merge what they say into one".into(),

@@ -154,17 +154,18 @@ fn parse_site(text: &str) -> Result<Site, String> {
         .and_then(|v| v.as_array())
         .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
         .unwrap_or_default();
-    let default_cpus = vagrant.get("cpus").and_then(|v| v.as_integer()).unwrap_or(2);
-    let default_memory = vagrant.get("memory_mb").and_then(|v| v.as_integer()).unwrap_or(4096);
+    let default_cpus = vagrant.get("cpus").and_then(toml::Value::as_integer).unwrap_or(2);
+    let default_memory = vagrant.get("memory_mb").and_then(toml::Value::as_integer).unwrap_or(4096);
 
     let mut hosts = BTreeMap::new();
     for (name, v) in toml_table(&doc, "hosts")? {
         let t = v.as_table().ok_or_else(|| format!("site.toml: hosts.{name} is not a table"))?;
         let user = need_str(t, &format!("hosts.{name}"), "user")?;
         let cluster_name = toml_str(cluster, "name").unwrap_or("");
-        let root = toml_str(t, "root")
-            .map(|r| r.trim_end_matches('/').to_string())
-            .unwrap_or_else(|| format!("/home/{user}/gen/{cluster_name}"));
+        let root = toml_str(t, "root").map_or_else(
+            || format!("/home/{user}/gen/{cluster_name}"),
+            |r| r.trim_end_matches('/').to_string(),
+        );
         let host = Host { bridge: need_str(t, &format!("hosts.{name}"), "bridge")?, user, root };
         hosts.insert(name.clone(), host);
     }
@@ -184,8 +185,11 @@ fn parse_site(text: &str) -> Result<Site, String> {
             ip: need_str(t, &table, "ip")?
                 .parse()
                 .map_err(|e| format!("site.toml: {table}.ip: {e}"))?,
-            cpus: t.get("cpus").and_then(|v| v.as_integer()).unwrap_or(default_cpus),
-            memory_mb: t.get("memory_mb").and_then(|v| v.as_integer()).unwrap_or(default_memory),
+            cpus: t.get("cpus").and_then(toml::Value::as_integer).unwrap_or(default_cpus),
+            memory_mb: t
+                .get("memory_mb")
+                .and_then(toml::Value::as_integer)
+                .unwrap_or(default_memory),
         };
         nodes.insert(name.clone(), node);
     }
@@ -202,7 +206,7 @@ fn parse_site(text: &str) -> Result<Site, String> {
         dns,
         box_name: need_str(vagrant, "vagrant", "box")?,
         box_version: need_str(vagrant, "vagrant", "box_version")?,
-        helm: addons.get("helm").and_then(|v| v.as_bool()).unwrap_or(false),
+        helm: addons.get("helm").and_then(toml::Value::as_bool).unwrap_or(false),
         metallb: addons.get("metallb").is_some(),
         hosts,
         nodes,
@@ -239,9 +243,7 @@ pub(super) fn repo_root() -> PathBuf {
 }
 
 pub(super) fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo_root().join("target"), PathBuf::from)
 }
 
 pub(super) fn fixtures() -> PathBuf {
@@ -340,14 +342,13 @@ impl Complaints {
         let mut list = self.list.into_inner().unwrap();
         list.sort();
         let checked = self.checked.into_inner().unwrap();
-        if !list.is_empty() {
-            panic!(
-                "validator `{}`: {} complaint(s) over {checked} artifact(s):\n  - {}\n",
-                self.test,
-                list.len(),
-                list.join("\n  - ")
-            );
-        }
+        assert!(
+            list.is_empty(),
+            "validator `{}`: {} complaint(s) over {checked} artifact(s):\n  - {}\n",
+            self.test,
+            list.len(),
+            list.join("\n  - ")
+        );
         loud(&format!("validator `{}`: {checked} artifact(s) checked, no complaint", self.test));
     }
 }
@@ -367,7 +368,7 @@ pub(super) fn which(tool: &str) -> Option<PathBuf> {
 }
 
 fn is_executable(p: &Path) -> bool {
-    fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Is `tool` installed? In CI (`CI` set) a missing tool is a failure; elsewhere the test says
@@ -386,9 +387,10 @@ fn missing(test: &str, tool: &str, package: &str) {
         "`{tool}` is not installed (Debian package `{package}`); install the validators' tools with \
          `sudo .ci/install-tools`"
     );
-    if std::env::var_os("CI").is_some() {
-        panic!("validator `{test}`: {message} (CI is set, so a missing tool is a failure)");
-    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "validator `{test}`: {message} (CI is set, so a missing tool is a failure)"
+    );
     loud(&format!("\n*** SKIPPED validator `{test}`: {message} ***\n"));
 }
 
@@ -479,7 +481,8 @@ pub(super) fn run(cmd: &mut Command, timeout: Duration) -> Result<Ran, String> {
 /// processes; the test harness itself runs only that many tests at once).
 pub(super) fn par_each<T: Sync>(items: &[T], f: impl Fn(&T) + Sync) {
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
+    let workers =
+        std::thread::available_parallelism().map_or(2, std::num::NonZero::get).clamp(1, 4);
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| {
@@ -963,7 +966,7 @@ fn check_vagrant_host(
     let on_host: Vec<&String> =
         case.site.nodes.iter().filter(|(_, n)| n.host == host).map(|(name, _)| name).collect();
     for node_name in &on_host {
-        let expected: BTreeSet<String> = BTreeSet::from([node_name.to_string()]);
+        let expected: BTreeSet<String> = BTreeSet::from([(*node_name).clone()]);
         let vm_dir = format!("vms/{node_name}");
         let vagrantfile = dir.join(&vm_dir).join("Vagrantfile");
         let rel = case.rel(&vagrantfile);
@@ -1014,7 +1017,7 @@ fn check_vagrant_host(
             Ok(ran) => match Json::parse(ran.stdout.trim()) {
                 Ok(j) if ran.ok() && j.get("machines").is_some() => j,
                 Ok(j) => {
-                    let error = j.get("error").map(Json::show).unwrap_or_else(|| ran.describe());
+                    let error = j.get("error").map_or_else(|| ran.describe(), Json::show);
                     c.add(case, &rel, format!("Vagrant's config loader: {error}"));
                     continue;
                 }
@@ -1024,7 +1027,9 @@ fn check_vagrant_host(
                 }
             },
         };
-        if !facts.get("machines").is_none_or(|m| m.arr().is_empty()) {
+        if facts.get("machines").is_none_or(|m| m.arr().is_empty()) {
+            c.add(case, &rel, "defines no machine");
+        } else {
             let names: BTreeSet<String> = facts["machines"]
                 .arr()
                 .iter()
@@ -1037,8 +1042,6 @@ fn check_vagrant_host(
                     format!("defines machines {names:?}; site.toml has {expected:?}"),
                 );
             }
-        } else {
-            c.add(case, &rel, "defines no machine");
         }
         for m in facts["machines"].arr() {
             let name = m.get("name").and_then(Json::str).unwrap_or("?");
@@ -1190,7 +1193,7 @@ fn check_machine(
                  bridge, which hangs the boot unit",
             ),
             Some(b) if b != host.bridge => {
-                c.add(case, at, format!("bridge {b:?} is not the host's {:?}", host.bridge))
+                c.add(case, at, format!("bridge {b:?} is not the host's {:?}", host.bridge));
             }
             Some(_) => {}
         }
@@ -1198,7 +1201,7 @@ fn check_machine(
             None => c.add(case, at, "public_network has no `ip:` string"),
             Some((s, Err(_))) => c.add(case, at, format!("ip {s:?} is not an IPv4 address")),
             Some((s, Ok(ip))) if ip != node.ip => {
-                c.add(case, at, format!("ip {s} is not the node's {}", node.ip))
+                c.add(case, at, format!("ip {s} is not the node's {}", node.ip));
             }
             _ => {}
         }
@@ -1267,11 +1270,11 @@ fn check_machine(
         };
         match (effective, as_int) {
             (None, _) => {
-                c.add(case, at, format!("{what} is not set; the box's default would be used"))
+                c.add(case, at, format!("{what} is not set; the box's default would be used"));
             }
             (Some(v), None) => c.add(case, at, format!("{what} {} is not an integer", v.show())),
             (_, Some(n)) if n != expected => {
-                c.add(case, at, format!("{what} {n} is not site.toml's {expected}"))
+                c.add(case, at, format!("{what} {n} is not site.toml's {expected}"));
             }
             _ => {}
         }
@@ -1413,7 +1416,7 @@ fn kv<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
 }
 
 fn is_default_destination(d: Option<&str>) -> bool {
-    matches!(d, Some("0.0.0.0/0") | Some("default"))
+    matches!(d, Some("0.0.0.0/0" | "default"))
 }
 
 #[test]
@@ -1566,8 +1569,7 @@ fn check_netplan_override(
         let nat_metric = n
             .last("DHCP", "RouteMetric")
             .or_else(|| n.last("DHCPv4", "RouteMetric"))
-            .map(|m| m.parse::<i64>().unwrap_or(i64::MAX))
-            .unwrap_or(DEFAULT_DHCP_ROUTE_METRIC);
+            .map_or(DEFAULT_DHCP_ROUTE_METRIC, |m| m.parse::<i64>().unwrap_or(i64::MAX));
         if n.last("DHCP", "UseRoutes").or_else(|| n.last("DHCPv4", "UseRoutes")) == Some("false") {
             c.add(
                 case,
@@ -1604,7 +1606,7 @@ fn check_netplan_override(
                         ),
                     );
                 }
-                match kv(route, "Metric").map(|m| m.parse::<i64>()) {
+                match kv(route, "Metric").map(str::parse::<i64>) {
                     None => c.add(case, &at, format!("{bname}: default route has no Metric=")),
                     Some(Err(_)) => c.add(case, &at, format!("{bname}: default route Metric is not a number")),
                     Some(Ok(m)) if m >= nat_metric => c.add(
@@ -1761,7 +1763,7 @@ fn check_systemd_case(c: &Complaints, case: &Case, analyze: &Path, units: &Path)
             match run(&mut cmd, secs(60)) {
                 Err(e) => c.add(case, &rel, e),
                 Ok(ran) if !ran.ok() || !ran.output().is_empty() => {
-                    c.add(case, &rel, format!("systemd-analyze verify: {}", ran.describe()))
+                    c.add(case, &rel, format!("systemd-analyze verify: {}", ran.describe()));
                 }
                 Ok(_) => {}
             }
@@ -1864,7 +1866,7 @@ fn check_unit(c: &Complaints, case: &Case, rel: &str, unit: &Ini, host: &Host, r
             }
         }
         other => {
-            c.add(case, rel, format!("VAGRANT_DOTFILE_PATH={other:?} is not an absolute path"))
+            c.add(case, rel, format!("VAGRANT_DOTFILE_PATH={other:?} is not an absolute path"));
         }
     }
 
@@ -1906,7 +1908,7 @@ fn check_shell_case(c: &Complaints, case: &Case, bash: &Path, shellcheck: &Path)
     for script in scripts {
         let rel = case.rel(&script);
         c.checked();
-        let mode = fs::metadata(&script).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+        let mode = fs::metadata(&script).map_or(0, |m| m.permissions().mode() & 0o777);
         if mode != 0o755 {
             c.add(case, &rel, format!("mode {mode:o}, entrypoints are 755"));
         }
@@ -1922,7 +1924,7 @@ fn check_shell_case(c: &Complaints, case: &Case, bash: &Path, shellcheck: &Path)
             match run(Command::new(&parser).arg("-n").arg(&script), secs(30)) {
                 Err(e) => c.add(case, &rel, e),
                 Ok(ran) if !ran.ok() || !ran.output().is_empty() => {
-                    c.add(case, &rel, format!("{} -n: {}", parser.display(), ran.describe()))
+                    c.add(case, &rel, format!("{} -n: {}", parser.display(), ran.describe()));
                 }
                 Ok(_) => {}
             }
@@ -1934,7 +1936,7 @@ fn check_shell_case(c: &Complaints, case: &Case, bash: &Path, shellcheck: &Path)
         match run(&mut cmd, secs(60)) {
             Err(e) => c.add(case, &rel, e),
             Ok(ran) if !ran.ok() || !ran.output().is_empty() => {
-                c.add(case, &rel, format!("shellcheck -x: {}", ran.describe()))
+                c.add(case, &rel, format!("shellcheck -x: {}", ran.describe()));
             }
             Ok(_) => {}
         }
@@ -1980,11 +1982,9 @@ impl VenvLock {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let holder = fs::read_to_string(lock.join("pid")).ok();
-                    let alive = holder
-                        .as_deref()
-                        .map(|pid| Path::new("/proc").join(pid.trim()).exists())
-                        // Just created, pid not written yet: give it a moment.
-                        .unwrap_or(started.elapsed() < secs(10));
+                    let alive = holder.as_deref().map_or(started.elapsed() < secs(10), |pid| {
+                        Path::new("/proc").join(pid.trim()).exists()
+                    });
                     if !alive {
                         let _ = fs::remove_dir_all(&lock);
                         continue;
@@ -2591,10 +2591,10 @@ fn kubespray_asserts(tag: &str, vars: &Json, etcd_members: usize) -> Vec<String>
     match s("kube_version") {
         None => out.push("kube_version is not set".into()),
         Some(v) if minor <= 27 && !v.starts_with('v') => {
-            out.push(format!("kube_version {v:?}: kubespray {tag} writes versions as vX.Y.Z"))
+            out.push(format!("kube_version {v:?}: kubespray {tag} writes versions as vX.Y.Z"));
         }
         Some(v) if minor >= 28 && v.starts_with('v') => {
-            out.push(format!("kube_version {v:?}: kubespray {tag} asserts no leading v"))
+            out.push(format!("kube_version {v:?}: kubespray {tag} asserts no leading v"));
         }
         Some(_) => {}
     }
@@ -2650,7 +2650,7 @@ fn kubespray_asserts(tag: &str, vars: &Json, etcd_members: usize) -> Vec<String>
                         ));
                     }
                 }
-                for l2 in vars.at("metallb_config.layer2").map(Json::arr).unwrap_or(&[]) {
+                for l2 in vars.at("metallb_config.layer2").map_or(&[][..], Json::arr) {
                     if l2.str().is_none_or(|n| !pools.contains_key(n)) {
                         out.push(format!("metallb_config.layer2 names {}, not a pool", l2.show()));
                     }
@@ -3075,12 +3075,11 @@ fn validators_catch_broken_artifacts() {
     });
     let failures = failures.into_inner().unwrap();
     let tried = tried.into_inner();
-    if !failures.is_empty() {
-        panic!(
-            "{} of {tried} planted mistakes went unnoticed:\n  - {}\n",
-            failures.len(),
-            failures.join("\n  - ")
-        );
-    }
+    assert!(
+        failures.is_empty(),
+        "{} of {tried} planted mistakes went unnoticed:\n  - {}\n",
+        failures.len(),
+        failures.join("\n  - ")
+    );
     loud(&format!("validator self-test: all {tried} planted mistakes were caught"));
 }
