@@ -189,12 +189,12 @@ pub enum Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use Problem::{
-            BadRange, BadSyntax, CidrHasHostBits, CidrOverlaps, CidrTooSmall, DuplicateAddress,
-            DuplicateKey, EmptyList, EvenEtcd, MemoryTooLow, Missing, NoControlPlane, NotACidr,
-            NotALabel, NotAnIpv4, NotInNetwork, NotUtf8, OutOfRange, RangeOutsideNetwork,
-            RangeOverlaps, ReservedAddress, ReservedName, Syntax, TableAsSwitch, UnknownHost,
-            UnknownKey, UnknownRelease, UnknownRole, UnsupportedChoice, UnsupportedKubeVersion,
-            WrongType,
+            AddressReadAsIpv4, BadAddress, BadKey, BadRange, BadSyntax, CidrHasHostBits,
+            CidrOverlaps, CidrTooSmall, DuplicateAddress, DuplicateKey, EmptyList, EvenEtcd,
+            MemoryTooLow, Missing, NoControlPlane, NotACidr, NotALabel, NotAnIpv4, NotInNetwork,
+            NotUtf8, OutOfRange, RangeOutsideNetwork, RangeOverlaps, ReservedAddress, ReservedName,
+            Syntax, TableAsSwitch, TooFewCpus, UnknownHost, UnknownKey, UnknownRelease,
+            UnknownRole, UnsupportedChoice, UnsupportedKubeVersion, WrongType,
         };
         match self {
             Syntax { message } => write!(f, "not valid TOML: {message}"),
@@ -332,12 +332,12 @@ impl Problem {
     /// What to change, in one line; `None` where the message already says it.
     pub fn fix(&self) -> Option<String> {
         use Problem::{
-            BadRange, BadSyntax, CidrHasHostBits, CidrOverlaps, CidrTooSmall, DuplicateAddress,
-            DuplicateKey, EmptyList, EvenEtcd, MemoryTooLow, Missing, NoControlPlane, NotACidr,
-            NotALabel, NotAnIpv4, NotInNetwork, NotUtf8, OutOfRange, RangeOutsideNetwork,
-            RangeOverlaps, ReservedAddress, ReservedName, Syntax, TableAsSwitch, UnknownHost,
-            UnknownKey, UnknownRelease, UnknownRole, UnsupportedChoice, UnsupportedKubeVersion,
-            WrongType,
+            AddressReadAsIpv4, BadAddress, BadKey, BadRange, BadSyntax, CidrHasHostBits,
+            CidrOverlaps, CidrTooSmall, DuplicateAddress, DuplicateKey, EmptyList, EvenEtcd,
+            MemoryTooLow, Missing, NoControlPlane, NotACidr, NotALabel, NotAnIpv4, NotInNetwork,
+            NotUtf8, OutOfRange, RangeOutsideNetwork, RangeOverlaps, ReservedAddress, ReservedName,
+            Syntax, TableAsSwitch, TooFewCpus, UnknownHost, UnknownKey, UnknownRelease,
+            UnknownRole, UnsupportedChoice, UnsupportedKubeVersion, WrongType,
         };
         Some(match self {
             Syntax { .. } => return None,

@@ -22,23 +22,23 @@ const KEY_TYPES: &[&str] = &[
 
 /// The smallest RSA modulus gen takes: what `ssh-keygen` has made by default since OpenSSH
 /// 6.x and the floor NIST SP 800-131A sets; smaller keys can be factored.
-pub const MIN_RSA_BITS: usize = 2048;
+pub(super) const MIN_RSA_BITS: usize = 2048;
 /// The largest, as OpenSSH's `SSH_RSA_MAXIMUM_MODULUS_SIZE`.
-pub const MAX_RSA_BITS: usize = 16384;
+pub(super) const MAX_RSA_BITS: usize = 16384;
 
 /// What the key is for: a host key cannot be a security-key (`sk-`) type.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Use {
+pub(super) enum Use {
     Host,
     Login,
 }
 
-pub fn is_known_type(kind: &str) -> bool {
+pub(super) fn is_known_type(kind: &str) -> bool {
     KEY_TYPES.contains(&kind)
 }
 
 /// `Ok` when `body` is the base64 of a well-formed `kind` key, else why not (for a message).
-pub fn check(kind: &str, body: &str, usage: Use) -> Result<(), String> {
+pub(super) fn check(kind: &str, body: &str, usage: Use) -> Result<(), String> {
     if !is_known_type(kind) {
         return Err(format!("`{kind}` is not a key type gen knows"));
     }
@@ -146,14 +146,14 @@ fn bit_length(n: &[u8]) -> usize {
 /// the bits below the last byte zero (OpenSSH's decoder refuses anything else too).
 fn decode(text: &str) -> Option<Vec<u8>> {
     let value = |c: u8| -> Option<u32> {
-        Some(match c {
+        Some(u32::from(match c {
             b'A'..=b'Z' => c - b'A',
             b'a'..=b'z' => c - b'a' + 26,
             b'0'..=b'9' => c - b'0' + 52,
             b'+' => 62,
             b'/' => 63,
             _ => return None,
-        } as u32)
+        }))
     };
     let bytes = text.as_bytes();
     if bytes.is_empty() || bytes.len() % 4 != 0 {
@@ -171,13 +171,13 @@ fn decode(text: &str) -> Option<Vec<u8>> {
         for c in &chunk[..4 - pad] {
             n = n << 6 | value(*c)?;
         }
-        n <<= 6 * pad as u32;
+        n <<= 6 * pad;
         let decoded = n.to_be_bytes();
         let keep = 3 - pad;
         if decoded[1 + keep..].iter().any(|b| *b != 0) {
             return None;
         }
-        out.extend_from_slice(&decoded[1..1 + keep]);
+        out.extend_from_slice(&decoded[1..=keep]);
     }
     Some(out)
 }
@@ -222,7 +222,7 @@ mod tests {
         let rsa = |e: &[u8], n: &[u8]| {
             let mut blob = b"\0\0\0\x07ssh-rsa".to_vec();
             for m in [e, n] {
-                blob.extend((m.len() as u32).to_be_bytes());
+                blob.extend(u32::try_from(m.len()).unwrap().to_be_bytes());
                 blob.extend(m);
             }
             encode(&blob)
@@ -243,7 +243,7 @@ mod tests {
             let kind = format!("ecdsa-sha2-{curve}");
             let mut blob = Vec::new();
             for s in [kind.as_bytes(), curve.as_bytes(), point] {
-                blob.extend((s.len() as u32).to_be_bytes());
+                blob.extend(u32::try_from(s.len()).unwrap().to_be_bytes());
                 blob.extend(s);
             }
             (kind, encode(&blob))

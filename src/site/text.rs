@@ -238,7 +238,7 @@ fn inet_aton(s: &str) -> Option<Ipv4Addr> {
     for (i, v) in init.iter().enumerate() {
         n |= v << (24 - 8 * i);
     }
-    Some(Ipv4Addr::from(n as u32))
+    u32::try_from(n).ok().map(Ipv4Addr::from)
 }
 
 /// Why `s` is not a DNS name gen accepts, if so.
@@ -294,7 +294,7 @@ impl HostKey {
     pub fn parse(s: &str) -> Result<HostKey, Problem> {
         let bad = |why: String| Err(Problem::BadKey { value: s.to_string(), why, host: true });
         if let Some(c) = s.chars().find(|c| c.is_control() && !c.is_whitespace()) {
-            return bad(format!("it holds the control character {:?}", c));
+            return bad(format!("it holds the control character {c:?}"));
         }
         let fields: Vec<&str> = s.split_whitespace().collect();
         if let Some(marker) = fields.first().filter(|f| f.starts_with('@')) {
@@ -502,7 +502,7 @@ mod tests {
         ] {
             match HostKey::parse(&bad) {
                 Err(Problem::BadKey { why: got, host: true, .. }) => {
-                    assert!(got.contains(why), "{bad}: {got}")
+                    assert!(got.contains(why), "{bad}: {got}");
                 }
                 other => panic!("{bad}: {other:?}"),
             }

@@ -42,7 +42,7 @@ const PARTS: &[&str] = &[
 ];
 
 fn candidates() -> Vec<String> {
-    let mut all: Vec<String> = PARTS.iter().map(|p| p.to_string()).collect();
+    let mut all: Vec<String> = PARTS.iter().map(ToString::to_string).collect();
     let mut last = all.clone();
     for _ in 1..4 {
         last = last.iter().flat_map(|a| PARTS.iter().map(move |p| format!("{a}.{p}"))).collect();
