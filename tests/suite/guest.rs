@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use super::validators::{
-    Json, Ran, copy_dir, ensure_venv, fixtures, loud, pins, repo_root, require, run, secs,
+    Json, JsonExt, Ran, copy_dir, ensure_venv, fixtures, loud, pins, repo_root, require, run, secs,
     vagrant_command, vagrant_tools,
 };
 
@@ -491,7 +491,7 @@ fn machine(m: &Json, dir: &Path) -> Node {
                             panic!("{name}: shell provisioner {pname:?} sets {key} = {v}: not modelled by tests/suite/guest.rs");
                         }
                     }
-                    assert!(value(config.get("env")).and_then(Json::obj).is_none_or(std::collections::BTreeMap::is_empty), "{name}: shell provisioner {pname:?} sets env: not modelled");
+                    assert!(value(config.get("env")).and_then(Json::obj).is_none_or(serde_json::Map::is_empty), "{name}: shell provisioner {pname:?} sets env: not modelled");
                     Provisioner::Shell {
                         inline: string(config.get("inline")).unwrap_or_else(|| {
                             panic!("{name}: shell provisioner {pname:?} has no inline script")

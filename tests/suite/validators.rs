@@ -562,223 +562,52 @@ fn in_window(v: &str, window: (&str, &str)) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A small JSON reader (the tools' reports are JSON; no JSON crate is a dependency)
+// The tools' reports are JSON: read with serde_json, looked into with a few helpers
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum Json {
-    Null,
-    Bool(bool),
-    Num(f64),
-    Str(String),
-    Arr(Vec<Json>),
-    Obj(BTreeMap<String, Json>),
+pub(super) type Json = serde_json::Value;
+
+/// What the checks ask of a JSON value.
+pub(super) trait JsonExt {
+    fn parse(text: &str) -> Result<Json, String>;
+    /// `a.b.c` lookup through objects.
+    fn at(&self, path: &str) -> Option<&Json>;
+    fn str(&self) -> Option<&str>;
+    /// The elements of an array; none for anything else.
+    fn arr(&self) -> &[Json];
+    fn obj(&self) -> Option<&serde_json::Map<String, Json>>;
+    fn strings(&self) -> BTreeSet<String>;
+    /// Short text for messages.
+    fn show(&self) -> String;
 }
 
-impl Json {
-    pub(super) fn parse(text: &str) -> Result<Json, String> {
-        let mut p = JsonParser { s: text.as_bytes(), i: 0 };
-        let v = p.value()?;
-        p.ws();
-        if p.i != p.s.len() {
-            return Err(format!("trailing characters at byte {}", p.i));
-        }
-        Ok(v)
+impl JsonExt for Json {
+    fn parse(text: &str) -> Result<Json, String> {
+        serde_json::from_str(text).map_err(|e| e.to_string())
     }
 
-    pub(super) fn get(&self, key: &str) -> Option<&Json> {
-        match self {
-            Json::Obj(m) => m.get(key),
-            _ => None,
-        }
-    }
-
-    /// `a.b.c` lookup through objects.
-    pub(super) fn at(&self, path: &str) -> Option<&Json> {
+    fn at(&self, path: &str) -> Option<&Json> {
         path.split('.').try_fold(self, |v, k| v.get(k))
     }
 
-    pub(super) fn str(&self) -> Option<&str> {
-        match self {
-            Json::Str(s) => Some(s),
-            _ => None,
-        }
+    fn str(&self) -> Option<&str> {
+        self.as_str()
     }
 
-    pub(super) fn arr(&self) -> &[Json] {
-        match self {
-            Json::Arr(a) => a,
-            _ => &[],
-        }
+    fn arr(&self) -> &[Json] {
+        self.as_array().map_or(&[], Vec::as_slice)
     }
 
-    pub(super) fn obj(&self) -> Option<&BTreeMap<String, Json>> {
-        match self {
-            Json::Obj(m) => Some(m),
-            _ => None,
-        }
+    fn obj(&self) -> Option<&serde_json::Map<String, Json>> {
+        self.as_object()
     }
 
     fn strings(&self) -> BTreeSet<String> {
-        self.arr().iter().filter_map(|v| v.str().map(str::to_string)).collect()
+        self.arr().iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
     }
 
-    /// Short text for messages: strings unquoted, the rest as JSON-ish.
-    pub(super) fn show(&self) -> String {
-        match self {
-            Json::Null => "null".into(),
-            Json::Bool(b) => b.to_string(),
-            Json::Num(n) => n.to_string(),
-            Json::Str(s) => format!("{s:?}"),
-            Json::Arr(a) => {
-                format!("[{}]", a.iter().map(Json::show).collect::<Vec<_>>().join(", "))
-            }
-            Json::Obj(m) => format!(
-                "{{{}}}",
-                m.iter().map(|(k, v)| format!("{k}: {}", v.show())).collect::<Vec<_>>().join(", ")
-            ),
-        }
-    }
-}
-
-struct JsonParser<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl JsonParser<'_> {
-    fn ws(&mut self) {
-        while self.i < self.s.len() && matches!(self.s[self.i], b' ' | b'\t' | b'\n' | b'\r') {
-            self.i += 1;
-        }
-    }
-
-    fn eat(&mut self, lit: &str) -> bool {
-        if self.s[self.i..].starts_with(lit.as_bytes()) {
-            self.i += lit.len();
-            true
-        } else {
-            false
-        }
-    }
-
-    fn value(&mut self) -> Result<Json, String> {
-        self.ws();
-        let Some(&c) = self.s.get(self.i) else { return Err("unexpected end of JSON".into()) };
-        match c {
-            b'{' => {
-                self.i += 1;
-                let mut m = BTreeMap::new();
-                self.ws();
-                if self.eat("}") {
-                    return Ok(Json::Obj(m));
-                }
-                loop {
-                    self.ws();
-                    let k = self.string()?;
-                    self.ws();
-                    if !self.eat(":") {
-                        return Err(format!("expected ':' at byte {}", self.i));
-                    }
-                    let v = self.value()?;
-                    m.insert(k, v);
-                    self.ws();
-                    if self.eat(",") {
-                        continue;
-                    }
-                    if self.eat("}") {
-                        return Ok(Json::Obj(m));
-                    }
-                    return Err(format!("expected ',' or '}}' at byte {}", self.i));
-                }
-            }
-            b'[' => {
-                self.i += 1;
-                let mut a = Vec::new();
-                self.ws();
-                if self.eat("]") {
-                    return Ok(Json::Arr(a));
-                }
-                loop {
-                    a.push(self.value()?);
-                    self.ws();
-                    if self.eat(",") {
-                        continue;
-                    }
-                    if self.eat("]") {
-                        return Ok(Json::Arr(a));
-                    }
-                    return Err(format!("expected ',' or ']' at byte {}", self.i));
-                }
-            }
-            b'"' => Ok(Json::Str(self.string()?)),
-            b't' if self.eat("true") => Ok(Json::Bool(true)),
-            b'f' if self.eat("false") => Ok(Json::Bool(false)),
-            b'n' if self.eat("null") => Ok(Json::Null),
-            b'N' if self.eat("NaN") => Ok(Json::Num(f64::NAN)),
-            _ => {
-                let start = self.i;
-                while self.i < self.s.len()
-                    && matches!(self.s[self.i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
-                {
-                    self.i += 1;
-                }
-                let text = std::str::from_utf8(&self.s[start..self.i]).unwrap();
-                text.parse().map(Json::Num).map_err(|_| format!("bad JSON value at byte {start}"))
-            }
-        }
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        if !self.eat("\"") {
-            return Err(format!("expected a string at byte {}", self.i));
-        }
-        let mut out = String::new();
-        loop {
-            let Some(&c) = self.s.get(self.i) else { return Err("unterminated string".into()) };
-            self.i += 1;
-            match c {
-                b'"' => return Ok(out),
-                b'\\' => {
-                    let e = *self.s.get(self.i).ok_or("unterminated escape")?;
-                    self.i += 1;
-                    match e {
-                        b'n' => out.push('\n'),
-                        b't' => out.push('\t'),
-                        b'r' => out.push('\r'),
-                        b'b' => out.push('\u{8}'),
-                        b'f' => out.push('\u{c}'),
-                        b'u' => {
-                            let mut code = self.hex4()?;
-                            if (0xd800..0xdc00).contains(&code) && self.eat("\\u") {
-                                let low = self.hex4()?;
-                                code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
-                            }
-                            out.push(char::from_u32(code).unwrap_or('\u{fffd}'));
-                        }
-                        other => out.push(other as char),
-                    }
-                }
-                _ => {
-                    // Copy one whole UTF-8 sequence.
-                    let start = self.i - 1;
-                    let len = match c {
-                        0xf0..=0xff => 4,
-                        0xe0..=0xef => 3,
-                        0xc0..=0xdf => 2,
-                        _ => 1,
-                    };
-                    self.i = (start + len).min(self.s.len());
-                    out.push_str(&String::from_utf8_lossy(&self.s[start..self.i]));
-                }
-            }
-        }
-    }
-
-    fn hex4(&mut self) -> Result<u32, String> {
-        let h = self.s.get(self.i..self.i + 4).ok_or("short \\u escape")?;
-        self.i += 4;
-        u32::from_str_radix(std::str::from_utf8(h).unwrap_or(""), 16).map_err(|e| e.to_string())
+    fn show(&self) -> String {
+        self.to_string()
     }
 }
 
@@ -1063,14 +892,6 @@ fn check_vagrant_host(
     }
 }
 
-impl std::ops::Index<&str> for Json {
-    type Output = Json;
-    fn index(&self, key: &str) -> &Json {
-        static NULL: Json = Json::Null;
-        self.get(key).unwrap_or(&NULL)
-    }
-}
-
 /// A line of Ruby without its comment: a `#` outside quotes, and not opening `#{`.
 fn ruby_code(line: &str) -> &str {
     let mut quote: Option<char> = None;
@@ -1097,7 +918,7 @@ fn ruby(v: &Json) -> (&str, &Json) {
 
 fn ruby_str(v: &Json) -> Option<&str> {
     match ruby(v) {
-        ("String", Json::Str(s)) => Some(s),
+        ("String", Json::String(s)) => Some(s),
         _ => None,
     }
 }
@@ -1264,8 +1085,8 @@ fn check_machine(
             cmd.get(i + 1).copied()
         });
         let as_int = match effective {
-            Some(Json::Num(n)) if n.fract() == 0.0 => Some(*n as i64),
-            Some(Json::Str(s)) => s.parse::<i64>().ok(),
+            Some(Json::Number(n)) => n.as_i64(),
+            Some(Json::String(s)) => s.parse::<i64>().ok(),
             _ => None,
         };
         match (effective, as_int) {
@@ -1472,7 +1293,7 @@ fn check_netplan_override(
         Ok(j) => j,
         Err(e) => return c.add(case, rel, e),
     };
-    if doc.at("network.version") != Some(&Json::Num(2.0)) {
+    if doc.at("network.version") != Some(&Json::from(2)) {
         c.add(
             case,
             rel,
@@ -2384,7 +2205,7 @@ fn check_inventory(c: &Complaints, case: &Case, venv: &Path, scratch: &Path) {
             }
         }
         match (node.role, vars.get("etcd_member_name")) {
-            (Role::ControlPlane, Some(Json::Str(n))) if !n.is_empty() => {
+            (Role::ControlPlane, Some(Json::String(n))) if !n.is_empty() => {
                 if let Some(other) = etcd_names.insert(n.clone(), node.name.clone()) {
                     c.add(
                         case,
@@ -2438,8 +2259,8 @@ fn check_inventory(c: &Complaints, case: &Case, venv: &Path, scratch: &Path) {
     for (group, file) in group_files {
         let frel = case.rel(&file);
         let vars = match yaml_to_json(&venv.join("bin/python"), &file) {
-            Ok(Json::Obj(m)) => m,
-            Ok(Json::Null) => BTreeMap::new(),
+            Ok(Json::Object(m)) => m,
+            Ok(Json::Null) => serde_json::Map::new(),
             Ok(other) => {
                 c.add(case, &frel, format!("is not a mapping: {}", other.show()));
                 continue;
@@ -2513,11 +2334,11 @@ fn check_inventory(c: &Complaints, case: &Case, venv: &Path, scratch: &Path) {
                 );
             }
         };
-        want("cluster_name", Some(Json::Str(site.cluster.clone())), "[cluster] name");
+        want("cluster_name", Some(Json::String(site.cluster.clone())), "[cluster] name");
         if let Some(v) = &kube_version {
             want(
                 "kube_version",
-                Some(Json::Str(v.clone())),
+                Some(Json::String(v.clone())),
                 "[kubespray] kube_version or the release default",
             );
         }
@@ -2531,14 +2352,22 @@ fn check_inventory(c: &Complaints, case: &Case, venv: &Path, scratch: &Path) {
         }
         want(
             "kube_network_plugin",
-            Some(Json::Str(site.network_plugin.clone())),
+            Some(Json::String(site.network_plugin.clone())),
             "[kubespray] network_plugin",
         );
         if let Some(mode) = &site.kube_proxy_mode {
-            want("kube_proxy_mode", Some(Json::Str(mode.clone())), "[kubespray] kube_proxy_mode");
+            want(
+                "kube_proxy_mode",
+                Some(Json::String(mode.clone())),
+                "[kubespray] kube_proxy_mode",
+            );
         }
         if let Some(cm) = &site.container_manager {
-            want("container_manager", Some(Json::Str(cm.clone())), "[kubespray] container_manager");
+            want(
+                "container_manager",
+                Some(Json::String(cm.clone())),
+                "[kubespray] container_manager",
+            );
         }
         let proxy_mode = vars.get("kube_proxy_mode").and_then(Json::str).unwrap_or("ipvs");
         if site.metallb && proxy_mode == "ipvs" {
