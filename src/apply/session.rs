@@ -542,7 +542,10 @@ mod tests {
             port,
             user: UserName::parse("lab").unwrap(),
             bridge: InterfaceName::parse("eno1").unwrap(),
-            host_key: HostKey::parse("ssh-ed25519 AAAAC3NzaC1lZDI1").unwrap(),
+            host_key: HostKey::parse(
+                "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAID6K0gt3z0GigMUFpyQDyNaE/dTt9fhvEJ1xoH+becVy",
+            )
+            .unwrap(),
             root: RemoteRoot::parse("/home/lab/gen/lab").unwrap(),
         }
     }
