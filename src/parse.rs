@@ -222,13 +222,15 @@ impl<'a, 's> Table<'a, 's> {
         self.str(report, name)
     }
 
-    /// An optional integer within `min..=max`, read straight into the type it is kept in.
+    /// An optional integer within `min..=max`, read straight into the type it is kept in;
+    /// `why` says where the bounds come from, for the message.
     pub fn int<T>(
         &mut self,
         report: &mut Report,
         name: &'static str,
         min: T,
         max: T,
+        why: Option<&'static str>,
     ) -> Option<Sp<T>>
     where
         T: Copy + PartialOrd + Into<i64> + TryFrom<i64>,
@@ -245,7 +247,10 @@ impl<'a, 's> Table<'a, 's> {
             _ => {
                 let value =
                     parsed.unwrap_or(if i.as_str().starts_with('-') { i64::MIN } else { i64::MAX });
-                report.add(&loc, Problem::OutOfRange { value, min: min.into(), max: max.into() });
+                report.add(
+                    &loc,
+                    Problem::OutOfRange { value, min: min.into(), max: max.into(), why },
+                );
                 None
             }
         }

@@ -14,6 +14,7 @@ mod crash;
 mod golden;
 mod guest;
 mod hostile;
+mod hosts;
 mod import;
 mod init;
 mod io_failure;
