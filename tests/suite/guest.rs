@@ -74,12 +74,32 @@ fn accel() -> &'static str {
     if virtualization && opens { "kvm" } else { "tcg" }
 }
 
-/// One guest at a time: emulated guests are CPU-bound, and two at once on two cores take longer
-/// than one after the other.
-static ONE_GUEST: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// At most one guest per core: an emulated guest keeps one core busy, so more at once only slow
+/// each other down (and their ssh time-outs near), while one per core lets the guests of
+/// `cargo test`'s parallel test threads run side by side.
+static GUESTS: (std::sync::Mutex<usize>, std::sync::Condvar) =
+    (std::sync::Mutex::new(0), std::sync::Condvar::new());
 
-fn one_guest() -> std::sync::MutexGuard<'static, ()> {
-    ONE_GUEST.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+/// A place for one guest, given back on drop.
+struct GuestSlot;
+
+fn guest_slot() -> GuestSlot {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let (count, freed) = &GUESTS;
+    let mut running = count.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    while *running >= cores {
+        running = freed.wait(running).unwrap_or_else(std::sync::PoisonError::into_inner);
+    }
+    *running += 1;
+    GuestSlot
+}
+
+impl Drop for GuestSlot {
+    fn drop(&mut self) {
+        let (count, freed) = &GUESTS;
+        *count.lock().unwrap_or_else(std::sync::PoisonError::into_inner) -= 1;
+        freed.notify_one();
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -90,7 +110,7 @@ fn one_guest() -> std::sync::MutexGuard<'static, ()> {
 /// on, reboot, check again.
 #[test]
 fn control_plane() {
-    let _one = one_guest();
+    let _slot = guest_slot();
     let Some(lab) = Lab::prepare("guest::control_plane") else { return };
     let node = lab.first_node("control-plane");
     let mut guest = lab.boot(&node, Tamper::None);
@@ -107,7 +127,7 @@ fn control_plane() {
 /// the bridged NIC not bounced), provision a changed override (applied), reboot, check again.
 #[test]
 fn worker() {
-    let _one = one_guest();
+    let _slot = guest_slot();
     let Some(lab) = Lab::prepare("guest::worker") else { return };
     let node = lab.first_node("worker");
     let mut guest = lab.boot(&node, Tamper::None);
@@ -124,7 +144,7 @@ fn worker() {
 /// above DHCP's (200 > 100). The route checks must fail, and only they: the checks can tell.
 #[test]
 fn negative_control_metric_above_dhcp() {
-    let _one = one_guest();
+    let _slot = guest_slot();
     let Some(lab) = Lab::prepare("guest::negative_control_metric_above_dhcp") else { return };
     let node = lab.first_node("worker");
     let guest = lab.boot(&node, Tamper::MetricAboveDhcp);
@@ -301,7 +321,7 @@ impl Lab {
         });
         let venv = venv.unwrap_or_else(|e| panic!("{test}: the release's ansible venv: {e}"));
 
-        Some(Lab { test, tools, image, venv, out, site, laptop_key, tmp })
+        Some(Lab { test, tools, image, venv, tmp, out, site, laptop_key })
     }
 
     /// The machine `name` as Vagrant's loader sees it in the Vagrantfile that defines it. The
