@@ -25,10 +25,14 @@ use crate::tree::{MANIFEST, Tree};
 use crate::write::{self, Report};
 use crate::{apply, colour};
 
+/// `gen --version`: the crate's version and, when built from a git checkout, the commit and its
+/// date (`build.rs`).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), env!("GEN_COMMIT"));
+
 #[derive(Parser)]
 #[command(
     name = "gen",
-    version,
+    version = VERSION,
     about = "Reproducible generator for a home-lab Kubernetes cluster"
 )]
 struct Arguments {

@@ -18,4 +18,5 @@ mod output;
 mod review;
 mod schema;
 mod validators;
+mod version;
 mod walkthrough;
