@@ -11,7 +11,7 @@ use std::io::{IsTerminal as _, Write as _};
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 use crate::Built;
 use crate::change;
@@ -121,6 +121,18 @@ enum Command {
     /// Start a lab from a kubespray inventory (inventory.ini or hosts.yaml): write a site file
     /// with its nodes, roles and addresses, marking what it does not say
     Import(crate::import::Arguments),
+    /// Print the completion script for a shell: `source <(gen completions bash)`, or write it
+    /// where your shell loads completions from
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print gen's manual page (roff): `gen man > gen.1 && man -l gen.1`; `gen man apply` is
+    /// the page gen-apply(1) of one command
+    Man {
+        /// The command whose page to print
+        command: Option<String>,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -157,6 +169,16 @@ fn run(arguments: Arguments) -> Result<u8> {
         }
         Command::Init(init) => return crate::init::run(init, &arguments.site),
         Command::Import(import) => return crate::import::run(import, &arguments.site),
+        Command::Completions { shell } => {
+            let mut text = Vec::new();
+            clap_complete::generate(shell, &mut Arguments::command(), "gen", &mut text);
+            print(&String::from_utf8_lossy(&text));
+            return Ok(exit::OK);
+        }
+        Command::Man { command } => {
+            print(&manual(command.as_deref()));
+            return Ok(exit::OK);
+        }
         _ => {}
     }
     let paths = Paths::resolve(arguments.site, arguments.out);
@@ -187,8 +209,33 @@ fn run(arguments: Arguments) -> Result<u8> {
             apply::status(&context, host.as_deref())
         }
         Command::Rollback { host } => apply::rollback(&context, &host),
-        Command::Schema | Command::Init(_) | Command::Import(_) => unreachable!("matched above"),
+        Command::Schema
+        | Command::Init(_)
+        | Command::Import(_)
+        | Command::Completions { .. }
+        | Command::Man { .. } => unreachable!("matched above"),
     }
+}
+
+/// The manual page gen(1), or gen-COMMAND(1), the page the SUBCOMMANDS section of gen(1) names.
+/// An unknown command is clap's usage error (exit 2), with the commands there are.
+fn manual(command: Option<&str>) -> String {
+    let mut top = Arguments::command();
+    top.build();
+    let page = match command {
+        None => top,
+        Some(name) => match top.find_subcommand(name) {
+            Some(sub) => sub.clone().display_name(format!("gen-{name}")),
+            None => {
+                let names: Vec<&str> = top.get_subcommands().map(|c| c.get_name()).collect();
+                let message = format!("no command `{name}`; there are: {}", names.join(", "));
+                top.error(clap::error::ErrorKind::InvalidValue, message).exit()
+            }
+        },
+    };
+    let mut text = Vec::new();
+    clap_mangen::Man::new(page).render(&mut text).expect("writing to memory does not fail");
+    String::from_utf8_lossy(&text).into_owned()
 }
 
 /// The site file is refused unless it is a regular file: `/dev/zero` would be read forever.

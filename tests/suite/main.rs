@@ -4,6 +4,7 @@
 mod apply;
 mod change;
 mod cli;
+mod completions;
 mod concurrent;
 mod crash;
 mod golden;
