@@ -243,6 +243,22 @@ impl<'a, 's> Table<'a, 's> {
         }
     }
 
+    /// A required array of strings; `what` names it in the "missing" message. A present array
+    /// with an element of the wrong type is that error alone: it is not also missing.
+    pub fn req_str_array(
+        &mut self,
+        report: &mut Report,
+        name: &'static str,
+        what: &'static str,
+    ) -> Option<Sp<Vec<Sp<String>>>> {
+        if !self.table.contains_key(name) {
+            self.asked.push(name);
+            self.missing(name, what, report);
+            return None;
+        }
+        self.str_array(report, name)
+    }
+
     /// An optional array of strings; `None` for the whole array if any element is not a string.
     pub fn str_array(
         &mut self,

@@ -14,7 +14,7 @@ use super::text::{
 };
 use super::{Addons, Host, Kubespray, Network, Node, Role, Site, Vagrant};
 use crate::kubespray;
-use crate::parse::{Loc, Report, Sp, Table};
+use crate::parse::{Report, Sp, Table};
 use crate::problem::Problem;
 
 /// Defaults of `[vagrant]` for every node (DESIGN.md).
@@ -192,8 +192,8 @@ fn read_network(mut t: Table, report: &mut Report) -> Option<Network> {
     let cidr = t.req_str(report, "cidr", "the bridged LAN, e.g. `cidr = \"192.168.1.0/24\"`");
     let gateway =
         t.req_str(report, "gateway", "the LAN's router, e.g. `gateway = \"192.168.1.1\"`");
-    let dns = t.str_array(report, "dns");
-    let table_loc = t.loc();
+    let dns =
+        t.req_str_array(report, "dns", "the LAN's DNS servers, e.g. `dns = [\"192.168.1.1\"]`");
     t.finish(report);
 
     let cidr = cidr.and_then(|c| {
@@ -217,13 +217,7 @@ fn read_network(mut t: Table, report: &mut Report) -> Option<Network> {
     });
     let gateway = gateway.and_then(|g| ipv4(report, g));
     let dns = match dns {
-        None => {
-            report.add(
-                &Loc { key: format!("{}.dns", table_loc.key), ..table_loc.clone() },
-                Problem::Missing { what: "the LAN's DNS servers, e.g. `dns = [\"192.168.1.1\"]`" },
-            );
-            None
-        }
+        None => None,
         Some(list) if list.value.is_empty() => {
             report.add(&list.loc, Problem::EmptyList);
             None
