@@ -20,7 +20,6 @@ mod server;
 mod session;
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,6 +29,7 @@ use crate::error::{Error, Result, exit};
 use crate::layout;
 use crate::site::{Host, Label, Site};
 use crate::tree::{Tree, sha256_hex};
+use crate::verbosity;
 
 use plan::{Action, Plan, Server, Step, Wanted};
 use server::{Listing, State, short};
@@ -146,7 +146,10 @@ pub fn apply(ctx: &Context, host: Option<&str>, options: &Options) -> Result<u8>
             }
         }
         text += &plan.describe(&servers, &|i| send_text(&remotes[i], ctx, all[i]));
-        say(&text);
+        for note in &plan.notes {
+            verbosity::note(&format!("note: {note}\n"));
+        }
+        verbosity::answer(&text);
         for remote in remotes.into_iter().flatten() {
             remote.session.close();
         }
@@ -164,8 +167,8 @@ pub fn apply(ctx: &Context, host: Option<&str>, options: &Options) -> Result<u8>
                     let _ = write!(summary, "; removed {n} old generation{}", plural(n));
                 }
                 Err(e) => {
-                    let _ =
-                        write!(summary, "\n{}", e.to_string().replacen("error:", "warning:", 1));
+                    // A warning, which `-q` does not hide: the apply itself succeeded.
+                    eprintln!("{}", e.to_string().replacen("error:", "warning:", 1));
                 }
             }
             say(&format!("{}: {summary}\n", all[i].name));
@@ -645,8 +648,10 @@ pub fn status(ctx: &Context, host: Option<&str>) -> Result<u8> {
     let results = each(&hosts, DEFAULT_JOBS, |host| standing(ctx, host));
     let mut text = String::new();
     if stale {
-        text += "note: out/ is not what the site file gives (`gen check`); compared with a fresh \
-                 build\n";
+        verbosity::note(
+            "note: out/ is not what the site file gives (`gen check`); compared with a fresh \
+             build\n",
+        );
     }
     let mut all_current = true;
     for (host, result) in hosts.iter().zip(results) {
@@ -657,7 +662,7 @@ pub fn status(ctx: &Context, host: Option<&str>) -> Result<u8> {
         all_current &= standing.is_current();
         let _ = writeln!(text, "{:<width$}  {:<14} {detail}", host.name.as_str(), standing.word());
     }
-    say(&text);
+    verbosity::answer(&text);
     Ok(if all_current { exit::OK } else { exit::DIFFERS })
 }
 
@@ -856,8 +861,7 @@ fn waiting(name: &str) {
     say(&format!("{name}: waiting for the apply already running there\n"));
 }
 
-/// One write per message, so that lines from parallel servers never interleave; a closed
-/// stdout is not worth failing an apply for.
+/// Progress: what an apply does as it does it (`verbosity.rs`; `-q` hides it).
 fn say(text: &str) {
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    verbosity::progress(text);
 }

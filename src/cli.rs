@@ -23,7 +23,7 @@ use crate::record::Record;
 use crate::review::{self, Review};
 use crate::tree::{MANIFEST, Tree};
 use crate::write::{self, Report};
-use crate::{apply, colour};
+use crate::{apply, colour, verbosity};
 
 /// `gen --version`: the crate's version and, when built from a git checkout, the commit and its
 /// date (`build.rs`).
@@ -46,6 +46,12 @@ struct Arguments {
     /// the output is a terminal
     #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
     color: colour::When,
+    /// Say only the answer, errors and warnings: no progress, no notes
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Also show each ssh, rsync and ssh-keyscan command gen runs (on stderr)
+    #[arg(short, long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -145,6 +151,11 @@ pub fn main() -> ExitCode {
         }
     };
     colour::choose(arguments.color);
+    verbosity::set(match (arguments.quiet, arguments.verbose) {
+        (true, _) => verbosity::Level::Quiet,
+        (false, true) => verbosity::Level::Verbose,
+        (false, false) => verbosity::Level::Normal,
+    });
     match run(arguments) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -355,7 +366,7 @@ fn build(paths: &Paths, built: &Built, allow: change::Allow) -> Result<u8> {
     if let Some(majority) = change::etcd_majority(&new) {
         warn(&Warning::EtcdMajority(majority));
     }
-    print(&summary(&report, &built.tree, &paths.out_label(), &judgement.steps));
+    verbosity::progress(&summary(&report, &built.tree, &paths.out_label(), &judgement.steps));
     Ok(exit::OK)
 }
 
@@ -471,9 +482,9 @@ fn page(text: &str) -> bool {
     child.wait().is_ok()
 }
 
-/// Output goes out whole; a closed stdout (`gen diff | head`) is not an error worth reporting.
+/// A command's answer (`verbosity.rs`), out whole.
 fn print(text: &str) {
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    verbosity::answer(text);
 }
 
 /// Whom a change concerns: each host's `gen apply`, the kubespray run from the laptop, or

@@ -30,6 +30,7 @@ pub mod source;
 pub mod suggest;
 pub mod syntax;
 pub mod tree;
+pub mod verbosity;
 pub mod write;
 
 pub use error::{Error, Result};

@@ -18,6 +18,7 @@ mod model;
 mod output;
 mod review;
 mod schema;
+mod scripting;
 mod validators;
 mod version;
 mod walkthrough;
