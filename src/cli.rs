@@ -107,12 +107,18 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = crate::apply::DEFAULT_KEEP,
               value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
         keep: usize,
+        /// With --dry-run: print the plan as JSON, for scripts (shape in the README)
+        #[arg(long, requires = "dry_run")]
+        json: bool,
     },
     /// Show, per host, whether the generation current there is the one in the output folder;
     /// exit 1 unless every one is
     Status {
         /// Only this host
         host: Option<String>,
+        /// Print JSON, for scripts: each server with its VMs (shape in the README)
+        #[arg(long)]
+        json: bool,
     },
     /// Make a host's previous generation current again and run its entrypoint
     Rollback {
@@ -208,16 +214,16 @@ fn run(arguments: Arguments) -> Result<u8> {
         Command::Check => check(&paths, &built),
         Command::Diff { no_pager } => diff(&paths, &built, no_pager),
         // An apply sends what `out/` holds, and status reads it: no build may change it meanwhile.
-        Command::Apply { host, all: _, jobs, dry_run, allow_dirty, keep } => {
+        Command::Apply { host, all: _, jobs, dry_run, allow_dirty, keep, json } => {
             let _lock = lock::shared(&paths.out)?;
             let commit = reviewed_commit(&paths.out, allow_dirty)?;
             let context = apply::Context { commit, ..context };
-            let options = apply::Options { dry_run, keep, jobs };
+            let options = apply::Options { dry_run, json, keep, jobs };
             apply::apply(&context, host.as_deref(), &options)
         }
-        Command::Status { host } => {
+        Command::Status { host, json } => {
             let _lock = lock::shared(&paths.out)?;
-            apply::status(&context, host.as_deref())
+            apply::status(&context, host.as_deref(), json)
         }
         Command::Rollback { host } => apply::rollback(&context, &host),
         Command::Schema

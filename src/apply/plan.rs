@@ -188,6 +188,20 @@ impl Plan {
     }
 }
 
+impl Step {
+    /// The step's name, as `remote.sh` and `--json` know it.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Step::Send => "send",
+            Step::Switch => "switch",
+            Step::InstallUnit => "install-unit",
+            Step::RetireUnit => "retire-unit",
+            Step::Vm { action, .. } => action.word(),
+            Step::Finish => "finish",
+        }
+    }
+}
+
 /// One step as the user reads it, prefixed by the server.
 pub fn step_line(server: &Server, step: &Step, files: &str) -> String {
     let name = &server.name;

@@ -9,6 +9,8 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+
+use serde_json::Value;
 use std::process::{Command, Stdio};
 
 use crate::apply::{HostSpec, keygen, public_key, site};
@@ -95,7 +97,8 @@ impl Lab {
     }
 
     /// Starts the servers in a fresh network namespace, runs each of `commands` (gen's
-    /// arguments) in the site folder, one after the other, and stops the servers.
+    /// arguments; `["!", LINE]` runs the shell line LINE instead) in the site folder, one after
+    /// the other, and stops the servers.
     pub(crate) fn session(&self, commands: &[&[&str]]) -> Vec<Run> {
         let d = self.dir.path();
         let mut script = String::from("ip link set lo up\n");
@@ -106,13 +109,17 @@ impl Lab {
         }
         script += &format!("cd {}\n", self.site_folder().display());
         for (i, args) in commands.iter().enumerate() {
-            let line: Vec<String> =
-                args.iter().map(|a| format!("'{}'", a.replace('\'', r"'\''"))).collect();
+            let line = match args {
+                ["!", line] => line.to_string(),
+                _ => {
+                    let words: Vec<String> =
+                        args.iter().map(|a| format!("'{}'", a.replace('\'', r"'\''"))).collect();
+                    format!("{} {}", env!("CARGO_BIN_EXE_gen"), words.join(" "))
+                }
+            };
             script += &format!(
-                "{gen} {line} >{d}/{i}.out 2>{d}/{i}.err; echo $? >{d}/{i}.code\n",
-                gen = env!("CARGO_BIN_EXE_gen"),
-                line = line.join(" "),
-                d = d.display(),
+                "{line} >{d}/{i}.out 2>{d}/{i}.err; echo $? >{d}/{i}.code\n",
+                d = d.display()
             );
             for n in 1..=self.servers {
                 script += &format!(
@@ -249,4 +256,178 @@ fn verbose_shows_every_ssh_and_rsync_gen_runs_and_quiet_shows_no_progress() {
     runs[4].code(0);
     assert!(runs[4].stdout.starts_with("h2: up to date at"), "{}", runs[4].stdout);
     assert!(!runs[4].stderr.contains("+ ssh"), "no command lines without -v");
+}
+
+/// The tree hash `out/manifest.toml` gives a host.
+fn manifest_hash(lab: &Lab, host: &str) -> String {
+    let text = fs::read_to_string(lab.site_folder().join("out/manifest.toml")).unwrap();
+    labgen::manifest::parse(&text).unwrap().hosts[host].clone()
+}
+
+fn parse(run: &Run) -> Value {
+    assert!(!run.stdout.contains("note:"), "stdout is only the JSON: {}", run.stdout);
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}
+
+/// `(name, state, ip)` of each VM of a server in `status --json`.
+fn vms(server: &Value) -> Vec<(String, String, String)> {
+    let text = |v: &Value| v.as_str().unwrap().to_string();
+    let vms = server["vms"].as_array().unwrap();
+    vms.iter().map(|vm| (text(&vm["name"]), text(&vm["state"]), text(&vm["ip"]))).collect()
+}
+
+fn owned(items: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+    items.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect()
+}
+
+#[test]
+fn status_json_gives_each_server_with_its_vms_before_and_after_an_apply() {
+    let Some(lab) = Lab::new(2, "status --json test") else { return };
+    let runs = lab.session(&[
+        &["build"],
+        &["status", "--json"],
+        &["apply", "--all", "-q"],
+        &["!", &format!("rm {}/systemd/active/lab-vm@w-2.service", lab.server(2).display())],
+        &["status", "--json"],
+        &["status", "h1", "--json"],
+    ]);
+    runs[0].code(0);
+    let before = parse(runs[1].code(1));
+    assert_eq!(before["format"], 1);
+    assert_eq!(before["stale"], false);
+    let servers = before["servers"].as_array().unwrap();
+    assert_eq!(servers.len(), 2);
+    for (n, server) in servers.iter().enumerate() {
+        let host = format!("h{}", n + 1);
+        assert_eq!(server["name"], host.as_str());
+        assert_eq!(server["address"], format!("127.0.0.{}", n + 1).as_str());
+        assert_eq!(server["standing"], "never-applied");
+        assert_eq!(server["current"], Value::Null);
+        assert_eq!(server["wanted"], manifest_hash(&lab, &host).as_str());
+        assert_eq!(server["busy"], false);
+    }
+    // Nothing is on the servers yet: every VM out/ gives them is absent, at out/'s address.
+    assert_eq!(
+        vms(&servers[0]),
+        owned(&[("cp-1", "absent", "192.168.1.21"), ("w-1", "absent", "192.168.1.31")])
+    );
+    assert_eq!(vms(&servers[1]), owned(&[("w-2", "absent", "192.168.1.32")]));
+    assert!(servers[0]["vms"].as_array().unwrap().iter().all(|vm| vm["wanted"] == true));
+    assert_eq!(servers[0]["vms"][0]["role"], "control-plane");
+    assert_eq!(servers[0]["vms"][1]["role"], "worker");
+
+    runs[2].code(0);
+    runs[3].code(0);
+    // After the apply every VM runs but w-2, whose unit the test stopped: exit 0, up to date.
+    let after = parse(runs[4].code(0));
+    let servers = after["servers"].as_array().unwrap();
+    for (n, server) in servers.iter().enumerate() {
+        let host = format!("h{}", n + 1);
+        assert_eq!(server["standing"], "up-to-date", "{server}");
+        assert_eq!(server["current"], manifest_hash(&lab, &host).as_str());
+        assert_eq!(server["current"], server["wanted"]);
+    }
+    assert_eq!(
+        vms(&servers[0]),
+        owned(&[("cp-1", "running", "192.168.1.21"), ("w-1", "running", "192.168.1.31")])
+    );
+    assert_eq!(vms(&servers[1]), owned(&[("w-2", "stopped", "192.168.1.32")]));
+    assert!(runs[4].stderr.is_empty(), "{}", runs[4].stderr);
+    // One host: only it.
+    let one = parse(runs[5].code(0));
+    let names: Vec<&str> =
+        one["servers"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["h1"]);
+}
+
+#[test]
+fn dry_run_json_gives_the_plans_typed_steps_in_the_order_the_text_gives_them() {
+    let Some(lab) = Lab::new(2, "apply --dry-run --json test") else { return };
+    let runs = lab.session(&[
+        &["build"],
+        &["apply", "--all", "--dry-run", "--json"],
+        &["apply", "--all", "--dry-run"],
+        &["apply", "h1", "-q"],
+        &["apply", "--all", "--dry-run", "--json"],
+        &["apply", "h1", "--json"],
+    ]);
+    runs[0].code(0);
+    let plan = parse(runs[1].code(0));
+    assert_eq!(plan["format"], 1);
+    // One control plane: etcd has no quorum to keep, said as a note.
+    let notes = plan["notes"].as_array().unwrap();
+    assert!(notes.len() == 1 && notes[0].as_str().unwrap().contains("1 etcd member"), "{notes:?}");
+    let servers = plan["servers"].as_array().unwrap();
+    assert_eq!(servers.len(), 2);
+    // Every step of the JSON, in its `order`, is the text's line at that place.
+    let mut steps: Vec<(u64, String, String, Option<String>)> = Vec::new();
+    for server in servers {
+        let name = server["name"].as_str().unwrap().to_string();
+        assert_eq!(server["current"], Value::Null);
+        assert_eq!(server["wanted"], manifest_hash(&lab, &name).as_str());
+        assert_eq!(server["error"], Value::Null);
+        let files = server["files"].as_array().unwrap();
+        assert!(files.iter().all(|f| f["change"] == "add"), "first apply: {files:?}");
+        let paths: Vec<&str> = files.iter().map(|f| f["path"].as_str().unwrap()).collect();
+        assert!(paths.contains(&"apply.sh") && paths.contains(&"machines.toml"), "{paths:?}");
+        let mut last = None;
+        for step in server["steps"].as_array().unwrap() {
+            let order = step["order"].as_u64().unwrap();
+            assert!(last.is_none_or(|l| l < order), "a server's steps in plan order");
+            last = Some(order);
+            let node = step["node"].as_str().map(String::from);
+            assert_eq!(node.is_some(), step["why"].is_string(), "{step}");
+            steps.push((order, name.clone(), step["step"].as_str().unwrap().to_string(), node));
+        }
+    }
+    steps.sort();
+    let orders: Vec<u64> = steps.iter().map(|s| s.0).collect();
+    assert_eq!(orders, (0..steps.len() as u64).collect::<Vec<_>>(), "one order a step");
+    let text = &runs[2].code(0).stdout;
+    let lines: Vec<&str> =
+        text.lines().filter(|l| l.starts_with('h') && !l.contains("dry run")).collect();
+    assert_eq!(lines.len(), steps.len(), "{text}");
+    for ((_, server, step, node), line) in steps.iter().zip(&lines) {
+        let (name, rest) = line.split_once(": ").unwrap();
+        assert_eq!(name, server, "{line}");
+        let word = rest.split_whitespace().next().unwrap();
+        let word = match word {
+            "install" => "install-unit",
+            "retire" => "retire-unit",
+            w => w,
+        };
+        assert_eq!(word, step, "{line}");
+        if let Some(node) = node {
+            assert_eq!(rest.split_whitespace().nth(1), Some(node.as_str()), "{line}");
+        }
+    }
+    let h1: Vec<(&str, Option<&str>)> =
+        steps.iter().filter(|s| s.1 == "h1").map(|s| (s.2.as_str(), s.3.as_deref())).collect();
+    assert_eq!(
+        h1,
+        [
+            ("send", None),
+            ("switch", None),
+            ("install-unit", None),
+            ("create", Some("cp-1")),
+            ("create", Some("w-1")),
+            ("finish", None)
+        ]
+    );
+    assert!(runs[2].stderr.contains("note: this lab has 1 etcd member"), "the text's note");
+
+    // After h1's apply: h1 has nothing to do and leaves its VMs alone; h2 still all to do.
+    runs[3].code(0);
+    let plan = parse(runs[4].code(0));
+    let h1 = &plan["servers"][0];
+    assert_eq!(h1["current"], h1["wanted"]);
+    assert_eq!(h1["files"], Value::Array(vec![]));
+    assert_eq!(h1["steps"], Value::Array(vec![]));
+    assert_eq!(h1["unchanged"], serde_json::json!(["cp-1", "w-1"]));
+    let h2 = &plan["servers"][1];
+    assert_eq!(h2["current"], Value::Null);
+    assert!(h2["steps"].as_array().unwrap().iter().any(|s| s["node"] == "w-2"));
+    // --json describes a plan: without --dry-run it is refused as a usage error.
+    runs[5].code(2);
+    assert!(runs[5].stderr.contains("--dry-run"), "{}", runs[5].stderr);
 }
