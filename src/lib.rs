@@ -18,6 +18,7 @@ pub mod layout;
 pub mod lock;
 pub mod manifest;
 pub mod parse;
+pub mod picture;
 pub mod problem;
 pub mod quote;
 pub mod record;
