@@ -16,6 +16,7 @@ mod io_failure;
 mod laptop;
 mod model;
 mod output;
+mod picture;
 mod review;
 mod schema;
 mod scripting;
