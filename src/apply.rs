@@ -163,11 +163,16 @@ pub fn apply(ctx: &Context, host: Option<&str>, options: &Options) -> Result<u8>
         for remote in remotes.into_iter().flatten() {
             remote.session.close();
         }
+        say(&kubespray_next(ctx, &servers, &plan, "would then need"));
         let results = collect(&all, &targets, results);
         let summary = (!one && !options.json).then_some("previewed");
         return Ok(finish(&targets, results, summary));
     }
 
+    for (i, remote) in remotes.iter_mut().enumerate() {
+        let Some(remote) = remote else { continue };
+        check_sudo(ctx, all[i], remote, plan.on(i))?;
+    }
     execute(ctx, &all, &links, &mut remotes, &servers, &plan, one, &mut results);
     for (i, remote) in remotes.into_iter().enumerate() {
         let Some(mut remote) = remote else { continue };
@@ -186,8 +191,60 @@ pub fn apply(ctx: &Context, host: Option<&str>, options: &Options) -> Result<u8>
         }
         remote.session.close();
     }
+    if results.iter().all(|r| matches!(r, None | Some(Ok(_)))) {
+        say(&kubespray_next(ctx, &servers, &plan, "now needs"));
+    }
     let results = collect(&all, &targets, results);
     Ok(finish(&targets, results, (!one).then_some("applied")))
+}
+
+/// kubespray's next commands for what `plan` creates and destroys (`change::after_apply`), as a
+/// paragraph for the end of an apply; empty when the plan makes no VM new and drops no control
+/// plane.
+fn kubespray_next(ctx: &Context, servers: &[Server], plan: &Plan, needs: &str) -> String {
+    let in_site = |node: &str| ctx.site.nodes.iter().find(|n| n.name.as_str() == node);
+    let mut created: Vec<(String, bool)> = Vec::new();
+    let mut dropped: Vec<String> = Vec::new();
+    for p in &plan.steps {
+        let Step::Vm { node, action, .. } = &p.step else { continue };
+        let server = &servers[p.server];
+        match action {
+            // A node on its way out (`remove = true`) is not set up again.
+            Action::Create if in_site(node).is_some_and(|n| !n.remove) => {
+                let cp =
+                    server.wanted.machines.get(node).is_some_and(plan::Facts::is_control_plane);
+                if !created.iter().any(|(n, _)| n == node) {
+                    created.push((node.clone(), cp));
+                }
+            }
+            Action::Destroy if in_site(node).is_none() => {
+                let was_cp = server
+                    .seen
+                    .as_ref()
+                    .and_then(|seen| seen.vms.get(node))
+                    .and_then(|vm| vm.facts.as_ref())
+                    .is_some_and(plan::Facts::is_control_plane);
+                if was_cp {
+                    dropped.push(node.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    let members = ctx.site.nodes.iter().filter(|n| n.role == crate::site::Role::ControlPlane);
+    let ran_a_control_plane = servers.iter().filter_map(|s| s.seen.as_ref()).any(|seen| {
+        seen.vms.values().any(|vm| vm.facts.as_ref().is_some_and(plan::Facts::is_control_plane))
+    });
+    let steps =
+        crate::change::after_apply(&created, &dropped, members.count(), !ran_a_control_plane);
+    if steps.is_empty() {
+        return String::new();
+    }
+    let out = ctx.out.display().to_string();
+    format!(
+        "kubespray {needs}, from this machine, in order:\n{}",
+        crate::change::commands(&steps, &out)
+    )
 }
 
 fn plural(n: usize) -> &'static str {
@@ -455,6 +512,52 @@ fn execute(
     }
 }
 
+/// Before anything is sent: asks the server's sudo whether the user may run, as root without
+/// a password, each command the steps run there (`sudo.rs`); if not, names the sudoers line.
+fn check_sudo<'s>(
+    ctx: &Context,
+    host: &Host,
+    remote: &mut Remote,
+    steps: impl Iterator<Item = &'s Step>,
+) -> Result<()> {
+    let root = crate::sudo::Root { root: host.root.as_str(), cluster: &ctx.site.cluster };
+    let files = root.unit_files();
+    let units_dir = remote.state.units_dir.clone().unwrap_or_else(|| crate::sudo::UNITS_DIR.into());
+    let mut commands: Vec<String> = Vec::new();
+    for step in steps {
+        let (word, node) = match step {
+            Step::InstallUnit => ("install-unit", None),
+            Step::RetireUnit => ("retire-unit", None),
+            Step::Vm { node, action, .. } => (action.word(), Some(node.as_str())),
+            _ => continue,
+        };
+        for command in crate::sudo::of_step(word, node, &files) {
+            let argv = root.argv(&command, &units_dir);
+            if !commands.contains(&argv) {
+                commands.push(argv);
+            }
+        }
+    }
+    if commands.is_empty() {
+        return Ok(());
+    }
+    let words: Vec<&str> = commands.iter().map(String::as_str).collect();
+    let lines = remote.session.must(&Call::May(&words))?;
+    let refused: Vec<String> =
+        lines.iter().filter_map(|l| l.strip_prefix("refused ")).map(String::from).collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Sudo {
+        host: host.name.to_string(),
+        user: host.user.to_string(),
+        refused,
+        said: lines.iter().find_map(|l| l.strip_prefix("said ")).map(String::from),
+        line: root.sudoers_line(host.user.as_str(), &units_dir),
+        file: root.sudoers_file(),
+    })
+}
+
 /// Puts the generation on the server unless it is there, intact. Returns files sent, of how
 /// many; `None` when nothing had to be sent.
 fn send(
@@ -643,6 +746,7 @@ pub fn rollback(ctx: &Context, host: &str) -> Result<u8> {
     };
     let servers = vec![server];
     let plan = plan::plan(&servers).map_err(|r| Error::Refused { reason: r.reason, fix: r.fix })?;
+    check_sudo(ctx, host, &mut remote, plan.on(0))?;
     let mut output = Output::new(Some("    ".to_string()));
     remote.session.must(&Call::Begin)?;
     for p in &plan.steps {

@@ -435,15 +435,61 @@ impl Refusal {
     }
 }
 
+/// What kubespray must do once an apply has made or destroyed VMs: a VM gen creates is empty
+/// until kubespray sets it up (`created`: node and whether it is a control plane), and a control
+/// plane gone from the site leaves every etcd member list naming it. `etcd_members` is the
+/// number of control planes the site has now; `fresh`: no control plane ran before this apply,
+/// so there is no cluster to join yet. The build named these steps before the apply; the apply
+/// names them again once its part is done, without the "after `gen apply`" it did.
+pub fn after_apply(
+    created: &[(String, bool)],
+    dropped_control_planes: &[String],
+    etcd_members: usize,
+    fresh: bool,
+) -> Vec<Step> {
+    if fresh && !created.is_empty() {
+        return vec![Step::Deploy];
+    }
+    let joining = |control_plane: bool| -> Vec<String> {
+        created.iter().filter(|(_, cp)| *cp == control_plane).map(|(n, _)| n.clone()).collect()
+    };
+    let mut steps = Vec::new();
+    let control_planes = joining(true);
+    if !control_planes.is_empty() {
+        steps.push(Step::ControlPlanes {
+            join: control_planes,
+            hosts: vec![],
+            even: etcd_members % 2 == 0,
+            reorder: false,
+        });
+    }
+    let workers = joining(false);
+    if !workers.is_empty() {
+        steps.push(Step::Workers { join: workers, hosts: vec![] });
+    }
+    if !dropped_control_planes.is_empty() {
+        steps.push(Step::Dropped {
+            nodes: dropped_control_planes.to_vec(),
+            hosts: vec![],
+            control_plane: true,
+        });
+    }
+    steps
+}
+
 /// The commands for `steps`, one numbered step a line or two, `out` being the output folder as
 /// the user named it. Empty when there is nothing to run.
 pub fn commands(steps: &[Step], out: &str) -> String {
     use std::fmt::Write as _;
     let deploy = format!("{out}/kubespray/deploy.sh");
     let mut text = String::new();
+    // "after `gen apply h1`: " before a step that needs those VMs; nothing once they are applied.
     let after = |hosts: &[String]| {
+        if hosts.is_empty() {
+            return String::new();
+        }
         let apply: Vec<String> = hosts.iter().map(|h| format!("`gen apply {h}`")).collect();
-        format!("after {}", apply.join(" and "))
+        format!("after {}: ", apply.join(" and "))
     };
     let mut n = 0;
     let mut step = |text: &mut String, line: String| {
@@ -466,9 +512,7 @@ pub fn commands(steps: &[Step], out: &str) -> String {
                 if join.len() > 1 {
                     extra += " -e etcd_retries=10";
                 }
-                let when =
-                    if hosts.is_empty() { String::new() } else { format!("{}: ", after(hosts)) };
-                step(&mut text, format!("{when}{deploy} cluster.yml{extra}"));
+                step(&mut text, format!("{}{deploy} cluster.yml{extra}", after(hosts)));
                 if !join.is_empty() {
                     step(
                         &mut text,
@@ -492,7 +536,7 @@ pub fn commands(steps: &[Step], out: &str) -> String {
                 }
             }
             Step::Workers { join, hosts } => {
-                step(&mut text, format!("{}: {deploy} playbooks/facts.yml", after(hosts)));
+                step(&mut text, format!("{}{deploy} playbooks/facts.yml", after(hosts)));
                 step(&mut text, format!("{deploy} scale.yml --limit {}", join.join(",")));
             }
             Step::Remove { node, host, first } => {
@@ -518,10 +562,10 @@ pub fn commands(steps: &[Step], out: &str) -> String {
                         "  nothing to run: {} left the cluster with remove-node.yml; {} destroys \
                          the VM",
                         nodes.join(", "),
-                        after(hosts).trim_start_matches("after ")
+                        after(hosts).trim_start_matches("after ").trim_end_matches(": ")
                     );
                 } else {
-                    step(&mut text, format!("{}: {deploy} cluster.yml", after(hosts)));
+                    step(&mut text, format!("{}{deploy} cluster.yml", after(hosts)));
                     let _ = writeln!(
                         text,
                         "     (rewrites the etcd member lists; check `--etcd-servers` in \
@@ -869,5 +913,37 @@ mod tests {
         assert_eq!(etcd_majority(&spread), None);
         let alone = rec("v2.31.0", "1.35.4", &["a:h1:c", "b:h1:c", "c:h1:c"]);
         assert_eq!(etcd_majority(&alone), None);
+    }
+
+    #[test]
+    fn an_apply_names_what_its_new_and_dropped_vms_need() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let made =
+            |v: &[(&str, bool)]| v.iter().map(|(n, c)| (n.to_string(), *c)).collect::<Vec<_>>();
+        assert_eq!(
+            after_apply(&made(&[("cp-1", true), ("w-1", false)]), &[], 1, true),
+            [Step::Deploy]
+        );
+        assert_eq!(after_apply(&[], &[], 3, true), []);
+        let text =
+            commands(&after_apply(&made(&[("w-8", false), ("w-9", false)]), &[], 3, false), "out");
+        assert_eq!(
+            text,
+            "  1. out/kubespray/deploy.sh playbooks/facts.yml\n  2. out/kubespray/deploy.sh scale.yml --limit w-8,w-9\n"
+        );
+        let steps = after_apply(&made(&[("cp-4", true)]), &names(&["cp-1"]), 4, false);
+        let text = commands(&steps, "out");
+        assert!(
+            text.starts_with(
+                "  1. out/kubespray/deploy.sh cluster.yml -e ignore_assert_errors=yes\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "  3. out/kubespray/deploy.sh cluster.yml\n     (rewrites the etcd member lists"
+            ),
+            "{text}"
+        );
     }
 }

@@ -57,6 +57,15 @@ pub enum Error {
     Remote { host: String, step: &'static str, output: String },
     /// A folder on the server does not hash to the generation it should be.
     Corrupt { host: String, expected: String, actual: String },
+    /// sudo on the server would refuse a command the plan runs as root.
+    Sudo {
+        host: String,
+        user: String,
+        refused: Vec<String>,
+        said: Option<String>,
+        line: String,
+        file: String,
+    },
     /// A step of the plan failed on the server; `output` is its last lines unless already shown.
     Step { host: String, step: String, output: String },
     /// The plan cannot be run without orphaning a VM, a clash or a loss of etcd quorum.
@@ -170,6 +179,7 @@ impl Error {
             | Error::Remote { .. }
             | Error::Corrupt { .. }
             | Error::Step { .. }
+            | Error::Sudo { .. }
             | Error::Refused { .. }
             | Error::Legacy { .. }
             | Error::NoPrevious { .. }
@@ -349,6 +359,24 @@ impl fmt::Display for Error {
                  ran; the apply stops here\n  fix: correct the cause and run the same apply \
                  again: it plans afresh from what the server then runs"
             ),
+            Error::Sudo { host, user, refused, said, line, file } => {
+                write!(
+                    f,
+                    "error: on `{host}`, sudo does not let `{user}` run as root without a \
+                     password what this apply runs there: {}",
+                    refused.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+                )?;
+                if let Some(said) = said {
+                    write!(f, " (sudo says: {said})")?;
+                }
+                write!(
+                    f,
+                    "; nothing was sent or changed\n  fix: on {host}, add this line with `sudo \
+                     visudo -f {file}` (it lets {user} install systemd units as root, which makes \
+                     {user} root-equivalent on {host}; README, \"Server requirements\"):\n    \
+                     {line}"
+                )
+            }
             Error::Refused { reason, fix } => {
                 write!(
                     f,

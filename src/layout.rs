@@ -104,6 +104,15 @@ pub fn server_state_dir(root: &str, node: &str) -> String {
     format!("{root}/state/{node}")
 }
 
+/// `units`: below the root, the unit files `apply.sh` stages for `sudo -n install`, so the
+/// root command that installs them is one fixed line a sudoers rule can name (`sudo.rs`).
+pub const SERVER_UNITS: &str = "units";
+
+/// The staging folder of the unit files on the server.
+pub fn server_units_dir(root: &str) -> String {
+    format!("{root}/{SERVER_UNITS}")
+}
+
 // In the kubespray folder of `out/`.
 
 /// The inventory kubespray reads.

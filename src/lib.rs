@@ -28,6 +28,7 @@ pub mod schema;
 pub mod site;
 pub mod snippet;
 pub mod source;
+pub mod sudo;
 pub mod suggest;
 pub mod syntax;
 pub mod tree;

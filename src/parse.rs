@@ -154,6 +154,20 @@ impl<'a, 's> Table<'a, 's> {
         Table { key: String::new(), offset, len: 0, table: doc.get_ref(), asked: vec![] }
     }
 
+    /// Whether the table has the key `name` (of whatever type). Readers answer `None` both
+    /// when an optional key is absent and when it is wrong; a caller that falls back to a
+    /// default only when it is absent asks this first. The key counts as asked for, so a
+    /// misspelling of it is answered with "did you mean".
+    pub fn has(&mut self, name: &'static str) -> bool {
+        self.asked.push(name);
+        self.table.contains_key(name)
+    }
+
+    /// How many keys the table has.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
     pub fn loc(&self) -> Loc {
         Loc { key: self.key.clone(), offset: self.offset, len: self.len }
     }

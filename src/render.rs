@@ -187,6 +187,36 @@ struct Apply<'a> {
     unit: String,
     /// `<cluster>-vm@`: the instance unit is this, the node and `.service`.
     unit_prefix: String,
+    /// Below the root: where the unit files are staged for `sudo -n install`.
+    units_folder: &'static str,
+    sudo: SudoLines,
+}
+
+/// The lines of `apply.sh` that run as root, each written by `sudo.rs` (which also checks and
+/// names them in the sudoers line).
+struct SudoLines {
+    install: String,
+    remove: String,
+    daemon_reload: String,
+    enable_now: String,
+    restart: String,
+    stop: String,
+    disable_now: String,
+}
+
+impl SudoLines {
+    fn of(root: &crate::sudo::Root, template: &str) -> SudoLines {
+        use crate::sudo::Command;
+        SudoLines {
+            install: root.shell(&Command::Install(template)),
+            remove: root.shell(&Command::Remove(template)),
+            daemon_reload: root.shell(&Command::DaemonReload),
+            enable_now: root.shell(&Command::EnableNow(None)),
+            restart: root.shell(&Command::Restart(None)),
+            stop: root.shell(&Command::Stop(None)),
+            disable_now: root.shell(&Command::DisableNow(None)),
+        }
+    }
 }
 
 /// What a VM's provisioners put into the guest: its netplan override and the authorized keys.
@@ -271,11 +301,14 @@ fn render_host(site: &Site, host: &Host, nodes: &[&Node], tree: &mut Tree) {
     }
     let facts = Machines { host: &host.name, machines };
     tree.insert_text(format!("{base}/{}", layout::MACHINES), &text(&facts));
+    let sudo_root = crate::sudo::Root { root: host.root.as_str(), cluster: &site.cluster };
     let apply = Apply {
         host: &host.name,
         user: &host.user,
         root: &host.root,
         unit_prefix: unit.trim_end_matches(".service").to_string(),
+        units_folder: layout::SERVER_UNITS,
+        sudo: SudoLines::of(&sudo_root, &unit),
         unit,
     };
     tree.insert_text(format!("{base}/{}", layout::APPLY), &text(&apply));

@@ -238,6 +238,14 @@ const NODE: &[Key] = &[
         "Overrides `vagrant.memory_mb`; must cover kubespray's minimum plus 256 MiB the guest \
          kernel keeps.",
     ),
+    key(
+        "remove",
+        false,
+        Kind::Boolean,
+        "Step 1 of removing the node: it stays in the inventory, and its VM runs, so that \
+         kubespray's `remove-node.yml` can reach it; drop the table in a later build. Default \
+         `false`.",
+    ),
 ];
 
 /// The schema as pretty-printed JSON, ending with a newline.

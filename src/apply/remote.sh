@@ -90,6 +90,7 @@ state() {
     printf 'commit %s\n' "$(cat "$root/commits/${now#generations/}")"
   fi
   units_dir=${GEN_UNIT_DIR:-/etc/systemd/system}
+  printf 'units %s\n' "$units_dir"
   if [ -f "$units_dir/$1.service" ]; then
     printf 'unit %s\n' "$(sha256sum <"$units_dir/$1.service" | sed 's/ .*//')"
   fi
@@ -124,6 +125,19 @@ state() {
     group=${group##*/}
     if [ "$group" != "${machine##*/}" ]; then
       printf 'legacy %s %s\n' "$group" "${machine##*/}"
+    fi
+  done
+}
+
+# may COMMAND...: whether sudo lets this user run each COMMAND (its words in one argument) as
+# root without a password. `sudo -n -l` exits 0 only when a rule allows exactly that command
+# line; for each other one this prints `refused COMMAND`, after sudo's own words (`said ...`).
+may() {
+  for command in "$@"; do
+    # shellcheck disable=SC2086 # the words of one command, split on purpose (none has a space)
+    if ! said=$(set -f && sudo -n -l $command 2>&1); then
+      printf '%s\n' "$said" | sed -n '/./{s/^/said /;p;q;}'
+      printf 'refused %s\n' "$command"
     fi
   done
 }

@@ -23,6 +23,8 @@ pub struct State {
     pub commit: Option<String>,
     /// sha256 of the installed template unit.
     pub unit: Option<String>,
+    /// The folder systemd reads installed units from (`/etc/systemd/system`).
+    pub units_dir: Option<String>,
     /// Each VM: the generation it was last applied from (`None`: a link gen did not make).
     pub vms: BTreeMap<String, Option<String>>,
     pub pending: Vec<String>,
@@ -55,6 +57,7 @@ impl State {
                 "generation" if is_hash(value) => state.generations.push(value.to_string()),
                 "commit" => state.commit = Some(value.to_string()),
                 "unit" => state.unit = Some(value.to_string()),
+                "units" => state.units_dir = Some(value.to_string()),
                 "vm" => {
                     let (node, target) = value.split_once(' ').unwrap_or((value, ""));
                     state.vms.insert(node.to_string(), vm_generation(target));

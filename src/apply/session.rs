@@ -191,6 +191,8 @@ pub enum Call<'c> {
     Finish { hash: &'c str, commit: Option<&'c str> },
     /// Removes generations.
     Drop(&'c [&'c str]),
+    /// Asks sudo whether each command line may run as root without a password.
+    May(&'c [&'c str]),
 }
 
 impl Call<'_> {
@@ -208,12 +210,13 @@ impl Call<'_> {
             Call::Step { .. } => "step",
             Call::Finish { .. } => "finish",
             Call::Drop(_) => "drop",
+            Call::May(_) => "may",
         }
     }
 
     fn args(&self) -> Vec<&str> {
         match *self {
-            Call::Hello(tools) | Call::Drop(tools) => tools.to_vec(),
+            Call::Hello(tools) | Call::Drop(tools) | Call::May(tools) => tools.to_vec(),
             Call::State(a)
             | Call::Listing(a)
             | Call::Facts(a)
@@ -245,6 +248,7 @@ impl Call<'_> {
             Call::Step { .. } => "running a step of the plan",
             Call::Finish { .. } => "recording the generation as applied",
             Call::Drop(_) => "removing old generations",
+            Call::May(_) => "asking sudo what this user may run as root",
         }
     }
 }

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use ipnet::Ipv4Net;
 use toml::de::DeTable;
 
-use super::rules::{self, NodeAt};
+use super::rules::{self, HostAt, NodeAt};
 use super::text::{
     Address, AuthorizedKey, BoxName, BoxVersion, HostKey, InterfaceName, Label, RemoteRoot,
     UserName,
@@ -26,7 +26,11 @@ pub(crate) const CPUS: (u32, u32) = (1, 256);
 pub(crate) const MEMORY_MB: (u32, u32) = (512, 1 << 20);
 
 /// Reads every section, then checks the rules that span sections. `None` when something could
-/// not be read at all (it has been reported).
+/// not be read (it has been reported).
+///
+/// A value that cannot be read hides only the rules that need it: each reader hands on what it
+/// could read (`Option` per value), and each rule runs on whatever it needs, so independent
+/// mistakes are all reported at once (tests/suite/all_errors.rs plants every pair).
 pub(super) fn read_site(doc: &toml::Spanned<DeTable<'_>>, report: &mut Report) -> Option<Site> {
     let empty = DeTable::new();
     let mut root = Table::root(doc);
@@ -35,7 +39,7 @@ pub(super) fn read_site(doc: &toml::Spanned<DeTable<'_>>, report: &mut Report) -
     let cluster = t.req_str(report, "name", "the cluster's name").and_then(|s| label(report, s));
     t.finish(report);
 
-    let kubespray = read_kubespray(root.req_table(report, "kubespray", &empty), report);
+    let (release, kubespray) = read_kubespray(root.req_table(report, "kubespray", &empty), report);
     let network = read_network(root.req_table(report, "network", &empty), report);
     let (vagrant, defaults) = read_vagrant(root.req_table(report, "vagrant", &empty), report);
     let addons = root.table(report, "addons").map(|t| read_addons(t, report));
@@ -46,18 +50,18 @@ pub(super) fn read_site(doc: &toml::Spanned<DeTable<'_>>, report: &mut Report) -
     // Names come from the table keys, so a host whose fields are wrong still exists for the
     // nodes that name it: one mistake is reported once.
     let host_names: Vec<String> = host_entries.iter().map(|(name, _)| name.value.clone()).collect();
-    let hosts: Vec<Sp<Host>> = host_entries
+    let hosts: Vec<HostAt> = host_entries
         .into_iter()
-        .filter_map(|(name, t)| read_host(name, t, cluster.as_ref(), report))
+        .map(|(name, t)| read_host(name, t, cluster.as_ref(), report))
         .collect();
     let nodes_table = root.req_table(report, "nodes", &empty);
     let nodes_loc = nodes_table.loc();
+    let node_count = nodes_table.len();
     let node_entries = nodes_table.entries(report);
-    let node_count = node_entries.len();
-    let nodes: Vec<NodeAt> = node_entries
-        .into_iter()
-        .filter_map(|(name, t)| read_node(name, t, defaults, report))
-        .collect();
+    // An entry that is not a table is a node whose role is unknown too.
+    let every_node_is_a_table = node_entries.len() == node_count;
+    let nodes: Vec<NodeAt> =
+        node_entries.into_iter().map(|(name, t)| read_node(name, t, defaults, report)).collect();
     root.finish(report);
 
     if host_names.is_empty() {
@@ -72,31 +76,34 @@ pub(super) fn read_site(doc: &toml::Spanned<DeTable<'_>>, report: &mut Report) -
             Problem::Missing { what: "a `[nodes.<name>]` table: the cluster needs a node" },
         );
     }
-    // Rules over all nodes only make sense when every node could be read.
-    let all_nodes_read = nodes.len() == node_count;
     rules::check_hosts_and_nodes(&host_names, &nodes, report);
-
-    let addons = addons.unwrap_or(Some(RawAddons { helm: false, metallb: None }));
-    let (cluster, kubespray, network, vagrant, addons) =
-        (cluster?, kubespray?, network?, vagrant?, addons?);
-
-    rules::check_addresses(&network, &hosts, &nodes, report);
-    if all_nodes_read {
+    rules::check_addresses(network.cidr, network.gateway, &hosts, &nodes, report);
+    if every_node_is_a_table {
         rules::check_etcd(&nodes, &nodes_loc, report);
     }
-    rules::check_memory(&kubespray, &nodes, report);
-    let metallb =
-        addons.metallb.and_then(|r| rules::check_metallb(r, &network, &hosts, &nodes, report));
+    if let Some(release) = release {
+        rules::check_memory(release, &nodes, report);
+    }
+    let addons = addons.unwrap_or(Some(RawAddons { helm: false, metallb: None }));
+    let metallb = addons.as_ref().map(|a| {
+        a.metallb
+            .clone()
+            .map(|r| rules::check_metallb(r, network.cidr, network.gateway, &hosts, &nodes, report))
+    });
 
-    let mut nodes: Vec<Node> = nodes.into_iter().map(|n| n.node).collect();
+    let mut nodes = nodes.into_iter().map(|n| n.node).collect::<Option<Vec<Node>>>()?;
     nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    let metallb = match metallb? {
+        None => None,
+        Some(checked) => Some(checked?),
+    };
     Some(Site {
-        cluster: cluster.value,
-        kubespray,
-        network,
-        vagrant,
-        addons: Addons { helm: addons.helm, metallb },
-        hosts: hosts.into_iter().map(|h| h.value).collect(),
+        cluster: cluster?.value,
+        kubespray: kubespray?,
+        network: network.whole()?,
+        vagrant: vagrant?,
+        addons: Addons { helm: addons?.helm, metallb },
+        hosts: hosts.into_iter().map(|h| h.host).collect::<Option<Vec<Host>>>()?,
         nodes,
     })
 }
@@ -126,7 +133,12 @@ fn ipv4(report: &mut Report, s: Sp<String>) -> Option<Sp<Ipv4Addr>> {
     })
 }
 
-fn read_kubespray(mut t: Table, report: &mut Report) -> Option<Kubespray> {
+/// The release, when it could be read (kubespray's memory minimums need only it), and the
+/// whole section when every choice is one the release accepts.
+fn read_kubespray(
+    mut t: Table,
+    report: &mut Report,
+) -> (Option<&'static kubespray::Release>, Option<Kubespray>) {
     let version =
         t.req_str(report, "version", "the kubespray release, e.g. `version = \"v2.31.0\"`");
     let kube_version = t.str(report, "kube_version");
@@ -135,11 +147,11 @@ fn read_kubespray(mut t: Table, report: &mut Report) -> Option<Kubespray> {
     let proxy = t.str(report, "kube_proxy_mode");
     t.finish(report);
 
-    let version = version?;
+    let Some(version) = version else { return (None, None) };
     let Some(release) = kubespray::find(&version.value) else {
         let known = kubespray::RELEASES.iter().map(|r| r.tag).collect();
         report.add(&version.loc, Problem::UnknownRelease { value: version.value, known });
-        return None;
+        return (None, None);
     };
     let kube_version = match kube_version {
         None => Some(release.kube_version_default()),
@@ -179,16 +191,33 @@ fn read_kubespray(mut t: Table, report: &mut Report) -> Option<Kubespray> {
     let container_manager =
         choose(report, manager, kubespray::DEFAULT_CONTAINER_MANAGER, release.container_managers);
     let proxy_mode = choose(report, proxy, kubespray::DEFAULT_PROXY_MODE, release.proxy_modes);
-    Some(Kubespray {
-        release,
-        kube_version: kube_version?,
-        network_plugin: network_plugin?,
-        container_manager: container_manager?,
-        proxy_mode: proxy_mode?,
-    })
+    let whole = (|| {
+        Some(Kubespray {
+            release,
+            kube_version: kube_version?,
+            network_plugin: network_plugin?,
+            container_manager: container_manager?,
+            proxy_mode: proxy_mode?,
+        })
+    })();
+    (Some(release), whole)
 }
 
-fn read_network(mut t: Table, report: &mut Report) -> Option<Network> {
+/// `[network]`, each value as far as it could be read: the rules over addresses need the
+/// network and the gateway, not the DNS servers.
+struct RawNetwork {
+    cidr: Option<Ipv4Net>,
+    gateway: Option<Ipv4Addr>,
+    dns: Option<Vec<Ipv4Addr>>,
+}
+
+impl RawNetwork {
+    fn whole(self) -> Option<Network> {
+        Some(Network { cidr: self.cidr?, gateway: self.gateway?, dns: self.dns? })
+    }
+}
+
+fn read_network(mut t: Table, report: &mut Report) -> RawNetwork {
     let cidr = t.req_str(report, "cidr", "the bridged LAN, e.g. `cidr = \"192.168.1.0/24\"`");
     let gateway =
         t.req_str(report, "gateway", "the LAN's router, e.g. `gateway = \"192.168.1.1\"`");
@@ -228,22 +257,26 @@ fn read_network(mut t: Table, report: &mut Report) -> Option<Network> {
             .map(|s| ipv4(report, s).map(|ip| ip.value))
             .collect::<Option<Vec<_>>>(),
     };
-    let (cidr, gateway) = (cidr?, gateway?);
-    if !cidr.contains(&gateway.value) {
-        report.add(
-            &gateway.loc,
-            Problem::NotInNetwork { ip: gateway.value.to_string(), cidr: cidr.to_string() },
-        );
-    } else if let Some(what) = rules::edge_of(cidr, gateway.value) {
-        report.add(&gateway.loc, Problem::ReservedAddress { ip: gateway.value.to_string(), what });
+    if let (Some(cidr), Some(gateway)) = (cidr, &gateway) {
+        if !cidr.contains(&gateway.value) {
+            report.add(
+                &gateway.loc,
+                Problem::NotInNetwork { ip: gateway.value.to_string(), cidr: cidr.to_string() },
+            );
+        } else if let Some(what) = rules::edge_of(cidr, gateway.value) {
+            let ip = gateway.value.to_string();
+            report.add(&gateway.loc, Problem::ReservedAddress { ip, what });
+        }
     }
-    Some(Network { cidr, gateway: gateway.value, dns: dns? })
+    RawNetwork { cidr, gateway: gateway.map(|g| g.value), dns }
 }
 
+/// What a node without its own `cpus` or `memory_mb` gets; `None` when `[vagrant]`'s value is
+/// wrong (reported there), so that no rule judges a node by a value the user did not mean.
 #[derive(Clone, Copy)]
 struct NodeDefaults {
-    cpus: u32,
-    memory_mb: u32,
+    cpus: Option<u32>,
+    memory_mb: Option<u32>,
 }
 
 fn read_vagrant(mut t: Table, report: &mut Report) -> (Option<Vagrant>, NodeDefaults) {
@@ -253,14 +286,14 @@ fn read_vagrant(mut t: Table, report: &mut Report) -> (Option<Vagrant>, NodeDefa
         "box_version",
         "the box's pinned version (a box that moves is not reproducible)",
     );
-    let cpus = t.int(report, "cpus", CPUS.0, CPUS.1);
-    let memory = t.int(report, "memory_mb", MEMORY_MB.0, MEMORY_MB.1);
+    let cpus = t.has("cpus").then(|| t.int(report, "cpus", CPUS.0, CPUS.1));
+    let memory = t.has("memory_mb").then(|| t.int(report, "memory_mb", MEMORY_MB.0, MEMORY_MB.1));
     let keys = t.str_array(report, "authorized_keys");
     t.finish(report);
 
     let defaults = NodeDefaults {
-        cpus: cpus.map_or(DEFAULT_CPUS, |c| c.value),
-        memory_mb: memory.map_or(DEFAULT_MEMORY_MB, |m| m.value),
+        cpus: cpus.map_or(Some(DEFAULT_CPUS), |c| c.map(|c| c.value)),
+        memory_mb: memory.map_or(Some(DEFAULT_MEMORY_MB), |m| m.map(|m| m.value)),
     };
     let box_name = box_name.and_then(|b| typed(report, b, BoxName::parse));
     let box_version = box_version.and_then(|v| typed(report, v, BoxVersion::parse));
@@ -312,7 +345,8 @@ fn read_host(
     mut t: Table,
     cluster: Option<&Sp<Label>>,
     report: &mut Report,
-) -> Option<Sp<Host>> {
+) -> HostAt {
+    let shown = shown_name(&name, "hosts");
     let name = label(report, name);
     let address = t.req_str(report, "address", "the address `gen apply` connects to");
     let user = t.req_str(report, "user", "the ssh user that owns the VMs");
@@ -326,7 +360,7 @@ fn read_host(
         "host_key",
         "the host's ssh public key (`ssh-keyscan -t ed25519 HOST`): apply trusts no other",
     );
-    let port = t.int(report, "port", 1, u16::MAX);
+    let port = t.has("port").then(|| t.int(report, "port", 1, u16::MAX));
     let root = t.str(report, "root");
     t.finish(report);
 
@@ -335,7 +369,7 @@ fn read_host(
     let bridge = bridge.and_then(|b| typed(report, b, InterfaceName::parse));
     let host_key = host_key.and_then(|k| typed(report, k, HostKey::parse));
     let root = match root {
-        Some(r) => Some(typed(report, r, RemoteRoot::parse)?.value),
+        Some(r) => typed(report, r, RemoteRoot::parse).map(|r| r.value),
         None => match (&user, cluster) {
             (Some(user), Some(cluster)) => {
                 Some(RemoteRoot::default_for(&user.value, &cluster.value))
@@ -343,19 +377,25 @@ fn read_host(
             _ => None,
         },
     };
-    let name = name?;
-    Some(Sp {
-        loc: name.loc,
-        value: Host {
-            name: name.value,
-            address: address?.value,
-            port: port.map_or(DEFAULT_SSH_PORT, |p| p.value),
+    let host = (|| {
+        Some(Host {
+            name: name?.value,
+            address: address.clone()?.value,
+            port: port.map_or(Some(DEFAULT_SSH_PORT), |p| p.map(|p| p.value))?,
             user: user?.value,
             bridge: bridge?.value,
             host_key: host_key?.value,
             root: root?,
-        },
-    })
+        })
+    })();
+    HostAt { shown, address, host }
+}
+
+/// An entry's name as messages show it: its key after `section.`, which `parse` has quoted
+/// and escaped when the name is not bare.
+fn shown_name(name: &Sp<String>, section: &str) -> String {
+    let key = &name.loc.key;
+    key.strip_prefix(section).and_then(|k| k.strip_prefix('.')).unwrap_or(key).to_string()
 }
 
 fn read_node(
@@ -363,35 +403,37 @@ fn read_node(
     mut t: Table,
     defaults: NodeDefaults,
     report: &mut Report,
-) -> Option<NodeAt> {
+) -> NodeAt {
+    let shown = shown_name(&name, "nodes");
     let name = label(report, name).and_then(|name| rules::check_node_name(name, report));
     let host = t.req_str(report, "host", "the VM server this node runs on");
     let role = t.req_str(report, "role", "`role = \"control-plane\"` or `role = \"worker\"`");
     let ip = t.req_str(report, "ip", "the node's static address on the LAN");
-    let cpus = t.int(report, "cpus", CPUS.0, CPUS.1);
-    let memory = t.int(report, "memory_mb", MEMORY_MB.0, MEMORY_MB.1);
-    let remove = t.bool(report, "remove");
+    let cpus = t.has("cpus").then(|| t.int(report, "cpus", CPUS.0, CPUS.1));
+    let memory = t.has("memory_mb").then(|| t.int(report, "memory_mb", MEMORY_MB.0, MEMORY_MB.1));
+    let remove = t.bool(report, "remove").is_some_and(|r| r.value);
     let table_loc = t.loc();
     t.finish(report);
 
     let host = host.and_then(|h| label(report, h));
     let role = role.and_then(|r| typed(report, r, Role::parse));
     let ip = ip.and_then(|s| ipv4(report, s));
-    let memory_loc = memory.as_ref().map_or(table_loc, |m| m.loc.clone());
-    let (name, host, role, ip) = (name?, host?, role?, ip?);
-    Some(NodeAt {
-        node: Node {
-            name: name.value,
-            host: host.value,
-            role: role.value,
-            ip: ip.value,
-            cpus: cpus.map_or(defaults.cpus, |c| c.value),
-            memory_mb: memory.map_or(defaults.memory_mb, |m| m.value),
-            remove: remove.is_some_and(|r| r.value),
-        },
-        host_loc: host.loc,
-        role_loc: role.loc,
-        ip_loc: ip.loc,
-        memory_loc,
-    })
+    let memory_loc = match &memory {
+        Some(Some(m)) => m.loc.clone(),
+        _ => table_loc,
+    };
+    let cpus = cpus.map_or(defaults.cpus, |c| c.map(|c| c.value));
+    let memory_mb = memory.map_or(defaults.memory_mb, |m| m.map(|m| m.value));
+    let node = (|| {
+        Some(Node {
+            name: name?.value,
+            host: host.clone()?.value,
+            role: role.clone()?.value,
+            ip: ip.clone()?.value,
+            cpus: cpus?,
+            memory_mb: memory_mb?,
+            remove,
+        })
+    })();
+    NodeAt { shown, host, role, ip, memory_mb, memory_loc, remove, node }
 }

@@ -10,8 +10,8 @@ use std::str::FromStr;
 
 use ipnet::Ipv4Net;
 
-use super::{AddressRange, Host, Kubespray, Label, Network, Node, Role};
-use crate::kubespray::GUEST_KERNEL_RESERVE_MB;
+use super::{Address, AddressRange, Host, Label, Node, Role};
+use crate::kubespray::{GUEST_KERNEL_RESERVE_MB, Release};
 use crate::parse::{Loc, Report, Sp};
 use crate::problem::Problem;
 
@@ -33,13 +33,30 @@ const RESERVED_NODE_NAMES: &[(&str, &str)] = &[
     ("etcd", "the group of etcd members"),
 ];
 
-/// A node as read, with the places of the values later checks point at.
+/// A node as read: each value that could be read, with its place, so that a rule runs on every
+/// node whose values it needs even when another value of the node is wrong. `node` is the whole
+/// node, when every value of it could be read.
 pub(super) struct NodeAt {
-    pub(super) node: Node,
-    pub(super) host_loc: Loc,
-    pub(super) role_loc: Loc,
-    pub(super) ip_loc: Loc,
+    /// The name as messages show it (the table key, escaped when it is not a label).
+    pub(super) shown: String,
+    pub(super) host: Option<Sp<Label>>,
+    pub(super) role: Option<Sp<Role>>,
+    pub(super) ip: Option<Sp<Ipv4Addr>>,
+    /// `None` when the node's value, or the default it inherits, is wrong.
+    pub(super) memory_mb: Option<u32>,
     pub(super) memory_loc: Loc,
+    /// `remove = true`: on its way out, not counted as an etcd member.
+    pub(super) remove: bool,
+    pub(super) node: Option<Node>,
+}
+
+/// A host as read: its address, when it could be read, for the rules over addresses; `host`
+/// when every value of it could be read.
+pub(super) struct HostAt {
+    /// The name as messages show it (the table key, escaped when it is not a label).
+    pub(super) shown: String,
+    pub(super) address: Option<Sp<Address>>,
+    pub(super) host: Option<Host>,
 }
 
 /// The LAN overlaps no network the guests or the cluster already use.
@@ -86,96 +103,110 @@ pub(super) fn check_hosts_and_nodes(host_names: &[String], nodes: &[NodeAt], rep
     // Sets, not scans: a scan per node costs hosts × nodes at 1,000 servers.
     let known_hosts: BTreeSet<&str> = host_names.iter().map(String::as_str).collect();
     for n in nodes {
+        let Some(host) = &n.host else { continue };
         // With no host at all, the missing `[hosts]` is the one thing to say.
-        if !known_hosts.is_empty() && !known_hosts.contains(n.node.host.as_str()) {
+        if !known_hosts.is_empty() && !known_hosts.contains(host.value.as_str()) {
             let known = host_names.to_vec();
-            report.add(&n.host_loc, Problem::UnknownHost { name: n.node.host.to_string(), known });
+            report.add(&host.loc, Problem::UnknownHost { name: host.value.to_string(), known });
         }
     }
 }
 
-/// Every machine address on the LAN is inside it, not reserved, and unique.
+/// Every machine address on the LAN is inside it, not reserved, and unique. `cidr` and
+/// `gateway` are `None` when they could not be read: then only what does not need them is
+/// checked (two machines with one address are a mistake whatever the LAN is).
 pub(super) fn check_addresses(
-    network: &Network,
-    hosts: &[Sp<Host>],
+    cidr: Option<Ipv4Net>,
+    gateway: Option<Ipv4Addr>,
+    hosts: &[HostAt],
     nodes: &[NodeAt],
     report: &mut Report,
 ) {
     let mut taken: BTreeMap<Ipv4Addr, String> = BTreeMap::new();
-    taken.insert(network.gateway, "network.gateway".into());
+    if let Some(gateway) = gateway {
+        taken.insert(gateway, "network.gateway".into());
+    }
     for h in hosts {
-        if let Some(ip) = h.value.address.ipv4() {
-            let key = format!("{}.address", h.loc.key);
-            if let Some(other) = taken.get(&ip) {
-                report.add(
-                    &h.loc,
-                    Problem::DuplicateAddress { ip: ip.to_string(), other: other.clone() },
-                );
-            } else {
-                taken.insert(ip, key);
-            }
+        let Some(address) = &h.address else { continue };
+        let Some(ip) = address.value.ipv4() else { continue };
+        // A server may sit outside the bridged LAN (gen reaches it by routing), but inside
+        // it, its network and broadcast addresses name no machine.
+        if let Some(what) = cidr.and_then(|net| edge_of(net, ip)) {
+            report.add(&address.loc, Problem::ReservedAddress { ip: ip.to_string(), what });
+        } else if let Some(other) = taken.get(&ip) {
+            let problem = Problem::DuplicateAddress { ip: ip.to_string(), other: other.clone() };
+            report.add(&address.loc, problem);
+        } else {
+            taken.insert(ip, address.loc.key.clone());
         }
     }
     for n in nodes {
-        let ip = n.node.ip;
-        if !network.cidr.contains(&ip) {
-            report.add(
-                &n.ip_loc,
-                Problem::NotInNetwork { ip: ip.to_string(), cidr: network.cidr.to_string() },
-            );
-        } else if let Some(what) = edge_of(network.cidr, ip) {
-            report.add(&n.ip_loc, Problem::ReservedAddress { ip: ip.to_string(), what });
+        let Some(Sp { value: ip, loc }) = &n.ip else { continue };
+        let ip = *ip;
+        if let Some(net) = cidr.filter(|net| !net.contains(&ip)) {
+            report.add(loc, Problem::NotInNetwork { ip: ip.to_string(), cidr: net.to_string() });
+        } else if let Some(what) = cidr.and_then(|net| edge_of(net, ip)) {
+            report.add(loc, Problem::ReservedAddress { ip: ip.to_string(), what });
         } else if let Some(other) = taken.get(&ip) {
-            report.add(
-                &n.ip_loc,
-                Problem::DuplicateAddress { ip: ip.to_string(), other: other.clone() },
-            );
+            report.add(loc, Problem::DuplicateAddress { ip: ip.to_string(), other: other.clone() });
         } else {
-            taken.insert(ip, n.ip_loc.key.clone());
+            taken.insert(ip, loc.key.clone());
         }
     }
 }
 
-/// Stacked etcd runs on the control planes: there must be some, and an odd number.
+/// Stacked etcd runs on the control planes: there must be some, and an odd number. The count
+/// needs every node's role: when one could not be read, nothing is said.
 pub(super) fn check_etcd(nodes: &[NodeAt], nodes_loc: &Loc, report: &mut Report) {
     // Members being removed (`remove = true`) are not counted: replacing one adds its successor
     // first, and the etcd cluster is odd again once kubespray has removed it.
-    let control_planes: Vec<&NodeAt> =
-        nodes.iter().filter(|n| n.node.role == Role::ControlPlane && !n.node.remove).collect();
+    let Some(roles) = nodes.iter().map(|n| n.role.as_ref()).collect::<Option<Vec<_>>>() else {
+        return;
+    };
+    let control_planes: Vec<&Sp<Role>> = roles
+        .into_iter()
+        .zip(nodes)
+        .filter(|(r, n)| r.value == Role::ControlPlane && !n.remove)
+        .map(|(r, _)| r)
+        .collect();
     match control_planes.as_slice() {
         [] if !nodes.is_empty() => report.add(nodes_loc, Problem::NoControlPlane),
         [.., last] if control_planes.len() % 2 == 0 => {
-            report.add(&last.role_loc, Problem::EvenEtcd { count: control_planes.len() });
+            report.add(&last.loc, Problem::EvenEtcd { count: control_planes.len() });
         }
         _ => {}
     }
 }
 
-/// kubespray's memory minimums (checked against the guest's MemTotal, hence the headroom).
-pub(super) fn check_memory(k: &Kubespray, nodes: &[NodeAt], report: &mut Report) {
-    let min = k.release.min_memory_mb;
+/// kubespray's memory minimums (checked against the guest's MemTotal, hence the headroom), for
+/// every node whose role and memory could be read.
+pub(super) fn check_memory(release: &Release, nodes: &[NodeAt], report: &mut Report) {
+    let min = release.min_memory_mb;
     for n in nodes {
-        let (required, role) = match n.node.role {
+        let (Some(role), Some(memory_mb)) = (&n.role, n.memory_mb) else { continue };
+        let (required, role) = match role.value {
             Role::ControlPlane => (min.control_plane, "control-plane node"),
             Role::Worker => (min.node, "worker node"),
         };
-        if n.node.memory_mb < required + GUEST_KERNEL_RESERVE_MB {
+        if memory_mb < required + GUEST_KERNEL_RESERVE_MB {
             let problem = Problem::MemoryTooLow {
-                value: n.node.memory_mb,
+                value: memory_mb,
                 min: required,
                 role,
-                release: k.release.tag,
+                release: release.tag,
             };
             report.add(&n.memory_loc, problem);
         }
     }
 }
 
-/// MetalLB's range is a range, inside the LAN, and holds no address a machine has.
+/// MetalLB's range is a range, inside the LAN, and holds no address a machine has. What could
+/// not be read (`None`) is left out of the check; the range is then not returned either.
 pub(super) fn check_metallb(
     range: Sp<String>,
-    network: &Network,
-    hosts: &[Sp<Host>],
+    cidr: Option<Ipv4Net>,
+    gateway: Option<Ipv4Addr>,
+    hosts: &[HostAt],
     nodes: &[NodeAt],
     report: &mut Report,
 ) -> Option<AddressRange> {
@@ -183,25 +214,28 @@ pub(super) fn check_metallb(
         report.add(&range.loc, Problem::BadRange { value: range.value });
         return None;
     };
-    let cidr = network.cidr;
-    if !cidr.contains(&parsed.first) || !cidr.contains(&parsed.last) {
-        report.add(
-            &range.loc,
-            Problem::RangeOutsideNetwork { range: range.value, cidr: cidr.to_string() },
-        );
-        return None;
+    if let Some(cidr) = cidr {
+        if !cidr.contains(&parsed.first) || !cidr.contains(&parsed.last) {
+            report.add(
+                &range.loc,
+                Problem::RangeOutsideNetwork { range: range.value, cidr: cidr.to_string() },
+            );
+            return None;
+        }
     }
-    let mut used: Vec<(Ipv4Addr, String)> = vec![
-        (cidr.network(), "the network itself".into()),
-        (cidr.broadcast(), "the broadcast address".into()),
-        (network.gateway, "the gateway".into()),
-    ];
+    let mut used: Vec<(Ipv4Addr, String)> = Vec::new();
+    if let Some(cidr) = cidr {
+        used.push((cidr.network(), "the network itself".into()));
+        used.push((cidr.broadcast(), "the broadcast address".into()));
+    }
+    used.extend(gateway.map(|g| (g, "the gateway".into())));
+    used.extend(hosts.iter().filter_map(|h| {
+        let ip = h.address.as_ref()?.value.ipv4()?;
+        Some((ip, format!("host `{}`", h.shown)))
+    }));
     used.extend(
-        hosts.iter().filter_map(|h| {
-            h.value.address.ipv4().map(|ip| (ip, format!("host `{}`", h.value.name)))
-        }),
+        nodes.iter().filter_map(|n| Some((n.ip.as_ref()?.value, format!("node `{}`", n.shown)))),
     );
-    used.extend(nodes.iter().map(|n| (n.node.ip, format!("node `{}`", n.node.name))));
     let mut ok = true;
     for (ip, what) in used {
         if parsed.contains(ip) {
@@ -212,7 +246,7 @@ pub(super) fn check_metallb(
             ok = false;
         }
     }
-    ok.then_some(parsed)
+    (ok && cidr.is_some() && gateway.is_some()).then_some(parsed)
 }
 
 /// `a.b.c.d-e.f.g.h` (first ≤ last) or a CIDR, as MetalLB accepts.

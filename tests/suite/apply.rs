@@ -448,7 +448,10 @@ fn first_apply_puts_the_tree_in_a_generation_and_creates_every_vm() {
         .ok()
         .says(&format!("h1: applied {} (first apply); sent", &hash[..12]))
         .says("h1: create    cp-1 (new on this server)")
-        .says("h1: create    w-1 (new on this server)");
+        .says("h1: create    w-1 (new on this server)")
+        .says("kubespray now needs, from this machine, in order:")
+        .says("1. after every `gen apply`: ")
+        .says("/kubespray/deploy.sh cluster.yml\n");
 
     assert_eq!(server.link("current"), Some(hash.clone()));
     assert_eq!(server.link("applied"), Some(hash.clone()));
@@ -515,7 +518,8 @@ fn a_changed_vm_sends_its_files_and_reloads_only_that_vm() {
         .ok()
         .says(&format!("applied {} (was {}); sent 2 of {files} files", &new[..12], &old[..12]))
         .says(&format!("h1: reload    w-1 (cpus {CPUS} -> {})", CPUS + 1))
-        .never_says("cp-1 (");
+        .never_says("cp-1 (")
+        .never_says("kubespray now needs");
     assert_eq!(server.link("current"), Some(new.clone()));
     assert_eq!(server.link("previous"), Some(old.clone()));
     assert_eq!(server.running()["lab-w-1"], CPUS as u64 + 1, "the new cpus took effect");
@@ -634,7 +638,13 @@ fn two_applies_at_once_run_one_after_the_other() {
     later.ok();
     assert!(rest.contains(&format!("h1: applied {}", &second_hash[..12])), "{rest}");
 
-    let order: Vec<String> = server.calls().into_iter().map(|(current, _)| current).collect();
+    // sudo's answers to gen's check come before the first switch.
+    let order: Vec<String> = server
+        .calls()
+        .into_iter()
+        .filter(|(_, call)| !call.starts_with("sudo -n -l "))
+        .map(|(current, _)| current)
+        .collect();
     let switch = order.iter().position(|c| *c == second_hash).expect("the second apply ran");
     assert!(order[..switch].iter().all(|c| *c == first_hash), "{order:?}");
     assert!(order[switch..].iter().all(|c| *c == second_hash), "{order:?}");
@@ -663,7 +673,7 @@ fn rollback_makes_the_previous_generation_current_and_reloads_what_differs() {
     assert_eq!(server.link("previous"), Some(new.clone()));
     assert_eq!(server.link("applied"), Some(old.clone()));
     let restarts: Vec<String> =
-        server.commands().into_iter().filter(|c| c.contains("restart")).collect();
+        server.commands().into_iter().filter(|c| c.starts_with("systemctl restart")).collect();
     assert_eq!(restarts, ["systemctl restart lab-vm@w-1.service"]);
     assert_eq!(server.running()["lab-w-1"], CPUS as u64);
     lab.run(&["status", "h1"]).code(1).says("behind").says(", rolled back");
@@ -698,7 +708,8 @@ fn apply_all_refuses_to_create_vms_while_a_server_cannot_be_asked() {
     assert!(lab.server(1).generations().is_empty() && lab.server(2).generations().is_empty());
 
     lab.write_site_for(&lab.specs(), CPUS);
-    lab.run(&["build"]).ok();
+    // h3's nodes were never deployed: dropping them needs no remove-node.yml.
+    lab.run(&["build", "--allow-unremoved"]).ok();
     lab.run(&["apply", "--all", "--dry-run"])
         .ok()
         .says("h1: would apply")
@@ -809,7 +820,7 @@ fn a_step_cut_short_is_finished_by_the_next_apply() {
         .says("(its last apply had not finished); already on the server, sent nothing")
         .says("h1: reload    w-1 (a step on it was cut short)");
     let restarts: Vec<String> =
-        server.commands().into_iter().filter(|c| c.contains("restart")).collect();
+        server.commands().into_iter().filter(|c| c.starts_with("systemctl restart")).collect();
     assert_eq!(restarts, ["systemctl restart lab-vm@w-1.service"], "only the VM cut short");
     assert_eq!(server.running()["lab-w-1"], CPUS as u64 + 1);
     assert_eq!(server.link("applied"), Some(new));
@@ -854,9 +865,12 @@ fn a_renamed_vm_is_destroyed_before_its_address_comes_up_again() {
     lab.run(&["apply", "h1"]).ok();
     let boots = server.boots("lab-cp-1");
     fs::write(lab.dir.path().join("site.toml"), renamed_workers(&lab.specs(), "")).unwrap();
-    lab.run(&["build"]).ok();
+    // The servers' side of a rename; kubespray's side (remove = true first) is tests/suite/change.rs.
+    lab.run(&["build", "--allow-unremoved"]).ok();
     let run = lab.run(&["apply", "h1"]);
     run.ok();
+    // v-1 is a new, empty VM: kubespray sets it up as a new worker.
+    run.says("kubespray now needs").says("/kubespray/deploy.sh scale.yml --limit v-1\n");
     let destroy = run.stdout.find("h1: destroy   w-1 (no longer on this server)").unwrap();
     let create = run.stdout.find("h1: create    v-1 (new on this server)").unwrap();
     assert!(destroy < create, "{}", run.stdout);
@@ -875,7 +889,8 @@ fn moving_a_vm_between_servers_destroys_it_first_and_an_emptied_server_retires_i
     let moved = site(&lab.specs(), CPUS)
         .replace("[nodes.w-2]\nhost = \"h2\"", "[nodes.w-2]\nhost = \"h1\"");
     fs::write(lab.dir.path().join("site.toml"), &moved).unwrap();
-    lab.run(&["build"]).ok();
+    // The servers' side of a move; kubespray's side (remove = true first) is tests/suite/change.rs.
+    lab.run(&["build", "--allow-unremoved"]).ok();
 
     // One server at a time: h1 alone must not bring w-2 up while h2 still runs it.
     lab.run(&["apply", "h1"])
@@ -937,4 +952,56 @@ fn an_out_that_check_refuses_is_not_applied() {
         .says("fix: run `gen check`");
     run(&["apply", "h1", "--dry-run"]).code(1).says("is not what the site file gives");
     assert!(!dir.path().join("root").exists());
+}
+
+/// Issue 10, point 1. The stand-in sudo matches commands as sudo does (full path, arguments
+/// by fnmatch, `tests/apply/stubs/fake.py`). With a fresh Ubuntu server's rule (a password for
+/// everything) the apply stops before sending anything and names the sudoers line; with that
+/// line, and nothing more, the first apply, a reload and a destroy run, every root command
+/// with `sudo -n`.
+#[test]
+fn sudo_is_checked_before_anything_is_sent_and_the_named_line_is_all_it_takes() {
+    let lab = lab!(1);
+    let server = lab.server(1);
+    let user = current_user();
+    fs::write(server.path("sudoers"), format!("{user} ALL=(ALL:ALL) ALL\n")).unwrap();
+    let refused = lab.run(&["apply", "h1"]);
+    refused
+        .code(1)
+        .says("sudo does not let")
+        .says("`systemctl enable --now --quiet lab-vm@cp-1.service`")
+        .says("sudo says: sudo: a password is required")
+        .says("nothing was sent or changed")
+        .says("root-equivalent");
+    assert!(server.generations().is_empty(), "nothing was sent");
+    assert!(server.vms().is_empty() && server.active_units().is_empty());
+    let calls = server.commands();
+    assert!(calls.iter().all(|c| c.starts_with("sudo -n -l ")), "{calls:?}");
+
+    let line = refused
+        .stderr
+        .lines()
+        .skip_while(|l| !l.contains("fix:"))
+        .nth(1)
+        .expect("the line after the fix")
+        .trim()
+        .to_string();
+    assert!(line.starts_with(&format!("{user} ALL=(root) NOPASSWD: /usr/bin/install ")), "{line}");
+    fs::write(server.path("sudoers"), format!("{line}\n")).unwrap();
+    server.forget();
+    lab.run(&["apply", "h1"]).ok();
+    assert_eq!(server.active_units(), ["lab-vm@cp-1.service", "lab-vm@w-1.service"]);
+    lab.rebuild(CPUS + 1);
+    lab.run(&["apply", "h1"]).ok().says("reload    w-1");
+    // A renamed worker: destroyed (its unit disabled), the new one created.
+    fs::write(lab.dir.path().join("site.toml"), renamed_workers(&lab.specs(), "")).unwrap();
+    lab.run(&["build", "--allow-unremoved"]).ok();
+    lab.run(&["apply", "h1"]).ok().says("destroy   w-1").says("create    v-1");
+    assert_eq!(server.running().keys().collect::<Vec<_>>(), ["lab-cp-1", "lab-v-1"]);
+    let root_calls: Vec<String> =
+        server.commands().into_iter().filter(|c| c.starts_with("sudo ")).collect();
+    assert!(root_calls.iter().any(|c| c.contains(" disable --now ")), "{root_calls:?}");
+    for call in &root_calls {
+        assert!(call.starts_with("sudo -n "), "a root command without -n: {call}");
+    }
 }

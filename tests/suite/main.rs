@@ -1,6 +1,7 @@
 //! gen's integration tests, in one binary (one link, one place to look): a module per feature.
 //! `tests/README.md` says which module proves what and how to run one of them.
 
+mod all_errors;
 mod apply;
 mod change;
 mod cli;

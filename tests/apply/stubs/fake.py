@@ -9,6 +9,8 @@ Everything lives under $GEN_TEST_DIR (one folder per test server):
   systemd/enabled/   one file per enabled unit (instances included)
   systemd/active/    one file per active unit
   calls.log          every call, after the generation current at that moment
+  sudoers            the NOPASSWD rules of the test's user, as sudoers(5) writes them (absent:
+                     the user may run anything as root)
 $GEN_TEST_LAN is shared by the servers of one test: the LAN, where a running VM holds its IP
 and MAC. A VM that boots onto an address another running VM holds is logged in clashes.log.
 
@@ -18,6 +20,7 @@ $VAGRANT_DOTFILE_PATH/machines/<name>/virtualbox/id, as Vagrant keeps them.
 """
 
 import fcntl
+import fnmatch
 import json
 import os
 import re
@@ -253,8 +256,10 @@ def run_exec(unit, which):
     User= it names (which must be the test's user). An absolute command runs from the test
     PATH by its base name: the stand-ins replace /usr/bin/vagrant."""
     service = unit_service(unit_file(unit))
-    me = subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
-    if service["user"] != me:
+    # systemd resolves User= to a uid; two names may share one (the walk-through's `lab` is uid 0).
+    uid = subprocess.run(["id", "-u", service["user"]], capture_output=True, text=True).stdout.strip()
+    if uid != str(os.getuid()):
+        me = subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
         fail("%s: User=%s is not the test's user %s" % (unit, service["user"], me))
     cwd = service["cwd"] or "/"
     if not os.path.isdir(cwd):
@@ -335,3 +340,82 @@ def stop(u, active):
     # systemd takes the unit down whether or not ExecStop succeeds.
     os.remove(active(u))
     run_exec(u, "stop")
+
+
+# ------------------------------------------------------------------ sudo
+
+def sudo_rules():
+    """The commands of every `... NOPASSWD: CMD, CMD` line in $GEN_TEST_DIR/sudoers, as
+    (path, args or None); None when there is no such file (anything goes). A line without
+    NOPASSWD counts as a rule that needs a password."""
+    path = os.path.join(DIR, "sudoers")
+    if not os.path.exists(path):
+        return None
+    rules, passworded = [], False
+    for line in open(path).read().replace("\\\n", " ").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "NOPASSWD:" not in line:
+            passworded = True
+            continue
+        commands = line.split("NOPASSWD:", 1)[1]
+        # Commands are separated by unescaped commas; `\,` `\:` `\=` `\\` are literal.
+        for command in re.split(r"(?<!\\),", commands):
+            command = re.sub(r"\\([,:=\\])", r"\1", command.strip())
+            words = command.split(None, 1)
+            rules.append((words[0], words[1] if len(words) > 1 else None))
+    return rules, passworded
+
+
+def sudo_allows(rules, argv):
+    """sudo's matching (plugins/sudoers/match_command.c): the program sudo finds in its path
+    (here the test PATH, stand-ins first) must be the rule's file: same base name, and the same
+    file or the stand-in for it (a rule names /bin/systemctl or /usr/bin/systemctl, which the
+    stand-in on PATH replaces, as usrmerge makes them one file). Arguments match with
+    fnmatch, `*` spanning spaces, as sudoers(5) says; a rule without arguments allows any."""
+    found = None
+    for d in os.environ.get("PATH", "").split(":"):
+        candidate = os.path.join(d, argv[0])
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            found = candidate
+            break
+    if found is None:
+        return False
+    args = " ".join(argv[1:])
+    for path, pattern in rules:
+        if path == "ALL":
+            return True
+        if os.path.basename(path) != os.path.basename(found):
+            continue
+        system = os.path.dirname(path) in ("/bin", "/usr/bin", "/sbin", "/usr/sbin")
+        same = os.path.exists(path) and os.path.samefile(path, found)
+        if not (same or system):
+            continue
+        if pattern is None or fnmatch.fnmatchcase(args, pattern):
+            return True
+    return False
+
+
+def sudo(args):
+    log("sudo", args)
+    flags = []
+    while args and args[0].startswith("-"):
+        flags.append(args.pop(0))
+    if any(f not in ("-n", "-l") for f in flags) or not args:
+        fail("fake sudo: options %s %s not modelled" % (flags, args))
+    got = sudo_rules()
+    allowed = got is None or sudo_allows(got[0], args)
+    if not allowed:
+        if got[0] and "-l" in flags:
+            # listpw=any: a NOPASSWD rule lets the user list without a password; the command
+            # is simply not allowed.
+            sys.exit(1)
+        if "-n" in flags:
+            fail("sudo: a password is required")
+        fail("sudo: a terminal is required to read the password; either use the -S option to "
+             "read from standard input or configure an askpass helper")
+    if "-l" in flags:
+        print(" ".join(args))
+        return
+    os.execvp(args[0], args)

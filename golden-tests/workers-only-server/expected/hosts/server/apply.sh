@@ -3,7 +3,9 @@
 # The steps `gen apply server` runs on host server as ops, one per call:
 # `apply.sh STEP [NODE]`. gen decides which steps run and in which order (its plan, printed by
 # `gen apply --dry-run`); each step here does one thing to one VM or to the unit, and running
-# a step twice changes nothing more.
+# a step twice changes nothing more. What runs as root runs with `sudo -n` (no terminal to ask
+# a password on): the sudoers line it needs is in the README, "Server requirements", and `gen
+# apply` checks it with `sudo -n -l` before it sends anything.
 #
 #   install-unit    copy the template unit into systemd's folder when it differs
 #   retire-unit     remove the template unit (no VM left on this host)
@@ -47,30 +49,33 @@ done_with() {
 case $step in
 install-unit)
   if ! cmp -s "$generation/systemd/$template" "$units_dir/$template"; then
-    sudo install -m 0644 "$generation/systemd/$template" "$units_dir/$template"
-    sudo systemctl daemon-reload
+    # Staged at a fixed path first, so that the root command is one fixed line (README,
+    # "Server requirements").
+    mkdir -p "$root/units"
+    cp "$generation/systemd/$template" "$root/units/.$template.new"
+    mv "$root/units/.$template.new" "$root/units/$template"
+    sudo -n install -m 0644 "$root"/units/'home-vm@.service' "$units_dir"/'home-vm@.service'
+    sudo -n systemctl daemon-reload
   fi
   ;;
 retire-unit)
   if [ -e "$units_dir/$template" ]; then
-    sudo rm -f "$units_dir/$template"
-    sudo systemctl daemon-reload
+    sudo -n rm -f "$units_dir"/'home-vm@.service'
+    sudo -n systemctl daemon-reload
   fi
   ;;
 create | start)
   point
-  sudo systemctl enable --quiet "$unit"
-  sudo systemctl start "$unit"
+  sudo -n systemctl enable --now --quiet "$unit"
   done_with
   ;;
 reload)
   point
-  sudo systemctl enable --quiet "$unit"
-  sudo systemctl restart "$unit"
+  sudo -n systemctl restart "$unit"
   done_with
   ;;
 halt)
-  sudo systemctl stop "$unit"
+  sudo -n systemctl stop "$unit"
   ;;
 provision)
   point
@@ -79,7 +84,7 @@ provision)
   ;;
 destroy)
   if [ -e "$units_dir/$template" ]; then
-    sudo systemctl disable --now --quiet "$unit"
+    sudo -n systemctl disable --now --quiet "$unit"
   fi
   if [ -e "$root/vms/$node" ]; then
     vagrant destroy -f

@@ -1,0 +1,330 @@
+//! The commands `apply.sh` runs as root, in one place: `render` writes them into `apply.sh`
+//! (each after `sudo -n`), `gen apply` asks the server with `sudo -n -l COMMAND` whether each one
+//! its plan runs is allowed before it sends anything, and the sudoers line gen names when one is
+//! not (the README gives the same line) lists exactly these commands with their full paths.
+//!
+//! Why `sudo -n`: `gen apply` runs `apply.sh` over `ssh -T` with stdin from /dev/null, so there
+//! is no terminal to read a password from; without `-n` sudo fails with "a terminal is required
+//! to read the password", with `-n` it says "a password is required" (sudo(8), `-n`). Either way
+//! the steps need a NOPASSWD rule, and `sudo -n -l COMMAND` (sudo(8), `-l`: "If a command is
+//! specified and is permitted by the security policy, the fully-qualified path to the command is
+//! displayed") says so up front: it exits 0 only when a rule allows exactly that command line,
+//! and needs no password itself when any of the user's rules is NOPASSWD (sudoers(5),
+//! `listpw`, default `any`).
+//!
+//! How sudo matches a command path (`plugins/sudoers/match_command.c`, `command_matches_normal`):
+//! the base names must be equal, then (sudo 1.9.x) the canonicalized parent folders, then device
+//! and inode; sudo 1.8 (Ubuntu 18.04) compares base name and device/inode only. So a rule naming
+//! `/bin/systemctl` also matches `/usr/bin/systemctl` where `/bin` is a link to `usr/bin`
+//! (usrmerge: every Ubuntu 22.04 and 24.04), and matches the real file on 18.04, where
+//! systemctl and rm live in `/bin` and `install` in `/usr/bin`. The paths below are therefore
+//! right on all three. apply.sh names the programs bare: sudo looks them up in its
+//! `secure_path` (Ubuntu's default sudoers sets one) and the rule matches whichever it finds.
+//!
+//! A `*` in a rule's arguments matches any text, spaces included (sudoers(5), "Wildcards"), so
+//! the per-VM lines allow any unit whose name starts with `<cluster>-vm@`; since installing a
+//! unit file as root already makes the user root-equivalent (a unit may run anything as root),
+//! that widens nothing.
+
+use std::fmt::Write as _;
+
+use crate::layout;
+use crate::site::Label;
+
+/// Where systemd reads the units an administrator installs (systemd.unit(5), "Unit File Load
+/// Path"); `GEN_UNIT_DIR` replaces it only in gen's tests.
+pub const UNITS_DIR: &str = "/etc/systemd/system";
+
+/// The full paths a sudoers rule names, right on Ubuntu 18.04, 22.04 and 24.04 (module comment).
+const INSTALL: &str = "/usr/bin/install";
+const RM: &str = "/bin/rm";
+const SYSTEMCTL: &str = "/bin/systemctl";
+
+/// One command `apply.sh` runs as root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Command<'a> {
+    /// Copies a unit file gen staged under the remote root into systemd's folder.
+    Install(&'a str),
+    /// Removes one of gen's unit files from systemd's folder.
+    Remove(&'a str),
+    DaemonReload,
+    /// Enables and starts one VM's unit (`None`: any VM's, as a sudoers rule names it).
+    EnableNow(Option<&'a str>),
+    Restart(Option<&'a str>),
+    Stop(Option<&'a str>),
+    DisableNow(Option<&'a str>),
+}
+
+/// The root commands of one host.
+pub struct Root<'a> {
+    /// The host's remote root.
+    pub root: &'a str,
+    pub cluster: &'a Label,
+}
+
+/// One word of a command: what it is in `apply.sh`, on the server, and in a sudoers rule.
+enum Word<'a> {
+    Lit(&'a str),
+    /// A unit file in systemd's folder.
+    Unit(&'a str),
+    /// A unit file gen staged under the remote root.
+    Staged(&'a str),
+    /// The unit of one VM.
+    Vm(Option<&'a str>),
+}
+
+impl<'a> Command<'a> {
+    /// The program, as `apply.sh` names it (sudo finds it in its `secure_path`).
+    fn program(&self) -> &'static str {
+        match self {
+            Command::Install(_) => "install",
+            Command::Remove(_) => "rm",
+            _ => "systemctl",
+        }
+    }
+
+    /// The program's full path, as a sudoers rule names it.
+    fn path(&self) -> &'static str {
+        match self {
+            Command::Install(_) => INSTALL,
+            Command::Remove(_) => RM,
+            _ => SYSTEMCTL,
+        }
+    }
+
+    fn words(&self) -> Vec<Word<'a>> {
+        use Word::{Lit, Staged, Unit, Vm};
+        match *self {
+            Command::Install(file) => vec![Lit("-m"), Lit("0644"), Staged(file), Unit(file)],
+            Command::Remove(file) => vec![Lit("-f"), Unit(file)],
+            Command::DaemonReload => vec![Lit("daemon-reload")],
+            Command::EnableNow(vm) => vec![Lit("enable"), Lit("--now"), Lit("--quiet"), Vm(vm)],
+            Command::Restart(vm) => vec![Lit("restart"), Vm(vm)],
+            Command::Stop(vm) => vec![Lit("stop"), Vm(vm)],
+            Command::DisableNow(vm) => {
+                vec![Lit("disable"), Lit("--now"), Lit("--quiet"), Vm(vm)]
+            }
+        }
+    }
+
+    /// The same command for any VM: how a sudoers rule names it.
+    fn any_vm(self) -> Command<'a> {
+        match self {
+            Command::EnableNow(_) => Command::EnableNow(None),
+            Command::Restart(_) => Command::Restart(None),
+            Command::Stop(_) => Command::Stop(None),
+            Command::DisableNow(_) => Command::DisableNow(None),
+            other => other,
+        }
+    }
+}
+
+impl Root<'_> {
+    /// The unit files gen installs on a host that runs VMs.
+    pub fn unit_files(&self) -> Vec<String> {
+        vec![layout::unit_template(self.cluster)]
+    }
+
+    fn prefix(&self) -> String {
+        layout::unit_template(self.cluster).trim_end_matches(".service").to_string()
+    }
+
+    /// The command as `apply.sh` runs it: `sudo -n`, then shell words; `$units_dir`, `$root`
+    /// and `$unit` are apply.sh's variables.
+    pub fn shell(&self, command: &Command) -> String {
+        let mut text = format!("sudo -n {}", command.program());
+        for word in command.words() {
+            text.push(' ');
+            text += &match word {
+                Word::Lit(w) => w.to_string(),
+                Word::Unit(f) => format!("\"$units_dir\"/{}", crate::quote::sh(f)),
+                Word::Staged(f) => {
+                    format!("\"$root\"/{}/{}", layout::SERVER_UNITS, crate::quote::sh(f))
+                }
+                Word::Vm(_) => "\"$unit\"".to_string(),
+            };
+        }
+        text
+    }
+
+    /// The command line as it runs on the server whose systemd folder is `units_dir`, program
+    /// named bare (as `apply.sh` runs it).
+    pub fn argv(&self, command: &Command, units_dir: &str) -> String {
+        self.text(command, command.program(), units_dir, "<node>")
+    }
+
+    /// The command as a sudoers rule allows it: full path, `*` for the VM.
+    fn rule(&self, command: &Command, units_dir: &str) -> String {
+        self.text(&command.any_vm(), command.path(), units_dir, "*")
+    }
+
+    fn text(&self, command: &Command, program: &str, units_dir: &str, any: &str) -> String {
+        let mut text = program.to_string();
+        for word in command.words() {
+            text.push(' ');
+            match word {
+                Word::Lit(w) => text += w,
+                Word::Unit(f) => {
+                    let _ = write!(text, "{units_dir}/{f}");
+                }
+                Word::Staged(f) => text += &format!("{}/{f}", layout::server_units_dir(self.root)),
+                Word::Vm(Some(node)) => text += &layout::unit_instance(self.cluster, node),
+                Word::Vm(None) => {
+                    let _ = write!(text, "{}{any}.service", self.prefix());
+                }
+            }
+        }
+        text
+    }
+
+    /// Every command `apply.sh` may run as root on this host, whose systemd folder is
+    /// `units_dir` ([`UNITS_DIR`] but in gen's tests).
+    pub fn all(&self, units_dir: &str) -> Vec<String> {
+        let files = self.unit_files();
+        let mut commands: Vec<Command> = Vec::new();
+        commands.extend(files.iter().map(|f| Command::Install(f)));
+        commands.extend(files.iter().map(|f| Command::Remove(f)));
+        commands.extend([
+            Command::DaemonReload,
+            Command::EnableNow(None),
+            Command::Restart(None),
+            Command::Stop(None),
+            Command::DisableNow(None),
+        ]);
+        commands.iter().map(|c| self.rule(c, units_dir)).collect()
+    }
+
+    /// The sudoers line that lets `user` run exactly those commands as root without a
+    /// password: for `visudo -f /etc/sudoers.d/<file>`.
+    pub fn sudoers_line(&self, user: &str, units_dir: &str) -> String {
+        let commands: Vec<String> = self.all(units_dir).iter().map(|c| sudoers_escape(c)).collect();
+        format!("{user} ALL=(root) NOPASSWD: {}", commands.join(", "))
+    }
+
+    /// The sudoers.d file the line goes in.
+    pub fn sudoers_file(&self) -> String {
+        format!("/etc/sudoers.d/gen-{}", self.cluster)
+    }
+}
+
+/// The root commands one step of `apply.sh` runs (`step` as `apply.sh` names it), in order.
+/// `apply.sh`'s template runs the same ones; a test below holds the two together.
+pub fn of_step<'a>(step: &str, node: Option<&'a str>, files: &'a [String]) -> Vec<Command<'a>> {
+    let mut commands = Vec::new();
+    match step {
+        "install-unit" => {
+            commands.extend(files.iter().map(|f| Command::Install(f)));
+            commands.push(Command::DaemonReload);
+        }
+        "retire-unit" => {
+            commands.extend(files.iter().map(|f| Command::Remove(f)));
+            commands.push(Command::DaemonReload);
+        }
+        "create" | "start" => commands.push(Command::EnableNow(node)),
+        "reload" => commands.push(Command::Restart(node)),
+        "halt" => commands.push(Command::Stop(node)),
+        "destroy" => commands.push(Command::DisableNow(node)),
+        _ => {}
+    }
+    commands
+}
+
+/// sudoers(5), "Other special characters and reserved words": in a command's arguments `,`,
+/// `:`, `=` and `\` must be escaped with a backslash. Site validation keeps them out of every
+/// name and path; this holds the line right whatever it gets.
+fn sudoers_escape(command: &str) -> String {
+    let mut out = String::with_capacity(command.len());
+    for c in command.chars() {
+        if matches!(c, ',' | ':' | '=' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster() -> Label {
+        crate::site::Label::parse("lab").unwrap()
+    }
+
+    #[test]
+    fn the_sudoers_line_names_every_root_command_by_its_full_path() {
+        let cluster = cluster();
+        let root = Root { root: "/home/alice/gen/lab", cluster: &cluster };
+        assert_eq!(
+            root.sudoers_line("alice", UNITS_DIR),
+            "alice ALL=(root) NOPASSWD: /usr/bin/install -m 0644 \
+             /home/alice/gen/lab/units/lab-vm@.service /etc/systemd/system/lab-vm@.service, \
+             /bin/rm -f /etc/systemd/system/lab-vm@.service, /bin/systemctl daemon-reload, \
+             /bin/systemctl enable --now --quiet lab-vm@*.service, /bin/systemctl restart \
+             lab-vm@*.service, /bin/systemctl stop lab-vm@*.service, /bin/systemctl disable \
+             --now --quiet lab-vm@*.service"
+        );
+    }
+
+    #[test]
+    fn apply_sh_and_the_check_run_the_same_words() {
+        let cluster = cluster();
+        let root = Root { root: "/r", cluster: &cluster };
+        let c = Command::EnableNow(Some("cp-1"));
+        assert_eq!(root.shell(&c), "sudo -n systemctl enable --now --quiet \"$unit\"");
+        assert_eq!(root.argv(&c, UNITS_DIR), "systemctl enable --now --quiet lab-vm@cp-1.service");
+        let i = Command::Install("lab-vm@.service");
+        assert_eq!(
+            root.shell(&i),
+            "sudo -n install -m 0644 \"$root\"/units/'lab-vm@.service' \
+             \"$units_dir\"/'lab-vm@.service'"
+        );
+        assert_eq!(
+            root.argv(&i, "/u"),
+            "install -m 0644 /r/units/lab-vm@.service /u/lab-vm@.service"
+        );
+    }
+
+    /// Each step's branch of the rendered `apply.sh` runs exactly the root commands `of_step`
+    /// says, in that order: what `gen apply` checks is what runs.
+    #[test]
+    fn apply_sh_runs_the_root_commands_of_each_step() {
+        let site = crate::build(include_str!("../site.toml"), "site.toml").unwrap();
+        let host = &site.site.hosts[0];
+        let path = format!("{}/{}", layout::host_dir(host.name.as_str()), layout::APPLY);
+        let text = String::from_utf8(site.tree.get(&path).unwrap().bytes.clone()).unwrap();
+        let root = Root { root: host.root.as_str(), cluster: &site.site.cluster };
+        let files = root.unit_files();
+        for step in ["install-unit", "retire-unit", "create", "start", "reload", "halt", "destroy"]
+        {
+            let branch = text
+                .split(";;\n")
+                .find(|b| {
+                    b.lines().any(|l| l.split(" | ").any(|w| w.trim_end_matches(')') == step))
+                })
+                .unwrap_or_else(|| panic!("no branch for {step}"));
+            let ran: Vec<&str> =
+                branch.lines().map(str::trim).filter(|l| l.starts_with("sudo")).collect();
+            let want: Vec<String> =
+                of_step(step, Some("x"), &files).iter().map(|c| root.shell(c)).collect();
+            assert_eq!(ran, want, "step {step}");
+        }
+    }
+
+    /// The README's line is what gen names for the example lab's servers.
+    #[test]
+    fn the_readme_gives_the_example_labs_line() {
+        let built = crate::build(include_str!("../site.toml"), "site.toml").unwrap();
+        let host = &built.site.hosts[0];
+        let root = Root { root: host.root.as_str(), cluster: &built.site.cluster };
+        let line = root.sudoers_line(host.user.as_str(), UNITS_DIR);
+        let readme = include_str!("../README.md");
+        let block = readme.split("<!-- sudoers-line -->").nth(1).expect("the marked block");
+        assert_eq!(block.lines().nth(2).map(str::trim), Some(line.as_str()));
+    }
+
+    #[test]
+    fn sudoers_specials_are_escaped() {
+        assert_eq!(sudoers_escape("a,b:c=d\\e"), "a\\,b\\:c\\=d\\\\e");
+    }
+}
