@@ -163,7 +163,13 @@ pub fn apply(ctx: &Context, host: Option<&str>, options: &Options) -> Result<u8>
         for remote in remotes.into_iter().flatten() {
             remote.session.close();
         }
-        say(&kubespray_next(ctx, &servers, &plan, "would then need"));
+        let next = kubespray_next(ctx, &servers, &plan, "would then need");
+        if options.json {
+            // stdout holds only the JSON document.
+            verbosity::note(&next);
+        } else {
+            say(&next);
+        }
         let results = collect(&all, &targets, results);
         let summary = (!one && !options.json).then_some("previewed");
         return Ok(finish(&targets, results, summary));

@@ -494,12 +494,13 @@ fn print(text: &str) {
 }
 
 /// Whom a change concerns: each host's `gen apply`, the kubespray run from the laptop, or
-/// neither. Hosts sort first, by name.
+/// neither (`out/README.md`). Hosts sort first, by name; kubespray last, so that its commands
+/// are the summary's last steps.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 enum Group<'a> {
     Host(&'a str),
-    Kubespray,
     Other,
+    Kubespray,
 }
 
 impl<'a> Group<'a> {

@@ -14,7 +14,7 @@ use serde_json::Value;
 use std::process::{Command, Stdio};
 
 use crate::apply::{HostSpec, keygen, public_key, site};
-use crate::init::{can_run_namespaced_sshd, start_sshd};
+use crate::init::{can_run_namespaced_sshd, run_gen, start_sshd};
 
 /// One gen command's result.
 pub(crate) struct Run {
@@ -154,50 +154,34 @@ impl Lab {
     }
 }
 
-/// gen in `dir` without servers: no namespace needed.
-fn gen_in(dir: &Path, args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_gen"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    Run {
-        code: output.status.code().unwrap(),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-        logins: Vec::new(),
-    }
-}
-
 #[test]
 fn quiet_build_says_only_its_warning_and_quiet_check_still_answers() {
     let dir = tempfile::tempdir().unwrap();
     let site = Path::new(env!("CARGO_MANIFEST_DIR")).join("site.toml");
     fs::copy(site, dir.path().join("site.toml")).unwrap();
     // This repository's site puts two of three etcd members on vmhost1: a warning.
-    let run = gen_in(dir.path(), &["build", "-q"]);
+    let run = run_gen(dir.path(), &["build", "-q"]);
     run.code(0);
     assert_eq!(run.stdout, "", "no progress with -q");
     assert!(run.stderr.starts_with("warning: `vmhost1` holds 2 of the 3 etcd"), "{}", run.stderr);
     assert!(dir.path().join("out/manifest.toml").is_file(), "it built");
-    let loud = gen_in(dir.path(), &["build"]);
+    let loud = run_gen(dir.path(), &["build"]);
     loud.code(0);
     assert!(loud.stdout.contains("is up to date"), "{}", loud.stdout);
     assert_eq!(loud.stderr, run.stderr, "the same warning at both levels");
     // `check`'s verdict is its answer: -q keeps it.
-    let check = gen_in(dir.path(), &["--quiet", "check"]);
+    let check = run_gen(dir.path(), &["--quiet", "check"]);
     check.code(0);
     assert_eq!(check.stdout, "`out` is up to date with `site.toml`\n");
     fs::write(dir.path().join("out/kubespray/inventory/hosts.yaml"), "edited\n").unwrap();
-    let check = gen_in(dir.path(), &["check", "-q"]);
+    let check = run_gen(dir.path(), &["check", "-q"]);
     check.code(1);
     assert!(
         check.stdout.contains("changed  out/kubespray/inventory/hosts.yaml"),
         "{}",
         check.stdout
     );
-    let both = gen_in(dir.path(), &["-q", "-v", "check"]);
+    let both = run_gen(dir.path(), &["-q", "-v", "check"]);
     both.code(2);
     assert!(both.stderr.contains("cannot be used with"), "{}", both.stderr);
 }
