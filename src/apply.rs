@@ -120,12 +120,9 @@ pub fn apply(ctx: &Context, host: Option<&str>, options: &Options) -> Result<u8>
             Some(open_remote(link, false, &ctx.site.cluster))
         });
         for (i, other) in others.into_iter().enumerate() {
-            match other {
-                Some(Ok(remote)) => {
-                    servers[i].seen = Some(seen_of(&remote.state, all[i])?);
-                    remote.session.close();
-                }
-                Some(Err(_)) | None => {}
+            if let Some(Ok(remote)) = other {
+                servers[i].seen = Some(seen_of(&remote.state, all[i])?);
+                remote.session.close();
             }
         }
         planned = plan::plan(&servers);
@@ -154,7 +151,7 @@ pub fn apply(ctx: &Context, host: Option<&str>, options: &Options) -> Result<u8>
             let report = dry_run_json(&all, &servers, &plan, &previews, &results, &is_target);
             verbosity::answer(&json::text(&report));
         } else {
-            text += &plan.describe(&servers, &|i| send_text(&remotes[i], ctx, all[i]));
+            text += &plan.describe(&servers, &|i| send_text(remotes[i].as_ref(), ctx, all[i]));
             for note in &plan.notes {
                 verbosity::note(&format!("note: {note}\n"));
             }
@@ -325,7 +322,7 @@ fn wanted_of(site: &Site, tree: &Tree, host: &Host) -> Result<Wanted> {
     let machines = match tree.get(&format!("{base}/{}", layout::MACHINES)) {
         Some(file) => plan::parse_machines(&String::from_utf8_lossy(&file.bytes))
             .map_err(|reason| Error::Apply { host: host.name.to_string(), reason })?,
-        None => Default::default(),
+        None => plan::Machines::default(),
     };
     let unit = tree
         .get(&format!("{base}/{}", layout::unit_file(&site.cluster)))
@@ -377,6 +374,9 @@ fn needs_the_others(
     })
 }
 
+/// Files sent of how many; `None` when the server had the generation already.
+type Sent = Option<(usize, usize)>;
+
 /// Runs the plan: sends first (in parallel), then every other step in plan order, each on its
 /// server's session. A server whose step fails stops there, and so does the whole plan: a later
 /// step may rely on it (a create on one server after a destroy on another). Fills `results`
@@ -395,7 +395,7 @@ fn execute(
     let sends: Vec<usize> =
         plan.steps.iter().filter(|p| p.step == Step::Send).map(|p| p.server).collect();
     // Sends touch nothing a VM uses: they run side by side.
-    let sent: Vec<(usize, Result<Option<(usize, usize)>>)> = std::thread::scope(|scope| {
+    let sent: Vec<(usize, Result<Sent>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = remotes
             .iter_mut()
             .enumerate()
@@ -704,7 +704,7 @@ fn dry_run_json(
 }
 
 /// What the dry run says a send does.
-fn send_text(remote: &Option<Remote>, ctx: &Context, host: &Host) -> String {
+fn send_text(remote: Option<&Remote>, ctx: &Context, host: &Host) -> String {
     let name = host.name.as_str();
     let local = Listing::of_host(ctx.tree, name);
     let Some(remote) = remote else { return String::new() };
@@ -1028,12 +1028,13 @@ fn each_link<'l, T: Send>(
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(link) = links.get(i) else { break };
                     let result = work(link);
-                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
+                    results.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[i] =
+                        Some(result);
                 }
             });
         }
     });
-    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    let results = results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     results.into_iter().map(|r| r.expect("every link was worked on")).collect()
 }
 
@@ -1048,12 +1049,13 @@ fn each<T: Send>(hosts: &[&Host], jobs: usize, work: impl Fn(&Host) -> T + Sync)
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(host) = hosts.get(i) else { break };
                     let result = work(host);
-                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
+                    results.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[i] =
+                        Some(result);
                 }
             });
         }
     });
-    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    let results = results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     results.into_iter().map(|r| r.expect("every host was worked on")).collect()
 }
 
@@ -1097,20 +1099,19 @@ impl Output {
     }
 
     fn line(&mut self, line: &str) {
-        match &self.prefix {
-            Some(prefix) => say(&format!("{prefix}{line}\n")),
-            None => {
-                if self.tail.len() == OUTPUT_TAIL {
-                    self.tail.pop_front();
-                }
-                self.tail.push_back(line.to_string());
+        if let Some(prefix) = &self.prefix {
+            say(&format!("{prefix}{line}\n"));
+        } else {
+            if self.tail.len() == OUTPUT_TAIL {
+                self.tail.pop_front();
             }
+            self.tail.push_back(line.to_string());
         }
     }
 
     /// What the error repeats: nothing if it was already shown.
     fn tail(&self) -> String {
-        self.tail.iter().map(|l| format!("  {l}\n")).collect()
+        self.tail.iter().fold(String::new(), |text, l| text + "  " + l + "\n")
     }
 }
 

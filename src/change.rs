@@ -229,7 +229,7 @@ impl Nodes<'_> {
 }
 
 fn names(nodes: &[(&String, &RecordNode)]) -> Vec<String> {
-    nodes.iter().map(|(name, _)| name.to_string()).collect()
+    nodes.iter().map(|(name, _)| (*name).clone()).collect()
 }
 
 /// The hosts of `nodes`, once each, by name.
@@ -248,13 +248,13 @@ fn nodes<'r>(old: &'r Record, new: &'r Record, refusals: &mut Vec<Refusal>) -> N
                 out.dropped.push((name, was));
             }
             None => {
-                refusals.push(Refusal::Unremoved { node: name.clone(), change: Unremoved::Dropped })
+                refusals
+                    .push(Refusal::Unremoved { node: name.clone(), change: Unremoved::Dropped });
             }
             Some(is) => {
                 if let Some(change) = other_machine(was, is) {
                     if !was.remove {
                         refusals.push(Refusal::Unremoved { node: name.clone(), change });
-                        continue;
                     }
                 }
             }
@@ -288,8 +288,8 @@ fn nodes<'r>(old: &'r Record, new: &'r Record, refusals: &mut Vec<Refusal>) -> N
     for (name, _) in &out.control_planes {
         if let Some(before) = staying.iter().rev().find(|s| position[*s] > position[name]) {
             refusals.push(Refusal::ControlPlaneNotLast {
-                node: name.to_string(),
-                before: before.to_string(),
+                node: (*name).clone(),
+                before: (*before).clone(),
             });
         }
     }
@@ -499,7 +499,7 @@ pub fn commands(steps: &[Step], out: &str) -> String {
     for s in steps {
         match s {
             Step::Deploy => {
-                step(&mut text, format!("after every `gen apply`: {deploy} cluster.yml"))
+                step(&mut text, format!("after every `gen apply`: {deploy} cluster.yml"));
             }
             Step::Rerun => step(&mut text, format!("{deploy} cluster.yml")),
             Step::ControlPlanes { join, hosts, even, reorder } => {
@@ -556,20 +556,20 @@ pub fn commands(steps: &[Step], out: &str) -> String {
                 }
             }
             Step::Dropped { nodes, hosts, control_plane } => {
-                if !*control_plane {
+                if *control_plane {
+                    step(&mut text, format!("{}{deploy} cluster.yml", after(hosts)));
+                    let _ = writeln!(
+                        text,
+                        "     (rewrites the etcd member lists; check `--etcd-servers` in \
+                         /etc/kubernetes/manifests/kube-apiserver.yaml on every control plane)"
+                    );
+                } else {
                     let _ = writeln!(
                         text,
                         "  nothing to run: {} left the cluster with remove-node.yml; {} destroys \
                          the VM",
                         nodes.join(", "),
                         after(hosts).trim_start_matches("after ").trim_end_matches(": ")
-                    );
-                } else {
-                    step(&mut text, format!("{}{deploy} cluster.yml", after(hosts)));
-                    let _ = writeln!(
-                        text,
-                        "     (rewrites the etcd member lists; check `--etcd-servers` in \
-                         /etc/kubernetes/manifests/kube-apiserver.yaml on every control plane)"
                     );
                 }
             }
@@ -594,8 +594,10 @@ mod tests {
             };
             let parts: Vec<&str> = spec.split(':').collect();
             let role = if parts[2] == "c" { Role::ControlPlane } else { Role::Worker };
-            let ip =
-                parts.get(3).map_or_else(|| format!("10.0.0.{}", map.len() + 2), |s| s.to_string());
+            let ip = parts.get(3).map_or_else(
+                || format!("10.0.0.{}", map.len() + 2),
+                std::string::ToString::to_string,
+            );
             map.insert(
                 parts[0].to_string(),
                 RecordNode { host: parts[1].into(), role, ip, remove },
@@ -631,7 +633,7 @@ mod tests {
         }
         let mut r = rec("v2.31.0", "1.35.4", &nodes);
         // Keep addresses stable for nodes that LAB already had.
-        for (name, n) in r.nodes.iter_mut() {
+        for (name, n) in &mut r.nodes {
             if let Some(old) = lab().nodes.get(name) {
                 if !e_has_ip(extra, name) {
                     n.ip = old.ip.clone();
@@ -654,7 +656,7 @@ mod tests {
     }
 
     fn s(v: &[&str]) -> Vec<String> {
-        v.iter().map(|x| x.to_string()).collect()
+        v.iter().map(std::string::ToString::to_string).collect()
     }
 
     #[test]
@@ -897,7 +899,7 @@ mod tests {
                     (Ok(s), Ok(l)) => assert_eq!(s.steps, l.steps),
                     (Err(r), Ok(l)) => assert!(r.iter().all(|r| l.allowed.contains(r))),
                     (Err(r), Err(_)) => {
-                        assert!(r.iter().any(|r| r.flag().is_none()), "{r:?}")
+                        assert!(r.iter().any(|r| r.flag().is_none()), "{r:?}");
                     }
                     (Ok(_), Err(e)) => panic!("allowing more refused {e:?}"),
                 }
@@ -917,7 +919,7 @@ mod tests {
 
     #[test]
     fn an_apply_names_what_its_new_and_dropped_vms_need() {
-        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let names = |v: &[&str]| v.iter().map(std::string::ToString::to_string).collect::<Vec<_>>();
         let made =
             |v: &[(&str, bool)]| v.iter().map(|(n, c)| (n.to_string(), *c)).collect::<Vec<_>>();
         assert_eq!(

@@ -188,7 +188,7 @@ pub fn compare_trees(expected: &Tree, actual: &Disk) -> Vec<Change> {
                 }
             }
             (Some(_), Some(entry)) => {
-                changes.push(Change::NotAFile { path: owned, what: entry.what() })
+                changes.push(Change::NotAFile { path: owned, what: entry.what() });
             }
             (None, None) => unreachable!("every path comes from one side"),
         }

@@ -38,6 +38,7 @@ impl Section {
         Section { header: header.into(), comment: None, entries: vec![] }
     }
 
+    #[must_use]
     pub fn with_comment(mut self, comment: impl Into<String>) -> Section {
         self.comment = Some(comment.into());
         self

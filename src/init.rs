@@ -145,19 +145,18 @@ pub fn run(arguments: Arguments, site: &Path) -> Result<u8> {
     }
     let mut servers = specs.iter().map(|s| parse_server(s)).collect::<Result<Vec<_>>>()?;
     let bridge = a.bridge.or_else(|| questions.ask("the servers' NIC the VMs bridge onto", None));
-    let count =
-        |flag: Option<usize>, question: &str, default: usize, argument: &'static str| match flag {
-            Some(n) => Ok(n),
-            None => {
-                let answer =
-                    questions.choose(question, Some(&default.to_string())).unwrap_or_default();
-                answer.parse().map_err(|_| Error::InitArgument {
-                    argument,
-                    value: answer,
-                    expected: "a number",
-                })
-            }
-        };
+    let count = |flag: Option<usize>, question: &str, default: usize, argument: &'static str| {
+        if let Some(n) = flag {
+            Ok(n)
+        } else {
+            let answer = questions.choose(question, Some(&default.to_string())).unwrap_or_default();
+            answer.parse().map_err(|_| Error::InitArgument {
+                argument,
+                value: answer,
+                expected: "a number",
+            })
+        }
+    };
     let control_planes = count(a.control_planes, "control-plane VMs (odd)", 1, "--control-planes")?;
     let workers = count(a.workers, "worker VMs", 2, "--workers")?;
     let release = a.kubespray.unwrap_or_else(|| kubespray::RELEASES[0].tag.to_string());

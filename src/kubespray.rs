@@ -517,7 +517,7 @@ mod tests {
             assert_eq!(version_cmp(tag_num(w[0].tag), tag_num(w[1].tag)), Ordering::Greater);
         }
         let mut tags: Vec<_> = known_tags().collect();
-        tags.sort();
+        tags.sort_unstable();
         tags.dedup();
         assert_eq!(tags.len(), RELEASES.len(), "tags are unique");
         assert_eq!(newest().tag, "v2.31.0");
@@ -625,7 +625,7 @@ mod tests {
         assert_ne!(a.requirements, b.requirements);
         let sorted = |s: &'static str| {
             let mut v: Vec<_> = s.lines().collect();
-            v.sort();
+            v.sort_unstable();
             v
         };
         assert_eq!(sorted(a.requirements), sorted(b.requirements));

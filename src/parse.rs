@@ -140,6 +140,7 @@ pub fn document<'s>(text: &'s str, report: &mut Report<'s>) -> Option<Spanned<De
 
 /// A table being read. Dropping it without `finish` would skip the unknown-key check, so the
 /// readers in `site/read.rs` always end with it.
+#[allow(clippy::struct_field_names)] // `table` is the TOML table this reader reads.
 pub struct Table<'a, 's> {
     key: String,
     offset: usize,
@@ -161,6 +162,11 @@ impl<'a, 's> Table<'a, 's> {
     pub fn has(&mut self, name: &'static str) -> bool {
         self.asked.push(name);
         self.table.contains_key(name)
+    }
+
+    /// The table has no key.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
     }
 
     /// How many keys the table has.
@@ -216,13 +222,15 @@ impl<'a, 's> Table<'a, 's> {
         self.str(report, name)
     }
 
-    /// An optional integer within `min..=max`, read straight into the type it is kept in.
+    /// An optional integer within `min..=max`, read straight into the type it is kept in;
+    /// `why` says where the bounds come from, for the message.
     pub fn int<T>(
         &mut self,
         report: &mut Report,
         name: &'static str,
         min: T,
         max: T,
+        why: Option<&'static str>,
     ) -> Option<Sp<T>>
     where
         T: Copy + PartialOrd + Into<i64> + TryFrom<i64>,
@@ -239,7 +247,10 @@ impl<'a, 's> Table<'a, 's> {
             _ => {
                 let value =
                     parsed.unwrap_or(if i.as_str().starts_with('-') { i64::MIN } else { i64::MAX });
-                report.add(&loc, Problem::OutOfRange { value, min: min.into(), max: max.into() });
+                report.add(
+                    &loc,
+                    Problem::OutOfRange { value, min: min.into(), max: max.into(), why },
+                );
                 None
             }
         }
@@ -342,6 +353,7 @@ impl<'a, 's> Table<'a, 's> {
 
     /// A required sub-table; a missing one reads as empty, so each missing key inside it is
     /// reported too (the user sees everything the table needs at once).
+    #[must_use]
     pub fn req_table(
         &mut self,
         report: &mut Report,
@@ -369,7 +381,7 @@ impl<'a, 's> Table<'a, 's> {
     /// Every entry of a table keyed by name (`[hosts.<name>]`), each as a table, in name order.
     pub fn entries(self, report: &mut Report) -> Vec<(Sp<String>, Table<'a, 's>)> {
         let mut out = Vec::new();
-        for (name, value) in self.table.iter() {
+        for (name, value) in self.table {
             let key = self.child_key(name.get_ref());
             let name_sp =
                 Sp { value: name.get_ref().to_string(), loc: Loc::of(key.clone(), name.span()) };

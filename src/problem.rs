@@ -77,6 +77,24 @@ pub enum Problem {
     NotAnIpv4 {
         value: String,
     },
+    /// An ssh public key whose base64 is not a key of its type; `host` for `host_key`, else an
+    /// authorized key.
+    BadKey {
+        value: String,
+        why: String,
+        host: bool,
+    },
+    /// A host address that is neither a usable IPv4 address nor a DNS name.
+    BadAddress {
+        value: String,
+        why: &'static str,
+    },
+    /// A host address that is not a dotted quad but that a resolver reads as the IPv4 address
+    /// `ip` (`0xc0a80115`, `0x7f.1`).
+    AddressReadAsIpv4 {
+        value: String,
+        ip: String,
+    },
     NotACidr {
         value: String,
     },
@@ -96,6 +114,13 @@ pub enum Problem {
         value: i64,
         min: i64,
         max: i64,
+        /// Where the bounds come from, when they are not the type's own.
+        why: Option<&'static str>,
+    },
+    /// A control-plane node with fewer CPUs than kubeadm's preflight requires.
+    TooFewCpus {
+        value: u32,
+        min: u32,
     },
     NotInNetwork {
         ip: String,
@@ -163,7 +188,14 @@ pub enum Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use Problem::*;
+        use Problem::{
+            AddressReadAsIpv4, BadAddress, BadKey, BadRange, BadSyntax, CidrHasHostBits,
+            CidrOverlaps, CidrTooSmall, DuplicateAddress, DuplicateKey, EmptyList, EvenEtcd,
+            MemoryTooLow, Missing, NoControlPlane, NotACidr, NotALabel, NotAnIpv4, NotInNetwork,
+            NotUtf8, OutOfRange, RangeOutsideNetwork, RangeOverlaps, ReservedAddress, ReservedName,
+            Syntax, TableAsSwitch, TooFewCpus, UnknownHost, UnknownKey, UnknownRelease,
+            UnknownRole, UnsupportedChoice, UnsupportedKubeVersion, WrongType,
+        };
         match self {
             Syntax { message } => write!(f, "not valid TOML: {message}"),
             DuplicateKey { key } => {
@@ -186,6 +218,21 @@ impl fmt::Display for Problem {
             NotALabel { value, why } => write!(f, "`{}` is not a valid name: {why}", shown(value)),
             BadSyntax { value, expected } => write!(f, "`{}` is not {expected}", shown(value)),
             NotAnIpv4 { value } => write!(f, "`{}` is not an IPv4 address", shown(value)),
+            BadKey { value, why, host: true } => {
+                write!(f, "`{}` is not an ssh host key gen can trust: {why}", shown(value))
+            }
+            BadKey { value, why, host: false } => {
+                write!(f, "`{}` is not an ssh public key: {why}", shown(value))
+            }
+            BadAddress { value, why } => {
+                write!(f, "`{}` is not an address gen can connect to: {why}", shown(value))
+            }
+            AddressReadAsIpv4 { value, ip } => write!(
+                f,
+                "`{}` is not a dotted-quad address or a DNS name, but a resolver reads it as \
+                 `{ip}`",
+                shown(value)
+            ),
             NotACidr { value } => {
                 write!(f, "`{}` is not an IPv4 network in CIDR notation", shown(value))
             }
@@ -196,9 +243,17 @@ impl fmt::Display for Problem {
             CidrOverlaps { cidr, other, other_cidr } => {
                 write!(f, "`{cidr}` overlaps {other} `{other_cidr}`")
             }
-            OutOfRange { value, min, max } => {
+            OutOfRange { value, min, max, why: None } => {
                 write!(f, "{value} is out of range; it must be from {min} to {max}")
             }
+            OutOfRange { value, min, max, why: Some(why) } => {
+                write!(f, "{value} is out of range; it must be from {min} to {max}: {why}")
+            }
+            TooFewCpus { value, min } => write!(
+                f,
+                "{value} CPU is too few for a control-plane node: kubeadm's preflight check \
+                 `NumCPU` requires {min}, and kubespray does not skip it"
+            ),
             NotInNetwork { ip, cidr } => write!(f, "`{ip}` is outside `network.cidr` `{cidr}`"),
             ReservedAddress { ip, what } => write!(f, "`{ip}` is the {what}"),
             DuplicateAddress { ip, other } => write!(f, "`{ip}` is already used by `{other}`"),
@@ -276,7 +331,14 @@ impl Problem {
 
     /// What to change, in one line; `None` where the message already says it.
     pub fn fix(&self) -> Option<String> {
-        use Problem::*;
+        use Problem::{
+            AddressReadAsIpv4, BadAddress, BadKey, BadRange, BadSyntax, CidrHasHostBits,
+            CidrOverlaps, CidrTooSmall, DuplicateAddress, DuplicateKey, EmptyList, EvenEtcd,
+            MemoryTooLow, Missing, NoControlPlane, NotACidr, NotALabel, NotAnIpv4, NotInNetwork,
+            NotUtf8, OutOfRange, RangeOutsideNetwork, RangeOverlaps, ReservedAddress, ReservedName,
+            Syntax, TableAsSwitch, TooFewCpus, UnknownHost, UnknownKey, UnknownRelease,
+            UnknownRole, UnsupportedChoice, UnsupportedKubeVersion, WrongType,
+        };
         Some(match self {
             Syntax { .. } => return None,
             DuplicateKey { .. } => "keep one of the two, or merge what they say into one".into(),
@@ -298,6 +360,20 @@ impl Problem {
             }
             BadSyntax { .. } => return None,
             NotAnIpv4 { .. } => "write a dotted quad such as `192.168.1.21`".into(),
+            BadKey { host: true, .. } => "paste the key as `ssh-keyscan -t ed25519 HOST` prints \
+                 it (run it on the LAN, or read /etc/ssh/ssh_host_ed25519_key.pub on the server)"
+                .into(),
+            BadKey { host: false, .. } => {
+                "paste the line of the key's `.pub` file (`ssh-keygen -y -f KEY` prints it)".into()
+            }
+            BadAddress { .. } => {
+                "write the server's IPv4 address as four decimal numbers, such as \
+                 `192.168.1.10`, or its DNS name, such as `vmhost1.lan`"
+                    .into()
+            }
+            AddressReadAsIpv4 { ip, .. } => {
+                format!("write `{ip}` if that is the server, or the server's DNS name")
+            }
             NotACidr { .. } => "write the network as `192.168.1.0/24`".into(),
             CidrHasHostBits { network, .. } => format!("write `{network}`"),
             CidrTooSmall { .. } => "use a prefix of /29 or shorter".into(),
@@ -305,6 +381,7 @@ impl Problem {
                 "renumber the LAN, or the guests cannot tell the two networks apart".into()
             }
             OutOfRange { .. } => return None,
+            TooFewCpus { min, .. } => format!("give it `cpus = {min}` or more"),
             NotInNetwork { .. } => "use an address inside the bridged LAN".into(),
             ReservedAddress { .. } | DuplicateAddress { .. } => {
                 "give it a free address of the LAN".into()

@@ -44,7 +44,7 @@ impl Record {
         Record {
             release: site.kubespray.release.tag.to_string(),
             kube_version: site.kubespray.kube_version.to_string(),
-            control_planes: control_planes.iter().map(|n| n.to_string()).collect(),
+            control_planes: control_planes.iter().map(std::string::ToString::to_string).collect(),
             nodes: site
                 .nodes
                 .iter()

@@ -157,8 +157,18 @@ const VAGRANT: &[Key] = &[
         Kind::String,
         "The box's pinned version, digits and dots: a box that moves is not reproducible.",
     ),
-    key("cpus", false, CPU_COUNT, "CPUs of every VM; default 2."),
-    key("memory_mb", false, MEMORY, "Memory of every VM in MiB; default 4096."),
+    key(
+        "cpus",
+        false,
+        CPU_COUNT,
+        "CPUs of every VM; default 2. 1 to 64 (VirtualBox's limit); a control plane needs 2.",
+    ),
+    key(
+        "memory_mb",
+        false,
+        MEMORY,
+        "Memory of every VM in MiB; default 4096. 512 to 2097152 (VirtualBox's 2 TiB).",
+    ),
     key(
         "authorized_keys",
         false,
@@ -191,7 +201,8 @@ const HOST: &[Key] = &[
         "address",
         true,
         Kind::String,
-        "IPv4 address or DNS name `gen apply` connects to over ssh.",
+        "What `gen apply` connects to over ssh: a dotted-quad IPv4 address or a DNS name; \
+         nothing a resolver reads as another address (`0xc0a80115`, `1.2.3`).",
     ),
     key("user", true, Kind::String, "The ssh user; it owns the VMs (`User=` of the units)."),
     key(
@@ -204,8 +215,9 @@ const HOST: &[Key] = &[
         "host_key",
         true,
         Kind::String,
-        "The server's ssh host key `type base64`, as `ssh-keyscan` prints it: `gen apply` \
-         trusts no other key.",
+        "The server's ssh host key `type base64` (a key of that type: ed25519, ecdsa, rsa of \
+         2048 bits or more); the `ssh-keyscan` line `host type base64` or a trailing comment is \
+         taken too. `gen apply` trusts no other key.",
     ),
     key("port", false, Kind::Integer { min: 1, max: u16::MAX as i64 }, "The ssh port; default 22."),
     key(
@@ -230,7 +242,7 @@ const NODE: &[Key] = &[
         Kind::String,
         "The node's static LAN address: inside the LAN, unique, not the gateway.",
     ),
-    key("cpus", false, CPU_COUNT, "Overrides `vagrant.cpus`."),
+    key("cpus", false, CPU_COUNT, "Overrides `vagrant.cpus`; a control plane needs 2."),
     key(
         "memory_mb",
         false,

@@ -157,7 +157,7 @@ pub fn hash_listing<'a, M: std::fmt::Display>(
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     let mut hex = String::with_capacity(64);
-    for b in digest.iter() {
+    for b in &digest {
         let _ = write!(hex, "{b:02x}");
     }
     hex

@@ -611,14 +611,14 @@ fn check(servers: &[Server], plan: &mut Plan, members: usize) -> Result<(), Refu
                                      still has",
                                     servers[server].name, servers[*s].name
                                 ),
-                                fix: if !servers[*s].applied {
+                                fix: if servers[*s].applied {
+                                    "change one of the two addresses in another apply first"
+                                        .to_string()
+                                } else {
                                     format!(
                                         "run `gen apply {}` first (or `gen apply --all`)",
                                         servers[*s].name
                                     )
-                                } else {
-                                    "change one of the two addresses in another apply first"
-                                        .to_string()
                                 },
                             });
                         }

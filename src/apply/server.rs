@@ -10,7 +10,7 @@ use crate::tree::{Tree, hash_listing};
 
 /// The links and generations under a host's remote root, as `remote.sh`'s `state` prints them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct State {
+pub(crate) struct State {
     pub current: Option<String>,
     pub previous: Option<String>,
     /// The generation whose entrypoint last ran to the end.
@@ -37,7 +37,7 @@ pub struct State {
 
 impl State {
     /// Reads `state`'s lines. The error is about a `current` that gen did not make.
-    pub fn parse(lines: &[String]) -> Result<State, String> {
+    pub(crate) fn parse(lines: &[String]) -> Result<State, String> {
         let mut state = State::default();
         for line in lines {
             let (key, value) = line.split_once(' ').unwrap_or((line, ""));
@@ -80,14 +80,14 @@ impl State {
         Ok(state)
     }
 
-    pub fn has(&self, hash: &str) -> bool {
+    pub(crate) fn has(&self, hash: &str) -> bool {
         self.generations.iter().any(|g| g == hash)
     }
 
     /// The generations beyond the `keep` most recently current ones; never the current, the
     /// previous (for `gen rollback`), the applied one, or one a VM was applied from (its
     /// Vagrantfile is what destroys it).
-    pub fn to_drop(&self, keep: usize) -> Vec<String> {
+    pub(crate) fn to_drop(&self, keep: usize) -> Vec<String> {
         let kept = [&self.current, &self.previous, &self.applied];
         self.generations
             .iter()
@@ -99,7 +99,7 @@ impl State {
     }
 
     /// The VMs as the plan sees them.
-    pub fn seen(&self) -> Result<crate::apply::plan::Seen, String> {
+    pub(crate) fn seen(&self) -> Result<crate::apply::plan::Seen, String> {
         use crate::apply::plan::{Seen, Vm, parse_machines};
         let mut parsed = BTreeMap::new();
         for (hash, text) in &self.machines {
@@ -138,24 +138,24 @@ fn generation_of(target: &str) -> Option<String> {
     target.strip_prefix("generations/").filter(|h| is_hash(h)).map(String::from)
 }
 
-pub fn is_hash(s: &str) -> bool {
+pub(crate) fn is_hash(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The first 12 digits: enough to tell generations apart in a message.
-pub fn short(hash: &str) -> &str {
+pub(crate) fn short(hash: &str) -> &str {
     &hash[..hash.len().min(12)]
 }
 
 /// The files of a folder by path: mode (`644`, `755` or `other`) and sha256.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Listing {
+pub(crate) struct Listing {
     files: BTreeMap<String, (String, String)>,
 }
 
 impl Listing {
     /// Reads `listing`'s lines, `MODE SHA256  ./PATH`.
-    pub fn parse(lines: &[String]) -> Listing {
+    pub(crate) fn parse(lines: &[String]) -> Listing {
         let mut files = BTreeMap::new();
         for line in lines {
             let mut words = line.splitn(3, ' ');
@@ -171,7 +171,7 @@ impl Listing {
     }
 
     /// The files `gen apply` sends to `host`.
-    pub fn of_host(tree: &Tree, host: &str) -> Listing {
+    pub(crate) fn of_host(tree: &Tree, host: &str) -> Listing {
         let files = tree
             .subtree(&crate::layout::host_dir(host))
             .map(|(path, file)| (path.to_string(), (file.mode.to_string(), file.sha256())))
@@ -181,24 +181,24 @@ impl Listing {
 
     /// The tree hash (README, "The tree hash") of these files: a folder on the server is the
     /// generation it is named after exactly when this equals the name.
-    pub fn hash(&self) -> String {
+    pub(crate) fn hash(&self) -> String {
         hash_listing(
             self.files.iter().map(|(path, (mode, sha))| (path.as_str(), mode, sha.as_str())),
         )
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.files.len()
     }
 
-    pub fn sha(&self, path: &str) -> Option<&str> {
+    pub(crate) fn sha(&self, path: &str) -> Option<&str> {
         self.files.get(path).map(|(_, sha)| sha.as_str())
     }
 }
 
 /// How a file of the server's current generation becomes the new one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Edit {
+pub(crate) enum Edit {
     Add,
     /// Other bytes or another mode.
     Change,
@@ -206,7 +206,7 @@ pub enum Edit {
 }
 
 impl Edit {
-    pub fn word(self) -> &'static str {
+    pub(crate) fn word(self) -> &'static str {
         match self {
             Edit::Add => "add",
             Edit::Change => "change",
@@ -216,7 +216,7 @@ impl Edit {
 }
 
 /// Every file that differs between `from` (the server's) and `to` (the tree's), in path order.
-pub fn changes(from: &Listing, to: &Listing) -> Vec<(Edit, String)> {
+pub(crate) fn changes(from: &Listing, to: &Listing) -> Vec<(Edit, String)> {
     let mut paths: Vec<&String> = from.files.keys().chain(to.files.keys()).collect();
     paths.sort();
     paths.dedup();

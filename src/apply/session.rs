@@ -40,14 +40,14 @@ const KEEPALIVE_MISSES: u32 = 4;
 const CLOSE_GRACE: Duration = Duration::from_secs(10);
 
 /// How ssh reaches one server: its options, with a known_hosts file that lives as long as this.
-pub struct Link<'a> {
+pub(crate) struct Link<'a> {
     pub host: &'a Host,
     options: Vec<String>,
     _known_hosts: tempfile::TempDir,
 }
 
 impl<'a> Link<'a> {
-    pub fn new(host: &'a Host) -> Result<Link<'a>> {
+    pub(crate) fn new(host: &'a Host) -> Result<Link<'a>> {
         let dir = plain_tempdir()?;
         let known_hosts = dir.path().join("known_hosts");
         let name = known_hosts_name(host);
@@ -88,7 +88,7 @@ impl<'a> Link<'a> {
     }
 
     /// Opens the control session and checks that the server has `tools`.
-    pub fn open(&self, tools: &[&str]) -> Result<Session<'_>> {
+    pub(crate) fn open(&self, tools: &[&str]) -> Result<Session<'_>> {
         let mut command = Command::new("ssh");
         command.args(&self.options).args(["-T", &self.destination(), "sh -s"]);
         crate::verbosity::command(&command);
@@ -130,7 +130,12 @@ impl<'a> Link<'a> {
     /// Copies the folder `source` into `dest` on the server: unchanged files are hard-linked
     /// from `link_dest` (an absolute path there) rather than sent. Returns how many files were
     /// sent.
-    pub fn rsync(&self, source: &Path, dest: &str, link_dest: Option<&str>) -> Result<usize> {
+    pub(crate) fn rsync(
+        &self,
+        source: &Path,
+        dest: &str,
+        link_dest: Option<&str>,
+    ) -> Result<usize> {
         let mut shell = vec!["ssh".to_string()];
         shell.extend(self.options.iter().cloned());
         let mut command = Command::new("rsync");
@@ -166,7 +171,7 @@ impl<'a> Link<'a> {
 
 /// A request to `remote.sh`: each function it defines, with its arguments, typed.
 #[derive(Debug, Clone, Copy)]
-pub enum Call<'c> {
+pub(crate) enum Call<'c> {
     /// Fails naming the tools the server lacks.
     Hello(&'c [&'c str]),
     /// Links, generations and VMs; the argument is the unit prefix (`<cluster>-vm@`).
@@ -234,7 +239,7 @@ impl Call<'_> {
     }
 
     /// What the call does, in an error's words.
-    pub fn what(&self) -> &'static str {
+    pub(crate) fn what(&self) -> &'static str {
         match self {
             Call::Hello(_) => "checking the server's tools",
             Call::State(_) => "reading the generations",
@@ -254,13 +259,13 @@ impl Call<'_> {
 }
 
 /// What a request printed, line by line, and its exit status.
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: i32,
     pub lines: Vec<String>,
 }
 
 /// A `sh -s` on the server reading gen's requests. Dropping it ends it.
-pub struct Session<'a> {
+pub(crate) struct Session<'a> {
     link: &'a Link<'a>,
     child: Child,
     stdin: Option<ChildStdin>,
@@ -274,7 +279,7 @@ pub struct Session<'a> {
 impl Session<'_> {
     /// Runs one of `remote.sh`'s functions, passing each line it prints to `on_line` as it
     /// arrives.
-    pub fn call(&mut self, call: &Call, on_line: &mut dyn FnMut(&str)) -> Result<Reply> {
+    pub(crate) fn call(&mut self, call: &Call, on_line: &mut dyn FnMut(&str)) -> Result<Reply> {
         let mut request = format!("call {} {}", self.nonce, call.function());
         for arg in call.args() {
             request.push(' ');
@@ -286,7 +291,7 @@ impl Session<'_> {
     }
 
     /// Like `call`, but a failure is an error naming what the call does.
-    pub fn must(&mut self, call: &Call) -> Result<Vec<String>> {
+    pub(crate) fn must(&mut self, call: &Call) -> Result<Vec<String>> {
         let reply = self.call(call, &mut |_| {})?;
         if reply.status != 0 {
             return Err(self.link.remote_error(call.what(), &reply.lines.join("\n")));
@@ -295,7 +300,7 @@ impl Session<'_> {
     }
 
     /// Takes the server's lock, calling `waiting` if another session holds it.
-    pub fn lock(&mut self, waiting: &mut dyn FnMut()) -> Result<()> {
+    pub(crate) fn lock(&mut self, waiting: &mut dyn FnMut()) -> Result<()> {
         // Not through `call`: the lock must be taken by the session's shell itself.
         self.send(&format!("lock; printf '%s %s\\n' {} \"$?\"\n", self.nonce))?;
         let reply = self.reply(&mut |line| {
@@ -311,7 +316,7 @@ impl Session<'_> {
     }
 
     /// Ends the session cleanly: end of input makes the remote shell exit, releasing the lock.
-    pub fn close(mut self) {
+    pub(crate) fn close(mut self) {
         self.stdin = None;
         // A daemon that an entrypoint started could hold the session's output open; then ssh
         // would never exit, and gen does not wait for it.
@@ -444,7 +449,7 @@ fn spawn_error(tool: &'static str, e: std::io::Error) -> Error {
 
 /// The name ssh looks the host key up under: `[address]:port`, or the bare address on port 22,
 /// as OpenSSH itself writes known_hosts.
-pub fn known_hosts_name(host: &Host) -> String {
+pub(crate) fn known_hosts_name(host: &Host) -> String {
     if host.port == 22 {
         host.address.to_string()
     } else {
@@ -478,7 +483,7 @@ fn plain_tempdir() -> Result<tempfile::TempDir> {
 }
 
 /// A marker no output can contain by chance, and a name for a staging folder.
-pub fn nonce() -> String {
+pub(crate) fn nonce() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let time = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -504,7 +509,10 @@ mod tests {
             port,
             user: UserName::parse("lab").unwrap(),
             bridge: InterfaceName::parse("eno1").unwrap(),
-            host_key: HostKey::parse("ssh-ed25519 AAAAC3NzaC1lZDI1").unwrap(),
+            host_key: HostKey::parse(
+                "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAID6K0gt3z0GigMUFpyQDyNaE/dTt9fhvEJ1xoH+becVy",
+            )
+            .unwrap(),
             root: RemoteRoot::parse("/home/lab/gen/lab").unwrap(),
         }
     }

@@ -7,6 +7,7 @@
 //! lands in (shell, Ruby, YAML, systemd), and the kubespray choices are ones the release
 //! accepts. Rendering never checks.
 
+mod key_blob;
 mod read;
 mod rules;
 mod text;

@@ -21,9 +21,16 @@ use crate::problem::Problem;
 pub(crate) const DEFAULT_CPUS: u32 = 2;
 pub(crate) const DEFAULT_MEMORY_MB: u32 = 4096;
 const DEFAULT_SSH_PORT: u16 = 22;
-/// Bounds of a node's allotment: at least one CPU and what a guest kernel boots in.
-pub(crate) const CPUS: (u32, u32) = (1, 256);
-pub(crate) const MEMORY_MB: (u32, u32) = (512, 1 << 20);
+/// Bounds of a node's CPUs: VirtualBox refuses a VM with fewer than `VMM_MIN_CPU_COUNT` (1) or
+/// more than `VMM_MAX_CPU_COUNT` (64 in current releases' `include/VBox/param.h`; 32 in old
+/// ones) when Vagrant sets `vb.cpus`. A control plane needs 2 (`rules::check_cpus`).
+pub(crate) const CPUS: (u32, u32) = (1, 64);
+const CPUS_WHY: &str = "VirtualBox gives a VM 1 to 64 CPUs";
+/// Bounds of a node's memory in MiB: below 512 the box's kernel and cloud-init do not come up
+/// (kubespray's own minimums, higher, are `rules::check_memory`); above VirtualBox's
+/// `MM_RAM_MAX_IN_MB` (2 TiB on 64-bit hosts) `vb.memory` is refused.
+pub(crate) const MEMORY_MB: (u32, u32) = (512, 2 << 20);
+const MEMORY_WHY: &str = "the guest needs 512 MiB to boot, and VirtualBox gives a VM at most 2 TiB";
 
 /// Reads every section, then checks the rules that span sections. `None` when something could
 /// not be read (it has been reported).
@@ -84,6 +91,7 @@ pub(super) fn read_site(doc: &toml::Spanned<DeTable<'_>>, report: &mut Report) -
     if let Some(release) = release {
         rules::check_memory(release, &nodes, report);
     }
+    rules::check_cpus(&nodes, report);
     let addons = addons.unwrap_or(Some(RawAddons { helm: false, metallb: None }));
     let metallb = addons.as_ref().map(|a| {
         a.metallb
@@ -286,8 +294,10 @@ fn read_vagrant(mut t: Table, report: &mut Report) -> (Option<Vagrant>, NodeDefa
         "box_version",
         "the box's pinned version (a box that moves is not reproducible)",
     );
-    let cpus = t.has("cpus").then(|| t.int(report, "cpus", CPUS.0, CPUS.1));
-    let memory = t.has("memory_mb").then(|| t.int(report, "memory_mb", MEMORY_MB.0, MEMORY_MB.1));
+    let cpus = t.has("cpus").then(|| t.int(report, "cpus", CPUS.0, CPUS.1, Some(CPUS_WHY)));
+    let memory = t
+        .has("memory_mb")
+        .then(|| t.int(report, "memory_mb", MEMORY_MB.0, MEMORY_MB.1, Some(MEMORY_WHY)));
     let keys = t.str_array(report, "authorized_keys");
     t.finish(report);
 
@@ -360,7 +370,7 @@ fn read_host(
         "host_key",
         "the host's ssh public key (`ssh-keyscan -t ed25519 HOST`): apply trusts no other",
     );
-    let port = t.has("port").then(|| t.int(report, "port", 1, u16::MAX));
+    let port = t.has("port").then(|| t.int(report, "port", 1, u16::MAX, None));
     let root = t.str(report, "root");
     t.finish(report);
 
@@ -409,8 +419,10 @@ fn read_node(
     let host = t.req_str(report, "host", "the VM server this node runs on");
     let role = t.req_str(report, "role", "`role = \"control-plane\"` or `role = \"worker\"`");
     let ip = t.req_str(report, "ip", "the node's static address on the LAN");
-    let cpus = t.has("cpus").then(|| t.int(report, "cpus", CPUS.0, CPUS.1));
-    let memory = t.has("memory_mb").then(|| t.int(report, "memory_mb", MEMORY_MB.0, MEMORY_MB.1));
+    let cpus = t.has("cpus").then(|| t.int(report, "cpus", CPUS.0, CPUS.1, Some(CPUS_WHY)));
+    let memory = t
+        .has("memory_mb")
+        .then(|| t.int(report, "memory_mb", MEMORY_MB.0, MEMORY_MB.1, Some(MEMORY_WHY)));
     let remove = t.bool(report, "remove").is_some_and(|r| r.value);
     let table_loc = t.loc();
     t.finish(report);
@@ -420,7 +432,11 @@ fn read_node(
     let ip = ip.and_then(|s| ipv4(report, s));
     let memory_loc = match &memory {
         Some(Some(m)) => m.loc.clone(),
-        _ => table_loc,
+        _ => table_loc.clone(),
+    };
+    let cpus_loc = match &cpus {
+        Some(Some(c)) => c.loc.clone(),
+        _ => table_loc.clone(),
     };
     let cpus = cpus.map_or(defaults.cpus, |c| c.map(|c| c.value));
     let memory_mb = memory.map_or(defaults.memory_mb, |m| m.map(|m| m.value));
@@ -435,5 +451,5 @@ fn read_node(
             remove,
         })
     })();
-    NodeAt { shown, host, role, ip, memory_mb, memory_loc, remove, node }
+    NodeAt { shown, host, role, ip, cpus, cpus_loc, memory_mb, memory_loc, remove, node }
 }

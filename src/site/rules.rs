@@ -43,6 +43,10 @@ pub(super) struct NodeAt {
     pub(super) role: Option<Sp<Role>>,
     pub(super) ip: Option<Sp<Ipv4Addr>>,
     /// `None` when the node's value, or the default it inherits, is wrong.
+    pub(super) cpus: Option<u32>,
+    /// The node's `cpus`, or its table when it inherits `[vagrant]`'s.
+    pub(super) cpus_loc: Loc,
+    /// `None` when the node's value, or the default it inherits, is wrong.
     pub(super) memory_mb: Option<u32>,
     pub(super) memory_loc: Loc,
     /// `remove = true`: on its way out, not counted as an etcd member.
@@ -196,6 +200,22 @@ pub(super) fn check_memory(release: &Release, nodes: &[NodeAt], report: &mut Rep
                 release: release.tag,
             };
             report.add(&n.memory_loc, problem);
+        }
+    }
+}
+
+/// kubeadm's `NumCPU` preflight check fails `kubeadm init` and `join --control-plane` on a
+/// machine with fewer than 2 CPUs, and kubespray's `kubeadm_ignore_preflight_errors` is empty
+/// by default. Workers have no such check.
+pub(super) const CONTROL_PLANE_MIN_CPUS: u32 = 2;
+
+/// Every control-plane node whose CPUs could be read has the CPUs kubeadm requires.
+pub(super) fn check_cpus(nodes: &[NodeAt], report: &mut Report) {
+    for n in nodes {
+        let (Some(role), Some(cpus)) = (&n.role, n.cpus) else { continue };
+        if role.value == Role::ControlPlane && cpus < CONTROL_PLANE_MIN_CPUS {
+            let problem = Problem::TooFewCpus { value: cpus, min: CONTROL_PLANE_MIN_CPUS };
+            report.add(&n.cpus_loc, problem);
         }
     }
 }

@@ -144,6 +144,30 @@ fn mistakes(base: &toml::Table) -> Vec<Mistake> {
             &[],
         ),
         m(
+            "host address a resolver reads as a node's",
+            vec![(&["hosts", "vmhost1", "address"], s("0xc0a80116"))],
+            "hosts.vmhost1.address",
+            &[],
+            &[],
+        ),
+        m(
+            "host address on the LAN's broadcast address",
+            vec![(&["hosts", "vmhost1", "address"], s("192.168.1.255"))],
+            "hosts.vmhost1.address",
+            &[],
+            &["cidr"],
+        ),
+        m(
+            "host key of another type",
+            vec![(
+                &["hosts", "vmhost1", "host_key"],
+                s("ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAID6K0gt3z0GigMUFpyQDyNaE/dTt9fhvEJ1xoH+becVy"),
+            )],
+            "hosts.vmhost1.host_key",
+            &[],
+            &[],
+        ),
+        m(
             "host address on a node's",
             vec![(&["hosts", "vmhost2", "address"], s("192.168.1.21"))],
             "nodes.k8s-cp-1.ip",
@@ -219,6 +243,27 @@ fn mistakes(base: &toml::Table) -> Vec<Mistake> {
             "nodes.k8s-cp-1.memory_mb",
             &[],
             &["release"],
+        ),
+        m(
+            "control plane with one CPU",
+            vec![(&["nodes", "k8s-cp-3", "cpus"], i(1))],
+            "nodes.k8s-cp-3.cpus",
+            &[],
+            &[],
+        ),
+        m(
+            "node CPUs beyond VirtualBox's",
+            vec![(&["nodes", "k8s-w-6", "cpus"], i(65))],
+            "nodes.k8s-w-6.cpus",
+            &[],
+            &[],
+        ),
+        m(
+            "default CPUs beyond VirtualBox's",
+            vec![(&["vagrant", "cpus"], i(100))],
+            "vagrant.cpus",
+            &[],
+            &[],
         ),
         m(
             "misspelt key",

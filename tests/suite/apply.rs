@@ -469,7 +469,7 @@ fn first_apply_puts_the_tree_in_a_generation_and_creates_every_vm() {
     assert_eq!(installed, fs::read(generation.join("systemd").join(unit)).unwrap());
     assert_eq!(
         server.running(),
-        BTreeMap::from([("lab-cp-1".to_string(), 2), ("lab-w-1".to_string(), CPUS as u64)])
+        BTreeMap::from([("lab-cp-1".to_string(), 2), ("lab-w-1".to_string(), u64::from(CPUS))])
     );
     assert_eq!(server.active_units(), ["lab-vm@cp-1.service", "lab-vm@w-1.service"]);
     for node in ["cp-1", "w-1"] {
@@ -522,7 +522,7 @@ fn a_changed_vm_sends_its_files_and_reloads_only_that_vm() {
         .never_says("kubespray now needs");
     assert_eq!(server.link("current"), Some(new.clone()));
     assert_eq!(server.link("previous"), Some(old.clone()));
-    assert_eq!(server.running()["lab-w-1"], CPUS as u64 + 1, "the new cpus took effect");
+    assert_eq!(server.running()["lab-w-1"], u64::from(CPUS) + 1, "the new cpus took effect");
     assert_eq!(server.boots("lab-cp-1"), cp_boots, "the control plane was never halted");
     let generations = server.root().join("generations");
     let same = "vms/cp-1/Vagrantfile";
@@ -573,9 +573,9 @@ fn an_apply_killed_mid_transfer_leaves_the_previous_generation_current() {
     let files_in = |dir: &Path| -> Vec<PathBuf> {
         WalkDir::new(dir)
             .into_iter()
-            .filter_map(|e| e.ok())
+            .filter_map(std::result::Result::ok)
             .filter(|e| e.file_type().is_file())
-            .map(|e| e.into_path())
+            .map(walkdir::DirEntry::into_path)
             .collect()
     };
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -675,7 +675,7 @@ fn rollback_makes_the_previous_generation_current_and_reloads_what_differs() {
     let restarts: Vec<String> =
         server.commands().into_iter().filter(|c| c.starts_with("systemctl restart")).collect();
     assert_eq!(restarts, ["systemctl restart lab-vm@w-1.service"]);
-    assert_eq!(server.running()["lab-w-1"], CPUS as u64);
+    assert_eq!(server.running()["lab-w-1"], u64::from(CPUS));
     lab.run(&["status", "h1"]).code(1).says("behind").says(", rolled back");
 
     // A second rollback goes back to where the first started.
@@ -822,7 +822,7 @@ fn a_step_cut_short_is_finished_by_the_next_apply() {
     let restarts: Vec<String> =
         server.commands().into_iter().filter(|c| c.starts_with("systemctl restart")).collect();
     assert_eq!(restarts, ["systemctl restart lab-vm@w-1.service"], "only the VM cut short");
-    assert_eq!(server.running()["lab-w-1"], CPUS as u64 + 1);
+    assert_eq!(server.running()["lab-w-1"], u64::from(CPUS) + 1);
     assert_eq!(server.link("applied"), Some(new));
     assert!(!server.root().join("applying").exists());
     lab.run(&["status"]).ok().says("up to date");
@@ -897,7 +897,7 @@ fn moving_a_vm_between_servers_destroys_it_first_and_an_emptied_server_retires_i
         .code(1)
         .says("w-2 would come up on h1 with 192.168.1.32, which w-2 on h2 still has")
         .says("run `gen apply h2` first");
-    assert!(lab.server(1).vms().get("lab-w-2").is_none());
+    assert!(!lab.server(1).vms().contains_key("lab-w-2"));
 
     let run = lab.run(&["apply", "--all"]);
     run.ok();

@@ -5,6 +5,9 @@
 //!   with its mode on disk (git keeps the exec bit);
 //! - `error.txt`: the exact message of the error the build must fail with, then one newline.
 //!
+//! The example lab is a case too, without a copy: the repository's own `site.toml`, whose
+//! expected tree is the committed `out/`.
+//!
 //! Every case is built in-process, twice, and compared in both directions (missing and extra
 //! files, bytes, modes) by `labgen::diff`, the code behind `gen check`. All cases run before the
 //! test fails once with every difference. `BLESS=1` replaces `expected/` or `error.txt` wholly,
@@ -25,15 +28,27 @@ const ERROR: &str = "error.txt";
 fn golden_trees() {
     let bless = bless_requested();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("golden-tests");
-    let cases = case_folders(&root);
-    assert!(!cases.is_empty(), "no cases in `{}`", root.display());
+    let folders = case_folders(&root);
+    assert!(!folders.is_empty(), "no cases in `{}`", root.display());
+    let repository = root.parent().unwrap();
+    let example = Case {
+        label: "site.toml -> out".to_string(),
+        site: repository.join(SITE),
+        expected: repository.join("out"),
+        error: None,
+    };
+    let cases = folders.iter().map(|folder| Case {
+        label: format!("golden-tests/{}", folder.file_name().unwrap().to_string_lossy()),
+        site: folder.join(SITE),
+        expected: folder.join(EXPECTED),
+        error: Some(folder.join(ERROR)),
+    });
 
     let mut failures = String::new();
-    for case in &cases {
-        let problems = run_case(case, bless);
+    for case in std::iter::once(example).chain(cases) {
+        let problems = run_case(&case, bless);
         if !problems.is_empty() {
-            let name = case.file_name().unwrap().to_string_lossy();
-            failures += &format!("=== golden-tests/{name}\n{problems}\n");
+            failures += &format!("=== {}\n{problems}\n", case.label);
         }
     }
     assert!(
@@ -66,9 +81,18 @@ fn case_folders(root: &Path) -> Vec<PathBuf> {
     cases
 }
 
+/// A site file and what it must build to.
+struct Case {
+    label: String,
+    site: PathBuf,
+    expected: PathBuf,
+    /// Where the expected error is kept; `None` for a case that must build.
+    error: Option<PathBuf>,
+}
+
 /// Everything wrong with one case, as text; empty when it passes.
-fn run_case(case: &Path, bless: bool) -> String {
-    let site = match fs::read_to_string(case.join(SITE)) {
+fn run_case(case: &Case, bless: bool) -> String {
+    let site = match fs::read_to_string(&case.site) {
         Ok(site) => site,
         Err(e) => return format!("cannot read `{SITE}`: {e}\n"),
     };
@@ -111,16 +135,18 @@ fn text_rules(tree: &Tree) -> String {
     problems
 }
 
-fn compare(case: &Path, built: &labgen::Result<Tree>) -> String {
-    let expected = case.join(EXPECTED);
-    let error = case.join(ERROR);
+fn compare(case: &Case, built: &labgen::Result<Tree>) -> String {
+    let expected = &case.expected;
+    let error = case.error.as_deref().unwrap_or(Path::new(""));
     match (built, expected.is_dir(), error.is_file()) {
         (_, true, true) => format!("has both `{EXPECTED}/` and `{ERROR}`; keep one\n"),
         (Ok(tree), true, false) => {
-            let disk = Disk::read(&expected).unwrap_or_else(|e| panic!("{e}"));
+            let disk = Disk::read(expected).unwrap_or_else(|e| panic!("{e}"));
             let changes = compare_trees(tree, &disk);
-            let name = case.file_name().unwrap().to_string_lossy();
-            let label = format!("golden-tests/{name}/{EXPECTED}");
+            let label = format!(
+                "{}",
+                expected.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(expected).display()
+            );
             let mut text = String::new();
             for change in &changes {
                 text += &format!("{}\n", change.describe(&label));
@@ -130,7 +156,7 @@ fn compare(case: &Path, built: &labgen::Result<Tree>) -> String {
         (Ok(_), false, true) => format!("the build succeeded but the case expects `{ERROR}`\n"),
         (Ok(_), false, false) => format!("has neither `{EXPECTED}/` nor `{ERROR}`\n"),
         (Err(e), _, true) => {
-            let want = fs::read_to_string(&error).unwrap_or_else(|e| panic!("{e}"));
+            let want = fs::read_to_string(error).unwrap_or_else(|e| panic!("{e}"));
             let got = format!("{e}\n");
             if want == got {
                 return String::new();
@@ -145,14 +171,13 @@ fn compare(case: &Path, built: &labgen::Result<Tree>) -> String {
 }
 
 /// Replaces the case's expectation with what the build gave, removing the old one first.
-fn rewrite(case: &Path, built: &labgen::Result<Tree>) {
-    let expected = case.join(EXPECTED);
-    let error = case.join(ERROR);
+fn rewrite(case: &Case, built: &labgen::Result<Tree>) {
+    let expected = &case.expected;
     if expected.exists() {
-        fs::remove_dir_all(&expected).unwrap();
+        fs::remove_dir_all(expected).unwrap();
     }
-    if error.exists() {
-        fs::remove_file(&error).unwrap();
+    if let Some(error) = case.error.as_ref().filter(|e| e.exists()) {
+        fs::remove_file(error).unwrap();
     }
     match built {
         Ok(tree) => {
@@ -163,6 +188,9 @@ fn rewrite(case: &Path, built: &labgen::Result<Tree>) {
                 fs::set_permissions(&target, fs::Permissions::from_mode(file.mode.bits())).unwrap();
             }
         }
-        Err(e) => fs::write(&error, format!("{e}\n")).unwrap(),
+        Err(e) => match &case.error {
+            Some(error) => fs::write(error, format!("{e}\n")).unwrap(),
+            None => panic!("{}: the build failed, and this case must build:\n{e}", case.label),
+        },
     }
 }

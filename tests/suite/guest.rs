@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use super::validators::{
-    Json, Ran, copy_dir, ensure_venv, fixtures, loud, pins, repo_root, require, run, secs,
+    Json, JsonExt, Ran, copy_dir, ensure_venv, fixtures, loud, pins, repo_root, require, run, secs,
     vagrant_command, vagrant_tools,
 };
 
@@ -59,7 +59,7 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(900);
 static ONE_GUEST: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn one_guest() -> std::sync::MutexGuard<'static, ()> {
-    ONE_GUEST.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    ONE_GUEST.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -146,9 +146,10 @@ fn tools(test: &str) -> Option<Tools> {
     let vagrant = vagrant_tools(test)?;
     if !Path::new("/dev/net/tun").exists() || !is_root() {
         let message = "needs root and /dev/net/tun (network namespaces and a tap for qemu)";
-        if std::env::var_os("CI").is_some() {
-            panic!("{test}: {message} (CI is set, so this is a failure)");
-        }
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: {message} (CI is set, so this is a failure)"
+        );
         loud(&format!("\n*** SKIPPED {test}: {message} ***\n"));
         return None;
     }
@@ -346,8 +347,10 @@ impl Lab {
         let name = site_nodes
             .iter()
             .find(|(_, n)| n.get("role").and_then(|r| r.as_str()) == Some(role))
-            .map(|(name, _)| name.clone())
-            .unwrap_or_else(|| panic!("the example site has no {role} node"));
+            .map_or_else(
+                || panic!("the example site has no {role} node"),
+                |(name, _)| name.clone(),
+            );
         self.nodes
             .get(&name)
             .cloned()
@@ -379,7 +382,7 @@ impl Lab {
                     _ => {}
                 }
             }
-            walk(v, out)
+            walk(v, out);
         };
         let mut strings = Vec::new();
         all_strings(&toml::Value::Table(self.site.clone()), &mut strings);
@@ -445,7 +448,7 @@ fn find_files(dir: &Path, name: &str, found: &mut Vec<PathBuf>) {
 }
 
 /// A described Ruby value from vagrant_inspect.rb: `{"class": ..., "value": ...}`.
-fn value<'a>(v: Option<&'a Json>) -> Option<&'a Json> {
+fn value(v: Option<&Json>) -> Option<&Json> {
     v?.get("value")
 }
 
@@ -488,9 +491,7 @@ fn machine(m: &Json, dir: &Path) -> Node {
                             panic!("{name}: shell provisioner {pname:?} sets {key} = {v}: not modelled by tests/suite/guest.rs");
                         }
                     }
-                    if value(config.get("env")).and_then(Json::obj).is_some_and(|m| !m.is_empty()) {
-                        panic!("{name}: shell provisioner {pname:?} sets env: not modelled");
-                    }
+                    assert!(value(config.get("env")).and_then(Json::obj).is_none_or(serde_json::Map::is_empty), "{name}: shell provisioner {pname:?} sets env: not modelled");
                     Provisioner::Shell {
                         inline: string(config.get("inline")).unwrap_or_else(|| {
                             panic!("{name}: shell provisioner {pname:?} has no inline script")
@@ -816,14 +817,13 @@ impl<'a> Guest<'a> {
                     return id;
                 }
             }
-            if Instant::now() > deadline {
-                panic!(
-                    "{}: no ssh over the NAT forward within {}s\n{}",
-                    self.node.name,
-                    BOOT_TIMEOUT.as_secs(),
-                    self.serial_tail()
-                );
-            }
+            assert!(
+                Instant::now() <= deadline,
+                "{}: no ssh over the NAT forward within {}s\n{}",
+                self.node.name,
+                BOOT_TIMEOUT.as_secs(),
+                self.serial_tail()
+            );
             std::thread::sleep(Duration::from_secs(2));
         }
     }

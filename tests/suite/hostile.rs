@@ -648,7 +648,7 @@ fn apply(root: &mut toml::Value, m: &Mutation) {
             let Some(cidr) = cidr else { return };
             let Some(node) = pick(&table_keys(root, "nodes"), *which).cloned() else { return };
             let size = 1u64 << (32 - cidr.prefix_len());
-            let ip = u32::from(cidr.network()) as u64 + (*host as u64 % size);
+            let ip = u64::from(u32::from(cidr.network())) + (u64::from(*host) % size);
             let ip = std::net::Ipv4Addr::from(ip as u32).to_string();
             let path = [Seg::Key("nodes".into()), Seg::Key(node), Seg::Key("ip".into())];
             if let Some(toml::Value::Table(_)) = get(root, &path[..2]) {
@@ -1393,7 +1393,7 @@ fn generated_sites_are_refused_with_located_errors_or_read_back_as_written() {
             Err(err) => {
                 s.rejected += 1;
                 if let Error::InvalidSite { diagnostics, .. } = err {
-                    s.syntax += diagnostics.iter().any(|d| d.problem.is_syntax()) as usize;
+                    s.syntax += usize::from(diagnostics.iter().any(|d| d.problem.is_syntax()));
                 }
                 check_rejection(&text, err)
             }

@@ -24,7 +24,7 @@ impl Run {
     }
 
     #[track_caller]
-    pub fn code(&self, code: i32) -> &Run {
+    pub(crate) fn code(&self, code: i32) -> &Run {
         assert_eq!(self.code, code, "stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
         self
     }

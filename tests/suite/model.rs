@@ -300,30 +300,31 @@ impl Host {
     /// `vagrant up` with the Vagrantfile vms/NODE points at.
     fn up(&mut self, node: &str) -> Result<(), String> {
         let facts = self.links.get(node).ok_or(format!("no vms/{node}"))?.clone();
-        let name = match self.dotfiles.get(node).filter(|n| self.registry.contains_key(*n)) {
-            Some(name) => name.clone(),
-            None => {
-                if self.registry.contains_key(&facts.vm_name) {
-                    return Err(format!(
-                        "VBoxManage import: a VM named {} is already registered",
-                        facts.vm_name
-                    ));
-                }
-                self.registry.insert(
-                    facts.vm_name.clone(),
-                    Registered {
-                        node: node.to_string(),
-                        ip: facts.ip.clone(),
-                        mac: facts.mac.clone(),
-                        cpus: facts.cpus,
-                        memory_mb: facts.memory_mb,
-                        running: false,
-                        boots: 0,
-                    },
-                );
-                self.dotfiles.insert(node.to_string(), facts.vm_name.clone());
-                facts.vm_name.clone()
+        let name = if let Some(name) =
+            self.dotfiles.get(node).filter(|n| self.registry.contains_key(*n))
+        {
+            name.clone()
+        } else {
+            if self.registry.contains_key(&facts.vm_name) {
+                return Err(format!(
+                    "VBoxManage import: a VM named {} is already registered",
+                    facts.vm_name
+                ));
             }
+            self.registry.insert(
+                facts.vm_name.clone(),
+                Registered {
+                    node: node.to_string(),
+                    ip: facts.ip.clone(),
+                    mac: facts.mac.clone(),
+                    cpus: facts.cpus,
+                    memory_mb: facts.memory_mb,
+                    running: false,
+                    boots: 0,
+                },
+            );
+            self.dotfiles.insert(node.to_string(), facts.vm_name.clone());
+            facts.vm_name.clone()
         };
         let vm = self.registry.get_mut(&name).unwrap();
         if !vm.running {
@@ -365,11 +366,11 @@ fn run_step(
     match step {
         Step::Send => {}
         Step::Switch => hosts[server].current = Some(wanted.hash.clone()),
-        Step::InstallUnit => hosts[server].unit = wanted.unit.clone(),
+        Step::InstallUnit => hosts[server].unit.clone_from(&wanted.unit),
         Step::RetireUnit => hosts[server].unit = None,
         Step::Finish => {
             let h = &mut hosts[server];
-            for (node, facts) in h.links.iter_mut() {
+            for (node, facts) in &mut h.links {
                 if let Some(new) = wanted.machines.get(node) {
                     *facts = new.clone();
                 }

@@ -16,7 +16,7 @@ use labgen::problem::Problem;
 use labgen::schema::{Key, Kind, SITE};
 use toml::{Table, Value};
 
-const BASE: &str = "golden-tests/example-lab/site.toml";
+const BASE: &str = "site.toml";
 /// Golden error cases that are about a key's name or a value's type: the schema must refuse them.
 const SCHEMA_ERROR_CASES: &[&str] = &["error-unknown-key", "error-wrong-type"];
 

@@ -154,17 +154,18 @@ fn parse_site(text: &str) -> Result<Site, String> {
         .and_then(|v| v.as_array())
         .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
         .unwrap_or_default();
-    let default_cpus = vagrant.get("cpus").and_then(|v| v.as_integer()).unwrap_or(2);
-    let default_memory = vagrant.get("memory_mb").and_then(|v| v.as_integer()).unwrap_or(4096);
+    let default_cpus = vagrant.get("cpus").and_then(toml::Value::as_integer).unwrap_or(2);
+    let default_memory = vagrant.get("memory_mb").and_then(toml::Value::as_integer).unwrap_or(4096);
 
     let mut hosts = BTreeMap::new();
     for (name, v) in toml_table(&doc, "hosts")? {
         let t = v.as_table().ok_or_else(|| format!("site.toml: hosts.{name} is not a table"))?;
         let user = need_str(t, &format!("hosts.{name}"), "user")?;
         let cluster_name = toml_str(cluster, "name").unwrap_or("");
-        let root = toml_str(t, "root")
-            .map(|r| r.trim_end_matches('/').to_string())
-            .unwrap_or_else(|| format!("/home/{user}/gen/{cluster_name}"));
+        let root = toml_str(t, "root").map_or_else(
+            || format!("/home/{user}/gen/{cluster_name}"),
+            |r| r.trim_end_matches('/').to_string(),
+        );
         let host = Host { bridge: need_str(t, &format!("hosts.{name}"), "bridge")?, user, root };
         hosts.insert(name.clone(), host);
     }
@@ -184,8 +185,11 @@ fn parse_site(text: &str) -> Result<Site, String> {
             ip: need_str(t, &table, "ip")?
                 .parse()
                 .map_err(|e| format!("site.toml: {table}.ip: {e}"))?,
-            cpus: t.get("cpus").and_then(|v| v.as_integer()).unwrap_or(default_cpus),
-            memory_mb: t.get("memory_mb").and_then(|v| v.as_integer()).unwrap_or(default_memory),
+            cpus: t.get("cpus").and_then(toml::Value::as_integer).unwrap_or(default_cpus),
+            memory_mb: t
+                .get("memory_mb")
+                .and_then(toml::Value::as_integer)
+                .unwrap_or(default_memory),
         };
         nodes.insert(name.clone(), node);
     }
@@ -202,7 +206,7 @@ fn parse_site(text: &str) -> Result<Site, String> {
         dns,
         box_name: need_str(vagrant, "vagrant", "box")?,
         box_version: need_str(vagrant, "vagrant", "box_version")?,
-        helm: addons.get("helm").and_then(|v| v.as_bool()).unwrap_or(false),
+        helm: addons.get("helm").and_then(toml::Value::as_bool).unwrap_or(false),
         metallb: addons.get("metallb").is_some(),
         hosts,
         nodes,
@@ -239,9 +243,7 @@ pub(super) fn repo_root() -> PathBuf {
 }
 
 pub(super) fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo_root().join("target"), PathBuf::from)
 }
 
 pub(super) fn fixtures() -> PathBuf {
@@ -340,14 +342,13 @@ impl Complaints {
         let mut list = self.list.into_inner().unwrap();
         list.sort();
         let checked = self.checked.into_inner().unwrap();
-        if !list.is_empty() {
-            panic!(
-                "validator `{}`: {} complaint(s) over {checked} artifact(s):\n  - {}\n",
-                self.test,
-                list.len(),
-                list.join("\n  - ")
-            );
-        }
+        assert!(
+            list.is_empty(),
+            "validator `{}`: {} complaint(s) over {checked} artifact(s):\n  - {}\n",
+            self.test,
+            list.len(),
+            list.join("\n  - ")
+        );
         loud(&format!("validator `{}`: {checked} artifact(s) checked, no complaint", self.test));
     }
 }
@@ -367,7 +368,7 @@ pub(super) fn which(tool: &str) -> Option<PathBuf> {
 }
 
 fn is_executable(p: &Path) -> bool {
-    fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Is `tool` installed? In CI (`CI` set) a missing tool is a failure; elsewhere the test says
@@ -386,9 +387,10 @@ fn missing(test: &str, tool: &str, package: &str) {
         "`{tool}` is not installed (Debian package `{package}`); install the validators' tools with \
          `sudo .ci/install-tools`"
     );
-    if std::env::var_os("CI").is_some() {
-        panic!("validator `{test}`: {message} (CI is set, so a missing tool is a failure)");
-    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "validator `{test}`: {message} (CI is set, so a missing tool is a failure)"
+    );
     loud(&format!("\n*** SKIPPED validator `{test}`: {message} ***\n"));
 }
 
@@ -479,7 +481,8 @@ pub(super) fn run(cmd: &mut Command, timeout: Duration) -> Result<Ran, String> {
 /// processes; the test harness itself runs only that many tests at once).
 pub(super) fn par_each<T: Sync>(items: &[T], f: impl Fn(&T) + Sync) {
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
+    let workers =
+        std::thread::available_parallelism().map_or(2, std::num::NonZero::get).clamp(1, 4);
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| {
@@ -559,223 +562,52 @@ fn in_window(v: &str, window: (&str, &str)) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A small JSON reader (the tools' reports are JSON; no JSON crate is a dependency)
+// The tools' reports are JSON: read with serde_json, looked into with a few helpers
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum Json {
-    Null,
-    Bool(bool),
-    Num(f64),
-    Str(String),
-    Arr(Vec<Json>),
-    Obj(BTreeMap<String, Json>),
+pub(super) type Json = serde_json::Value;
+
+/// What the checks ask of a JSON value.
+pub(super) trait JsonExt {
+    fn parse(text: &str) -> Result<Json, String>;
+    /// `a.b.c` lookup through objects.
+    fn at(&self, path: &str) -> Option<&Json>;
+    fn str(&self) -> Option<&str>;
+    /// The elements of an array; none for anything else.
+    fn arr(&self) -> &[Json];
+    fn obj(&self) -> Option<&serde_json::Map<String, Json>>;
+    fn strings(&self) -> BTreeSet<String>;
+    /// Short text for messages.
+    fn show(&self) -> String;
 }
 
-impl Json {
-    pub(super) fn parse(text: &str) -> Result<Json, String> {
-        let mut p = JsonParser { s: text.as_bytes(), i: 0 };
-        let v = p.value()?;
-        p.ws();
-        if p.i != p.s.len() {
-            return Err(format!("trailing characters at byte {}", p.i));
-        }
-        Ok(v)
+impl JsonExt for Json {
+    fn parse(text: &str) -> Result<Json, String> {
+        serde_json::from_str(text).map_err(|e| e.to_string())
     }
 
-    pub(super) fn get(&self, key: &str) -> Option<&Json> {
-        match self {
-            Json::Obj(m) => m.get(key),
-            _ => None,
-        }
-    }
-
-    /// `a.b.c` lookup through objects.
-    pub(super) fn at(&self, path: &str) -> Option<&Json> {
+    fn at(&self, path: &str) -> Option<&Json> {
         path.split('.').try_fold(self, |v, k| v.get(k))
     }
 
-    pub(super) fn str(&self) -> Option<&str> {
-        match self {
-            Json::Str(s) => Some(s),
-            _ => None,
-        }
+    fn str(&self) -> Option<&str> {
+        self.as_str()
     }
 
-    pub(super) fn arr(&self) -> &[Json] {
-        match self {
-            Json::Arr(a) => a,
-            _ => &[],
-        }
+    fn arr(&self) -> &[Json] {
+        self.as_array().map_or(&[], Vec::as_slice)
     }
 
-    pub(super) fn obj(&self) -> Option<&BTreeMap<String, Json>> {
-        match self {
-            Json::Obj(m) => Some(m),
-            _ => None,
-        }
+    fn obj(&self) -> Option<&serde_json::Map<String, Json>> {
+        self.as_object()
     }
 
     fn strings(&self) -> BTreeSet<String> {
-        self.arr().iter().filter_map(|v| v.str().map(str::to_string)).collect()
+        self.arr().iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
     }
 
-    /// Short text for messages: strings unquoted, the rest as JSON-ish.
-    pub(super) fn show(&self) -> String {
-        match self {
-            Json::Null => "null".into(),
-            Json::Bool(b) => b.to_string(),
-            Json::Num(n) => n.to_string(),
-            Json::Str(s) => format!("{s:?}"),
-            Json::Arr(a) => {
-                format!("[{}]", a.iter().map(Json::show).collect::<Vec<_>>().join(", "))
-            }
-            Json::Obj(m) => format!(
-                "{{{}}}",
-                m.iter().map(|(k, v)| format!("{k}: {}", v.show())).collect::<Vec<_>>().join(", ")
-            ),
-        }
-    }
-}
-
-struct JsonParser<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl JsonParser<'_> {
-    fn ws(&mut self) {
-        while self.i < self.s.len() && matches!(self.s[self.i], b' ' | b'\t' | b'\n' | b'\r') {
-            self.i += 1;
-        }
-    }
-
-    fn eat(&mut self, lit: &str) -> bool {
-        if self.s[self.i..].starts_with(lit.as_bytes()) {
-            self.i += lit.len();
-            true
-        } else {
-            false
-        }
-    }
-
-    fn value(&mut self) -> Result<Json, String> {
-        self.ws();
-        let Some(&c) = self.s.get(self.i) else { return Err("unexpected end of JSON".into()) };
-        match c {
-            b'{' => {
-                self.i += 1;
-                let mut m = BTreeMap::new();
-                self.ws();
-                if self.eat("}") {
-                    return Ok(Json::Obj(m));
-                }
-                loop {
-                    self.ws();
-                    let k = self.string()?;
-                    self.ws();
-                    if !self.eat(":") {
-                        return Err(format!("expected ':' at byte {}", self.i));
-                    }
-                    let v = self.value()?;
-                    m.insert(k, v);
-                    self.ws();
-                    if self.eat(",") {
-                        continue;
-                    }
-                    if self.eat("}") {
-                        return Ok(Json::Obj(m));
-                    }
-                    return Err(format!("expected ',' or '}}' at byte {}", self.i));
-                }
-            }
-            b'[' => {
-                self.i += 1;
-                let mut a = Vec::new();
-                self.ws();
-                if self.eat("]") {
-                    return Ok(Json::Arr(a));
-                }
-                loop {
-                    a.push(self.value()?);
-                    self.ws();
-                    if self.eat(",") {
-                        continue;
-                    }
-                    if self.eat("]") {
-                        return Ok(Json::Arr(a));
-                    }
-                    return Err(format!("expected ',' or ']' at byte {}", self.i));
-                }
-            }
-            b'"' => Ok(Json::Str(self.string()?)),
-            b't' if self.eat("true") => Ok(Json::Bool(true)),
-            b'f' if self.eat("false") => Ok(Json::Bool(false)),
-            b'n' if self.eat("null") => Ok(Json::Null),
-            b'N' if self.eat("NaN") => Ok(Json::Num(f64::NAN)),
-            _ => {
-                let start = self.i;
-                while self.i < self.s.len()
-                    && matches!(self.s[self.i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
-                {
-                    self.i += 1;
-                }
-                let text = std::str::from_utf8(&self.s[start..self.i]).unwrap();
-                text.parse().map(Json::Num).map_err(|_| format!("bad JSON value at byte {start}"))
-            }
-        }
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        if !self.eat("\"") {
-            return Err(format!("expected a string at byte {}", self.i));
-        }
-        let mut out = String::new();
-        loop {
-            let Some(&c) = self.s.get(self.i) else { return Err("unterminated string".into()) };
-            self.i += 1;
-            match c {
-                b'"' => return Ok(out),
-                b'\\' => {
-                    let e = *self.s.get(self.i).ok_or("unterminated escape")?;
-                    self.i += 1;
-                    match e {
-                        b'n' => out.push('\n'),
-                        b't' => out.push('\t'),
-                        b'r' => out.push('\r'),
-                        b'b' => out.push('\u{8}'),
-                        b'f' => out.push('\u{c}'),
-                        b'u' => {
-                            let mut code = self.hex4()?;
-                            if (0xd800..0xdc00).contains(&code) && self.eat("\\u") {
-                                let low = self.hex4()?;
-                                code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
-                            }
-                            out.push(char::from_u32(code).unwrap_or('\u{fffd}'));
-                        }
-                        other => out.push(other as char),
-                    }
-                }
-                _ => {
-                    // Copy one whole UTF-8 sequence.
-                    let start = self.i - 1;
-                    let len = match c {
-                        0xf0..=0xff => 4,
-                        0xe0..=0xef => 3,
-                        0xc0..=0xdf => 2,
-                        _ => 1,
-                    };
-                    self.i = (start + len).min(self.s.len());
-                    out.push_str(&String::from_utf8_lossy(&self.s[start..self.i]));
-                }
-            }
-        }
-    }
-
-    fn hex4(&mut self) -> Result<u32, String> {
-        let h = self.s.get(self.i..self.i + 4).ok_or("short \\u escape")?;
-        self.i += 4;
-        u32::from_str_radix(std::str::from_utf8(h).unwrap_or(""), 16).map_err(|e| e.to_string())
+    fn show(&self) -> String {
+        self.to_string()
     }
 }
 
@@ -963,7 +795,7 @@ fn check_vagrant_host(
     let on_host: Vec<&String> =
         case.site.nodes.iter().filter(|(_, n)| n.host == host).map(|(name, _)| name).collect();
     for node_name in &on_host {
-        let expected: BTreeSet<String> = BTreeSet::from([node_name.to_string()]);
+        let expected: BTreeSet<String> = BTreeSet::from([(*node_name).clone()]);
         let vm_dir = format!("vms/{node_name}");
         let vagrantfile = dir.join(&vm_dir).join("Vagrantfile");
         let rel = case.rel(&vagrantfile);
@@ -1014,7 +846,7 @@ fn check_vagrant_host(
             Ok(ran) => match Json::parse(ran.stdout.trim()) {
                 Ok(j) if ran.ok() && j.get("machines").is_some() => j,
                 Ok(j) => {
-                    let error = j.get("error").map(Json::show).unwrap_or_else(|| ran.describe());
+                    let error = j.get("error").map_or_else(|| ran.describe(), Json::show);
                     c.add(case, &rel, format!("Vagrant's config loader: {error}"));
                     continue;
                 }
@@ -1024,7 +856,9 @@ fn check_vagrant_host(
                 }
             },
         };
-        if !facts.get("machines").is_none_or(|m| m.arr().is_empty()) {
+        if facts.get("machines").is_none_or(|m| m.arr().is_empty()) {
+            c.add(case, &rel, "defines no machine");
+        } else {
             let names: BTreeSet<String> = facts["machines"]
                 .arr()
                 .iter()
@@ -1037,8 +871,6 @@ fn check_vagrant_host(
                     format!("defines machines {names:?}; site.toml has {expected:?}"),
                 );
             }
-        } else {
-            c.add(case, &rel, "defines no machine");
         }
         for m in facts["machines"].arr() {
             let name = m.get("name").and_then(Json::str).unwrap_or("?");
@@ -1057,14 +889,6 @@ fn check_vagrant_host(
         if !on_host.iter().any(|n| **n == file_name(&entry)) {
             c.add(case, case.rel(&entry), "a VM folder for a node site.toml does not put here");
         }
-    }
-}
-
-impl std::ops::Index<&str> for Json {
-    type Output = Json;
-    fn index(&self, key: &str) -> &Json {
-        static NULL: Json = Json::Null;
-        self.get(key).unwrap_or(&NULL)
     }
 }
 
@@ -1094,7 +918,7 @@ fn ruby(v: &Json) -> (&str, &Json) {
 
 fn ruby_str(v: &Json) -> Option<&str> {
     match ruby(v) {
-        ("String", Json::Str(s)) => Some(s),
+        ("String", Json::String(s)) => Some(s),
         _ => None,
     }
 }
@@ -1190,7 +1014,7 @@ fn check_machine(
                  bridge, which hangs the boot unit",
             ),
             Some(b) if b != host.bridge => {
-                c.add(case, at, format!("bridge {b:?} is not the host's {:?}", host.bridge))
+                c.add(case, at, format!("bridge {b:?} is not the host's {:?}", host.bridge));
             }
             Some(_) => {}
         }
@@ -1198,7 +1022,7 @@ fn check_machine(
             None => c.add(case, at, "public_network has no `ip:` string"),
             Some((s, Err(_))) => c.add(case, at, format!("ip {s:?} is not an IPv4 address")),
             Some((s, Ok(ip))) if ip != node.ip => {
-                c.add(case, at, format!("ip {s} is not the node's {}", node.ip))
+                c.add(case, at, format!("ip {s} is not the node's {}", node.ip));
             }
             _ => {}
         }
@@ -1261,17 +1085,17 @@ fn check_machine(
             cmd.get(i + 1).copied()
         });
         let as_int = match effective {
-            Some(Json::Num(n)) if n.fract() == 0.0 => Some(*n as i64),
-            Some(Json::Str(s)) => s.parse::<i64>().ok(),
+            Some(Json::Number(n)) => n.as_i64(),
+            Some(Json::String(s)) => s.parse::<i64>().ok(),
             _ => None,
         };
         match (effective, as_int) {
             (None, _) => {
-                c.add(case, at, format!("{what} is not set; the box's default would be used"))
+                c.add(case, at, format!("{what} is not set; the box's default would be used"));
             }
             (Some(v), None) => c.add(case, at, format!("{what} {} is not an integer", v.show())),
             (_, Some(n)) if n != expected => {
-                c.add(case, at, format!("{what} {n} is not site.toml's {expected}"))
+                c.add(case, at, format!("{what} {n} is not site.toml's {expected}"));
             }
             _ => {}
         }
@@ -1413,7 +1237,7 @@ fn kv<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
 }
 
 fn is_default_destination(d: Option<&str>) -> bool {
-    matches!(d, Some("0.0.0.0/0") | Some("default"))
+    matches!(d, Some("0.0.0.0/0" | "default"))
 }
 
 #[test]
@@ -1469,7 +1293,7 @@ fn check_netplan_override(
         Ok(j) => j,
         Err(e) => return c.add(case, rel, e),
     };
-    if doc.at("network.version") != Some(&Json::Num(2.0)) {
+    if doc.at("network.version") != Some(&Json::from(2)) {
         c.add(
             case,
             rel,
@@ -1566,8 +1390,7 @@ fn check_netplan_override(
         let nat_metric = n
             .last("DHCP", "RouteMetric")
             .or_else(|| n.last("DHCPv4", "RouteMetric"))
-            .map(|m| m.parse::<i64>().unwrap_or(i64::MAX))
-            .unwrap_or(DEFAULT_DHCP_ROUTE_METRIC);
+            .map_or(DEFAULT_DHCP_ROUTE_METRIC, |m| m.parse::<i64>().unwrap_or(i64::MAX));
         if n.last("DHCP", "UseRoutes").or_else(|| n.last("DHCPv4", "UseRoutes")) == Some("false") {
             c.add(
                 case,
@@ -1604,7 +1427,7 @@ fn check_netplan_override(
                         ),
                     );
                 }
-                match kv(route, "Metric").map(|m| m.parse::<i64>()) {
+                match kv(route, "Metric").map(str::parse::<i64>) {
                     None => c.add(case, &at, format!("{bname}: default route has no Metric=")),
                     Some(Err(_)) => c.add(case, &at, format!("{bname}: default route Metric is not a number")),
                     Some(Ok(m)) if m >= nat_metric => c.add(
@@ -1761,7 +1584,7 @@ fn check_systemd_case(c: &Complaints, case: &Case, analyze: &Path, units: &Path)
             match run(&mut cmd, secs(60)) {
                 Err(e) => c.add(case, &rel, e),
                 Ok(ran) if !ran.ok() || !ran.output().is_empty() => {
-                    c.add(case, &rel, format!("systemd-analyze verify: {}", ran.describe()))
+                    c.add(case, &rel, format!("systemd-analyze verify: {}", ran.describe()));
                 }
                 Ok(_) => {}
             }
@@ -1864,7 +1687,7 @@ fn check_unit(c: &Complaints, case: &Case, rel: &str, unit: &Ini, host: &Host, r
             }
         }
         other => {
-            c.add(case, rel, format!("VAGRANT_DOTFILE_PATH={other:?} is not an absolute path"))
+            c.add(case, rel, format!("VAGRANT_DOTFILE_PATH={other:?} is not an absolute path"));
         }
     }
 
@@ -1906,7 +1729,7 @@ fn check_shell_case(c: &Complaints, case: &Case, bash: &Path, shellcheck: &Path)
     for script in scripts {
         let rel = case.rel(&script);
         c.checked();
-        let mode = fs::metadata(&script).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+        let mode = fs::metadata(&script).map_or(0, |m| m.permissions().mode() & 0o777);
         if mode != 0o755 {
             c.add(case, &rel, format!("mode {mode:o}, entrypoints are 755"));
         }
@@ -1922,7 +1745,7 @@ fn check_shell_case(c: &Complaints, case: &Case, bash: &Path, shellcheck: &Path)
             match run(Command::new(&parser).arg("-n").arg(&script), secs(30)) {
                 Err(e) => c.add(case, &rel, e),
                 Ok(ran) if !ran.ok() || !ran.output().is_empty() => {
-                    c.add(case, &rel, format!("{} -n: {}", parser.display(), ran.describe()))
+                    c.add(case, &rel, format!("{} -n: {}", parser.display(), ran.describe()));
                 }
                 Ok(_) => {}
             }
@@ -1934,7 +1757,7 @@ fn check_shell_case(c: &Complaints, case: &Case, bash: &Path, shellcheck: &Path)
         match run(&mut cmd, secs(60)) {
             Err(e) => c.add(case, &rel, e),
             Ok(ran) if !ran.ok() || !ran.output().is_empty() => {
-                c.add(case, &rel, format!("shellcheck -x: {}", ran.describe()))
+                c.add(case, &rel, format!("shellcheck -x: {}", ran.describe()));
             }
             Ok(_) => {}
         }
@@ -1980,11 +1803,9 @@ impl VenvLock {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let holder = fs::read_to_string(lock.join("pid")).ok();
-                    let alive = holder
-                        .as_deref()
-                        .map(|pid| Path::new("/proc").join(pid.trim()).exists())
-                        // Just created, pid not written yet: give it a moment.
-                        .unwrap_or(started.elapsed() < secs(10));
+                    let alive = holder.as_deref().map_or(started.elapsed() < secs(10), |pid| {
+                        Path::new("/proc").join(pid.trim()).exists()
+                    });
                     if !alive {
                         let _ = fs::remove_dir_all(&lock);
                         continue;
@@ -2384,7 +2205,7 @@ fn check_inventory(c: &Complaints, case: &Case, venv: &Path, scratch: &Path) {
             }
         }
         match (node.role, vars.get("etcd_member_name")) {
-            (Role::ControlPlane, Some(Json::Str(n))) if !n.is_empty() => {
+            (Role::ControlPlane, Some(Json::String(n))) if !n.is_empty() => {
                 if let Some(other) = etcd_names.insert(n.clone(), node.name.clone()) {
                     c.add(
                         case,
@@ -2438,8 +2259,8 @@ fn check_inventory(c: &Complaints, case: &Case, venv: &Path, scratch: &Path) {
     for (group, file) in group_files {
         let frel = case.rel(&file);
         let vars = match yaml_to_json(&venv.join("bin/python"), &file) {
-            Ok(Json::Obj(m)) => m,
-            Ok(Json::Null) => BTreeMap::new(),
+            Ok(Json::Object(m)) => m,
+            Ok(Json::Null) => serde_json::Map::new(),
             Ok(other) => {
                 c.add(case, &frel, format!("is not a mapping: {}", other.show()));
                 continue;
@@ -2513,11 +2334,11 @@ fn check_inventory(c: &Complaints, case: &Case, venv: &Path, scratch: &Path) {
                 );
             }
         };
-        want("cluster_name", Some(Json::Str(site.cluster.clone())), "[cluster] name");
+        want("cluster_name", Some(Json::String(site.cluster.clone())), "[cluster] name");
         if let Some(v) = &kube_version {
             want(
                 "kube_version",
-                Some(Json::Str(v.clone())),
+                Some(Json::String(v.clone())),
                 "[kubespray] kube_version or the release default",
             );
         }
@@ -2531,14 +2352,22 @@ fn check_inventory(c: &Complaints, case: &Case, venv: &Path, scratch: &Path) {
         }
         want(
             "kube_network_plugin",
-            Some(Json::Str(site.network_plugin.clone())),
+            Some(Json::String(site.network_plugin.clone())),
             "[kubespray] network_plugin",
         );
         if let Some(mode) = &site.kube_proxy_mode {
-            want("kube_proxy_mode", Some(Json::Str(mode.clone())), "[kubespray] kube_proxy_mode");
+            want(
+                "kube_proxy_mode",
+                Some(Json::String(mode.clone())),
+                "[kubespray] kube_proxy_mode",
+            );
         }
         if let Some(cm) = &site.container_manager {
-            want("container_manager", Some(Json::Str(cm.clone())), "[kubespray] container_manager");
+            want(
+                "container_manager",
+                Some(Json::String(cm.clone())),
+                "[kubespray] container_manager",
+            );
         }
         let proxy_mode = vars.get("kube_proxy_mode").and_then(Json::str).unwrap_or("ipvs");
         if site.metallb && proxy_mode == "ipvs" {
@@ -2591,10 +2420,10 @@ fn kubespray_asserts(tag: &str, vars: &Json, etcd_members: usize) -> Vec<String>
     match s("kube_version") {
         None => out.push("kube_version is not set".into()),
         Some(v) if minor <= 27 && !v.starts_with('v') => {
-            out.push(format!("kube_version {v:?}: kubespray {tag} writes versions as vX.Y.Z"))
+            out.push(format!("kube_version {v:?}: kubespray {tag} writes versions as vX.Y.Z"));
         }
         Some(v) if minor >= 28 && v.starts_with('v') => {
-            out.push(format!("kube_version {v:?}: kubespray {tag} asserts no leading v"))
+            out.push(format!("kube_version {v:?}: kubespray {tag} asserts no leading v"));
         }
         Some(_) => {}
     }
@@ -2650,7 +2479,7 @@ fn kubespray_asserts(tag: &str, vars: &Json, etcd_members: usize) -> Vec<String>
                         ));
                     }
                 }
-                for l2 in vars.at("metallb_config.layer2").map(Json::arr).unwrap_or(&[]) {
+                for l2 in vars.at("metallb_config.layer2").map_or(&[][..], Json::arr) {
                     if l2.str().is_none_or(|n| !pools.contains_key(n)) {
                         out.push(format!("metallb_config.layer2 names {}, not a pool", l2.show()));
                     }
@@ -3075,12 +2904,11 @@ fn validators_catch_broken_artifacts() {
     });
     let failures = failures.into_inner().unwrap();
     let tried = tried.into_inner();
-    if !failures.is_empty() {
-        panic!(
-            "{} of {tried} planted mistakes went unnoticed:\n  - {}\n",
-            failures.len(),
-            failures.join("\n  - ")
-        );
-    }
+    assert!(
+        failures.is_empty(),
+        "{} of {tried} planted mistakes went unnoticed:\n  - {}\n",
+        failures.len(),
+        failures.join("\n  - ")
+    );
     loud(&format!("validator self-test: all {tried} planted mistakes were caught"));
 }
