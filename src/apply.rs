@@ -48,7 +48,7 @@ const OUTPUT_TAIL: usize = 20;
 /// What the server must have for each command; `hello` names what is missing.
 const READ_TOOLS: &[&str] = &["readlink", "flock", "ls", "sed", "sha256sum"];
 const WRITE_TOOLS: &[&str] =
-    &["readlink", "flock", "ls", "sed", "find", "sha256sum", "mv", "ln", "touch", "rsync"];
+    &["readlink", "flock", "ls", "sed", "find", "sha256sum", "mv", "ln", "touch", "rsync", "awk"];
 
 /// What every command works from: the validated site, its fresh build and the `out/` on disk.
 pub struct Context<'a> {
@@ -455,13 +455,11 @@ fn execute(
                             .session
                             .must(&Call::Finish { hash: wanted, commit: ctx.commit.as_deref() })?;
                     }
-                    Step::InstallUnit | Step::RetireUnit | Step::Vm { .. } => {
-                        let (step, node) = match &p.step {
-                            Step::InstallUnit => ("install-unit", None),
-                            Step::RetireUnit => ("retire-unit", None),
-                            Step::Vm { node, action, .. } => (action.word(), Some(node.as_str())),
-                            _ => unreachable!(),
-                        };
+                    Step::InstallUnit
+                    | Step::RetireUnit
+                    | Step::FetchBox { .. }
+                    | Step::Vm { .. } => {
+                        let (step, node) = p.step.entrypoint().expect("run by apply.sh");
                         let call = Call::Step { hash: wanted, step, node };
                         let reply = remote.session.call(&call, &mut |line| output.line(line))?;
                         if reply.status != 0 {
@@ -531,12 +529,7 @@ fn check_sudo<'s>(
     let units_dir = remote.state.units_dir.clone().unwrap_or_else(|| crate::sudo::UNITS_DIR.into());
     let mut commands: Vec<String> = Vec::new();
     for step in steps {
-        let (word, node) = match step {
-            Step::InstallUnit => ("install-unit", None),
-            Step::RetireUnit => ("retire-unit", None),
-            Step::Vm { node, action, .. } => (action.word(), Some(node.as_str())),
-            _ => continue,
-        };
+        let Some((word, node)) = step.entrypoint() else { continue };
         for command in crate::sudo::of_step(word, node, &files) {
             let argv = root.argv(&command, &units_dir);
             if !commands.contains(&argv) {
@@ -766,12 +759,7 @@ pub fn rollback(ctx: &Context, host: &str) -> Result<u8> {
                 remote.session.must(&Call::Finish { hash: previous, commit: None })?;
             }
             step => {
-                let (word, node) = match step {
-                    Step::InstallUnit => ("install-unit", None),
-                    Step::RetireUnit => ("retire-unit", None),
-                    Step::Vm { node, action, .. } => (action.word(), Some(node.as_str())),
-                    _ => unreachable!(),
-                };
+                let (word, node) = step.entrypoint().expect("run by apply.sh");
                 let call = Call::Step { hash: previous, step: word, node };
                 let reply = remote.session.call(&call, &mut |line| output.line(line))?;
                 if reply.status != 0 {

@@ -104,6 +104,31 @@ pub fn server_state_dir(root: &str, node: &str) -> String {
     format!("{root}/state/{node}")
 }
 
+/// The environment Vagrant runs with for one VM, wherever it runs: the unit's `Environment=`
+/// lines, `apply.sh`, and the VM's wrapper `bin/vagrant-<node>`. `root` and `node` may be
+/// placeholders (`%i` in the unit, `$root`/`$node` in apply.sh).
+pub fn vagrant_environment(root: &str, node: &str) -> [(&'static str, String); 3] {
+    [
+        ("VAGRANT_CWD", server_vm_dir(root, node)),
+        ("VAGRANT_DOTFILE_PATH", server_state_dir(root, node)),
+        // No call to HashiCorp's checkpoint service at each run.
+        ("VAGRANT_CHECKPOINT_DISABLE", "1".to_string()),
+    ]
+}
+
+/// `bin`: below the root, one wrapper per VM, `bin/vagrant-<node>`: Vagrant with the VM's
+/// environment, for a person at the server. Plain `vagrant` in `vms/<node>` would use
+/// `.vagrant/` there as its state, not know the VM, and `vagrant up` would try to make a second
+/// one.
+pub const SERVER_BIN: &str = "bin";
+
+/// The entrypoint of the generation `current` points at, which the units run before each
+/// `vagrant up` (`apply.sh preflight NODE`): every unit starts after the switch of `current`,
+/// so it is the generation the plan brings the VM to.
+pub fn server_current_entrypoint(root: &str) -> String {
+    format!("{root}/current/{ENTRYPOINT}")
+}
+
 /// `units`: below the root, the unit files `apply.sh` stages for `sudo -n install`, so the
 /// root command that installs them is one fixed line a sudoers rule can name (`sudo.rs`).
 pub const SERVER_UNITS: &str = "units";

@@ -176,6 +176,13 @@ const VAGRANT: &[Key] = &[
         "OpenSSH public keys allowed to log in to the guests' `vagrant` user: the laptop that \
          runs kubespray needs one.",
     ),
+    key(
+        "linked_clone",
+        false,
+        Kind::Boolean,
+        "Each VM a linked clone (a differencing disk) of one imported copy of the box per \
+         version, instead of a full copy; default `true`. Applies to VMs created later.",
+    ),
 ];
 
 const ADDONS: &[Key] = &[

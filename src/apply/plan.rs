@@ -146,6 +146,13 @@ pub enum Step {
     InstallUnit,
     /// Remove the template unit: no VM is left there.
     RetireUnit,
+    /// Make sure the box the new VMs are made from is in the user's box store, before any unit
+    /// starts: `vagrant up` of a machine not yet created would otherwise download it inside the
+    /// unit's start timeout (README, "Server requirements").
+    FetchBox {
+        name: String,
+        version: String,
+    },
     Vm {
         node: String,
         action: Action,
@@ -153,6 +160,19 @@ pub enum Step {
     },
     /// Record the generation as applied.
     Finish,
+}
+
+impl Step {
+    /// The `apply.sh` step that runs it, with its node; `None` for what gen does itself.
+    pub fn entrypoint(&self) -> Option<(&'static str, Option<&str>)> {
+        match self {
+            Step::InstallUnit => Some(("install-unit", None)),
+            Step::RetireUnit => Some(("retire-unit", None)),
+            Step::FetchBox { .. } => Some(("box", None)),
+            Step::Vm { node, action, .. } => Some((action.word(), Some(node.as_str()))),
+            Step::Send | Step::Switch | Step::Finish => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,6 +231,9 @@ pub fn step_line(server: &Server, step: &Step, files: &str) -> String {
         Step::Switch => format!("{name}: switch    current to {hash}"),
         Step::InstallUnit => format!("{name}: install   the template unit"),
         Step::RetireUnit => format!("{name}: retire    the template unit (no VM left there)"),
+        Step::FetchBox { name: b, version } => {
+            format!("{name}: box       {b} {version} (virtualbox), before any VM is created")
+        }
         Step::Vm { node, action, why } => format!("{name}: {:<9} {node} ({why})", action.word()),
         Step::Finish => format!("{name}: finish    {hash} is applied"),
     }
@@ -349,6 +372,20 @@ pub fn plan(servers: &[Server]) -> Result<Plan, Refusal> {
             if seen.current.as_deref() != Some(w.hash.as_str()) {
                 steps.push(Planned { server: i, step: Step::Send });
             }
+        }
+    }
+    // The box of the VMs a server creates, fetched before anything on it changes: a slow
+    // download then delays the apply, not a VM's boot.
+    for (i, s) in servers.iter().enumerate() {
+        let created = needs.iter().find(|n| n.server == i && n.action == Action::Create);
+        if let Some(facts) = created.and_then(|n| s.wanted.machines.get(&n.node)) {
+            steps.push(Planned {
+                server: i,
+                step: Step::FetchBox {
+                    name: facts.box_name.clone(),
+                    version: facts.box_version.clone(),
+                },
+            });
         }
     }
     // Control planes going down and coming back: grouped per node, run one node at a time.

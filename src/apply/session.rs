@@ -13,7 +13,7 @@
 //! input, the remote shell exits, the lock is released. rsync runs beside it on its own
 //! connection.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{BufReader, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -342,14 +342,23 @@ impl Session<'_> {
     fn reply(&mut self, on_line: &mut dyn FnMut(&str)) -> Result<Reply> {
         let mut lines = Vec::new();
         let mut bytes = Vec::new();
+        let mut after_cr = false;
         loop {
             bytes.clear();
-            match self.stdout.read_until(b'\n', &mut bytes) {
+            match read_segment(&mut self.stdout, &mut bytes) {
                 Ok(0) | Err(_) => return Err(self.lost()),
                 Ok(_) => {}
             }
             let line = String::from_utf8_lossy(&bytes);
-            let line = line.trim_end_matches(['\n', '\r']);
+            // A progress meter (Vagrant's download, `vagrant box add`) rewrites its line with
+            // `\r` and an ANSI "erase line": each update is shown as a line as it comes.
+            let line = line.trim_end_matches(['\n', '\r']).trim_start_matches("\x1b[K");
+            let cr = bytes.last() == Some(&b'\r');
+            // `\r\n` ends one line, not two; a bare `\r` between updates ends none.
+            if line.is_empty() && (cr || std::mem::replace(&mut after_cr, cr)) {
+                continue;
+            }
+            after_cr = cr;
             if let Some(at) = line.find(&self.nonce) {
                 // Output that did not end with a newline shares the marker's line.
                 if at > 0 {
@@ -376,6 +385,30 @@ impl Session<'_> {
             }
         }
         self.link.remote_error("the ssh session", &format!("the connection closed\n{stderr}"))
+    }
+}
+
+/// Reads up to and including the next `\n` or `\r`, as `read_until` does for one byte.
+fn read_segment(reader: &mut impl std::io::BufRead, bytes: &mut Vec<u8>) -> std::io::Result<usize> {
+    let mut read = 0;
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(read);
+        }
+        match buf.iter().position(|b| matches!(b, b'\n' | b'\r')) {
+            Some(at) => {
+                bytes.extend_from_slice(&buf[..=at]);
+                reader.consume(at + 1);
+                return Ok(read + at + 1);
+            }
+            None => {
+                let n = buf.len();
+                bytes.extend_from_slice(buf);
+                reader.consume(n);
+                read += n;
+            }
+        }
     }
 }
 

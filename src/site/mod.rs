@@ -66,6 +66,8 @@ pub struct Vagrant {
     /// Keys that may log in to the guests' `vagrant` user: the machine that runs kubespray
     /// needs one.
     pub authorized_keys: Vec<AuthorizedKey>,
+    /// `vb.linked_clone`: every VM a differencing disk over one imported copy of the box.
+    pub linked_clone: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

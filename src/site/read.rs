@@ -299,6 +299,7 @@ fn read_vagrant(mut t: Table, report: &mut Report) -> (Option<Vagrant>, NodeDefa
         .has("memory_mb")
         .then(|| t.int(report, "memory_mb", MEMORY_MB.0, MEMORY_MB.1, Some(MEMORY_WHY)));
     let keys = t.str_array(report, "authorized_keys");
+    let linked_clone = t.bool(report, "linked_clone");
     t.finish(report);
 
     let defaults = NodeDefaults {
@@ -318,6 +319,7 @@ fn read_vagrant(mut t: Table, report: &mut Report) -> (Option<Vagrant>, NodeDefa
             box_name: box_name.value,
             box_version: box_version.value,
             authorized_keys,
+            linked_clone: linked_clone.is_none_or(|l| l.value),
         }),
         _ => None,
     };

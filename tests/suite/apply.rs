@@ -55,6 +55,8 @@ impl Server {
         keygen(&key);
         let host_key = public_key(&key);
         fs::create_dir(dir.path().join("units")).unwrap();
+        // VirtualBox's driver is loaded (`/dev/vboxdrv`, GEN_VBOXDRV in apply.sh).
+        fs::write(dir.path().join("vboxdrv"), "").unwrap();
         let stubs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apply/stubs");
         for attempt in 0.. {
             let port = free_port(address);
@@ -68,7 +70,7 @@ impl Server {
                      PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
                      PidFile {d}/sshd.pid\nLogLevel VERBOSE\n\
                      SetEnv PATH={}:/usr/bin:/bin GEN_UNIT_DIR={d}/units GEN_TEST_DIR={d} \
-                     GEN_TEST_LAN={}\n",
+                     GEN_TEST_LAN={} GEN_VBOXDRV={d}/vboxdrv\n",
                     client_key.display(),
                     stubs.display(),
                     lan.display(),
@@ -638,11 +640,11 @@ fn two_applies_at_once_run_one_after_the_other() {
     later.ok();
     assert!(rest.contains(&format!("h1: applied {}", &second_hash[..12])), "{rest}");
 
-    // sudo's answers to gen's check come before the first switch.
+    // sudo's answers to gen's check and the box step come before the first switch.
     let order: Vec<String> = server
         .calls()
         .into_iter()
-        .filter(|(_, call)| !call.starts_with("sudo -n -l "))
+        .filter(|(_, call)| !call.starts_with("sudo -n -l ") && !call.starts_with("vagrant box "))
         .map(|(current, _)| current)
         .collect();
     let switch = order.iter().position(|c| *c == second_hash).expect("the second apply ran");
@@ -1004,4 +1006,138 @@ fn sudo_is_checked_before_anything_is_sent_and_the_named_line_is_all_it_takes() 
     for call in &root_calls {
         assert!(call.starts_with("sudo -n "), "a root command without -n: {call}");
     }
+}
+
+/// Issue 10, point 2. The stand-in Vagrant keeps a box store and downloads from a catalog; a
+/// `vagrant up` that has to download the box itself (inside the unit's start timeout) is logged.
+#[test]
+fn the_box_is_fetched_before_any_unit_starts_and_a_failed_download_names_it() {
+    let lab = lab!(1);
+    let server = lab.server(1);
+    let catalog = |versions: &str| {
+        let text = format!("{{\"bento/ubuntu-24.04\": [{versions}]}}");
+        fs::write(server.path("catalog.json"), text).unwrap();
+    };
+    catalog("\"202401.31.0\"");
+    lab.run(&["apply", "h1"])
+        .code(1)
+        .says("h1: box       bento/ubuntu-24.04 202502.21.0 (virtualbox), before any VM is created")
+        .says("could not add the box bento/ubuntu-24.04 202502.21.0 (virtualbox)")
+        .says("could not be found or could not be accessed in the remote catalog");
+    assert!(server.vms().is_empty(), "no VM was created");
+    assert!(server.active_units().is_empty(), "no unit was started");
+
+    catalog("\"202401.31.0\", \"202502.21.0\"");
+    server.forget();
+    let run = lab.run(&["apply", "h1"]);
+    // Vagrant's progress meter, each update a line as it comes (it rewrites one line with \r).
+    run.ok()
+        .says("\n    ==> box: Adding box 'bento/ubuntu-24.04' (v202502.21.0) for provider: virtualbox\n")
+        .says("\n        box: Progress: 0% (Rate: 10M/s)\n        box: Progress: 50% (Rate: 10M/s)\n");
+    let calls = server.commands();
+    let add = calls
+        .iter()
+        .position(|c| {
+            c == "vagrant box add --box-version 202502.21.0 --provider virtualbox bento/ubuntu-24.04"
+        })
+        .expect("the box was added");
+    let start = calls.iter().position(|c| c.starts_with("systemctl enable")).unwrap();
+    assert!(add < start, "{calls:?}");
+    assert_eq!(fs::read_to_string(server.path("downloads-in-up.log")).unwrap_or_default(), "");
+    assert_eq!(server.running().len(), 2);
+
+    // The next VM created finds the box in the store.
+    fs::write(lab.dir.path().join("site.toml"), renamed_workers(&lab.specs(), "")).unwrap();
+    lab.run(&["build", "--allow-unremoved"]).ok();
+    server.forget();
+    lab.run(&["apply", "h1"]).ok().says("is in the box store");
+    let calls = server.commands();
+    assert!(calls.iter().any(|c| c == "vagrant box list"), "{calls:?}");
+    assert!(!calls.iter().any(|c| c.starts_with("vagrant box add")), "{calls:?}");
+}
+
+/// Issue 10, point 3. The stand-in Vagrant chooses the bridge as Vagrant does (a missing NIC:
+/// the only one left, silently; several: a prompt) and fails without VirtualBox's driver; the
+/// units' ExecStartPre (`apply.sh preflight`) must stop both before `vagrant up` runs.
+#[test]
+fn the_unit_refuses_a_bridge_nic_vagrant_would_not_use_and_waits_for_the_driver() {
+    let lab = lab!(1);
+    let server = lab.server(1);
+    let nics = |json: &str| fs::write(server.path("nics.json"), json).unwrap();
+    // eno1 is gone (say, renamed by a new kernel) and one other NIC is up.
+    nics(r#"[["enp3s0", "Up"]]"#);
+    lab.run(&["apply", "h1"])
+        .code(1)
+        .says("the bridge NIC eno1 is not one VirtualBox can bridge to (it lists: enp3s0 )")
+        .says("hosts.h1.bridge");
+    assert!(server.vms().is_empty(), "no VM was bridged to enp3s0: {:?}", server.vms());
+    // eno1 is down and two others are up: Vagrant would ask which one, and hang.
+    nics(r#"[["eno1", "Down"], ["enp3s0", "Up"], ["wlp2s0", "Up"]]"#);
+    lab.run(&["apply", "h1"]).code(1).says("the bridge NIC eno1 is Down");
+    assert!(server.vms().is_empty());
+    assert!(!server.commands().iter().any(|c| c.starts_with("vagrant up")));
+
+    // eno1 is up; VirtualBox's device appears only after the units began to start.
+    nics(r#"[["eno1", "Up"], ["wlp2s0", "Up"]]"#);
+    fs::remove_file(server.path("vboxdrv")).unwrap();
+    let driver = server.path("vboxdrv");
+    let later = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(2));
+        fs::write(driver, "").unwrap();
+    });
+    lab.run(&["apply", "h1"]).ok();
+    later.join().unwrap();
+    for (name, vm) in server.vms() {
+        assert_eq!(vm["bridge"].as_str(), Some("eno1"), "{name}");
+        assert!(vm["running"].as_bool().unwrap(), "{name}");
+    }
+    assert_eq!(server.vms().len(), 2);
+}
+
+/// Issue 10, point 7. The stand-in Vagrant records linked clones and their one master per box
+/// version (Vagrant keeps the master's id in the box's folder, so every VM of the user shares
+/// it); the wrapper runs Vagrant as the unit does, and plain `vagrant` in the VM's folder would
+/// not know the VM.
+#[test]
+fn vms_are_linked_clones_unless_turned_off_and_each_has_a_wrapper_with_its_units_environment() {
+    let lab = lab!(1);
+    let server = lab.server(1);
+    lab.run(&["apply", "h1"]).ok();
+    for (name, vm) in server.vms() {
+        assert_eq!(vm["linked_clone"].as_bool(), Some(true), "{name}");
+    }
+    let masters = fs::read_to_string(server.path("masters.json")).unwrap();
+    let masters: BTreeMap<String, String> = serde_yaml_ng::from_str(&masters).unwrap();
+    assert_eq!(masters.keys().collect::<Vec<_>>(), ["bento/ubuntu-24.04@202502.21.0"]);
+
+    let stubs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apply/stubs");
+    let on_server = |program: &Path, dir: &Path| {
+        let output = Command::new(program)
+            .arg("status")
+            .current_dir(dir)
+            .env("PATH", format!("{}:/usr/bin:/bin", stubs.display()))
+            .env("GEN_TEST_DIR", server.dir.path())
+            .env("GEN_TEST_LAN", lab.dir.path().join("lan"))
+            .env_remove("VAGRANT_CWD")
+            .env_remove("VAGRANT_DOTFILE_PATH")
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let wrapper = server.root().join("bin/vagrant-w-1");
+    assert_eq!(on_server(&wrapper, Path::new("/")), "w-1 running\n");
+    let folder = server.root().join("vms/w-1");
+    assert_eq!(on_server(&stubs.join("vagrant"), &folder), "w-1 not_created\n", "plain vagrant");
+
+    // Turned off: the next VM created is a full copy. The destroyed VM's wrapper is gone.
+    let text = renamed_workers(&lab.specs(), "").replace(
+        "box_version = \"202502.21.0\"\n",
+        "box_version = \"202502.21.0\"\nlinked_clone = false\n",
+    );
+    fs::write(lab.dir.path().join("site.toml"), text).unwrap();
+    lab.run(&["build", "--allow-unremoved"]).ok();
+    lab.run(&["apply", "h1"]).ok();
+    assert_eq!(server.vms()["lab-v-1"]["linked_clone"].as_bool(), Some(false));
+    assert!(!wrapper.exists(), "w-1's wrapper went with it");
+    assert_eq!(on_server(&server.root().join("bin/vagrant-v-1"), Path::new("/")), "v-1 running\n");
 }

@@ -1641,10 +1641,20 @@ fn check_unit(c: &Complaints, case: &Case, rel: &str, unit: &Ini, host: &Host, r
         want("Service", key, &|v| !matches!(v, "0" | "infinity" | ""), "a finite timeout");
     }
     let after = words("Unit", "After");
-    for dep in ["network-online.target", "vboxdrv.service"] {
+    // VirtualBox's driver: Oracle's package loads it from vboxdrv.service, Ubuntu's and
+    // Debian's from virtualbox.service.
+    for dep in ["network-online.target", "vboxdrv.service", "virtualbox.service"] {
         if !after.contains(dep) {
             c.add(case, rel, format!("[Unit] After= lacks {dep}"));
         }
+    }
+    if !words("Unit", "RequiresMountsFor").contains(host.root.as_str()) {
+        c.add(case, rel, format!("[Unit] RequiresMountsFor= lacks the remote root {}", host.root));
+    }
+    // The preflight (driver, bridge NIC) runs before `vagrant up`, from the current generation.
+    let preflight = format!("/bin/sh {}/current/apply.sh preflight %i", host.root);
+    if !unit.all("Service", "ExecStartPre").iter().any(|v| *v == preflight) {
+        c.add(case, rel, format!("[Service] ExecStartPre= lacks `{preflight}`"));
     }
     if !words("Unit", "Wants").contains("network-online.target") {
         c.add(

@@ -65,13 +65,16 @@ fn the_readme_walkthrough_works_word_for_word_in_a_fresh_folder() {
     keygen(&t.join("client_key"));
     let stubs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apply/stubs");
     fs::create_dir(t.join("units")).unwrap();
+    // VirtualBox's driver is loaded (`/dev/vboxdrv`, GEN_VBOXDRV in apply.sh's preflight).
+    fs::write(t.join("vboxdrv"), "").unwrap();
     fs::write(
         t.join("sshd_config"),
         format!(
             "ListenAddress 192.168.1.10\nPort 22\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
              AuthorizedKeysFile {d}/client_key.pub\nUsePAM no\nStrictModes no\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-             SetEnv PATH={}:/usr/bin:/bin GEN_UNIT_DIR={d}/units GEN_TEST_DIR={d}\n",
+             SetEnv PATH={}:/usr/bin:/bin GEN_UNIT_DIR={d}/units GEN_TEST_DIR={d} \
+             GEN_VBOXDRV={d}/vboxdrv\n",
             stubs.display(),
             d = t.display()
         ),

@@ -9,6 +9,16 @@ Everything lives under $GEN_TEST_DIR (one folder per test server):
   systemd/enabled/   one file per enabled unit (instances included)
   systemd/active/    one file per active unit
   calls.log          every call, after the generation current at that moment
+  boxes.json         Vagrant's box store of this server's user (~/.vagrant.d/boxes): name ->
+                     [[version, provider]]
+  catalog.json       what `vagrant box add` can download: name -> [versions] (absent: any
+                     box, any version); a box missing from it fails as a failed download does
+  downloads-in-up.log  boxes `vagrant up` had to download itself, inside a unit's timeout
+  masters.json       linked clones' masters (Vagrant's ImportMaster): box@version -> uuid, one
+                     per box version for the whole user, as Vagrant keeps its id in the box's
+                     folder (plugins/providers/virtualbox/action/import_master.rb)
+  nics.json          the host NICs VirtualBox can bridge to: [[name, status]] (absent: eno1, Up)
+  $GEN_VBOXDRV       present once VirtualBox's kernel driver is loaded (/dev/vboxdrv)
   sudoers            the NOPASSWD rules of the test's user, as sudoers(5) writes them (absent:
                      the user may run anything as root)
 $GEN_TEST_LAN is shared by the servers of one test: the LAN, where a running VM holds its IP
@@ -103,17 +113,44 @@ def vagrantfile(cwd):
         "ip": one(r"ip: '([^']+)'"),
         "mac": one(r"mac: '([0-9A-F]+)'"),
         "bridge": one(r"bridge: '([^']+)'"),
+        "linked_clone": one(r"vb\.linked_clone = (true|false)") == "true",
+        "box": one(r"config\.vm\.box = '([^']+)'"),
         "box_version": one(r"config\.vm\.box_version = '([^']+)'"),
         "netplan": one(r"source: '([^']+)'"),
     }
+
+
+def host_nics():
+    path = os.path.join(DIR, "nics.json")
+    return json.load(open(path)) if os.path.exists(path) else [["eno1", "Up"]]
+
+
+def choose_bridge(wanted):
+    """Vagrant's bridged_adapter (plugins/providers/virtualbox/action/network.rb): NICs that
+    are Down or Unknown are dropped; the named one is taken (compared without case); if it is
+    missing, the only NIC left is taken silently, and with several Vagrant asks which one,
+    which under systemd hangs until the unit's timeout (here: fails saying so)."""
+    up = [n for n, status in host_nics() if status not in ("Down", "Unknown")]
+    for n in up:
+        if n.lower() == wanted.lower():
+            return n
+    if len(up) == 1:
+        return up[0]
+    fail("Which interface should the network bridge to? (a prompt: under systemd the unit "
+         "hangs until its start timeout)")
 
 
 def boot(vms, name, config, cwd):
     """Pre-boot customizations (cpus, memory, NICs) take effect; the VM runs; provisioners
     with run: "always" run."""
     vm = vms[name]
+    driver = os.environ.get("GEN_VBOXDRV")
+    if driver and not os.path.exists(driver):
+        fail("VirtualBox is complaining that the kernel module is not loaded. Please run "
+             "`VBoxManage --version` or open the VirtualBox GUI to see the error message which "
+             "should contain instructions on how to fix this error.")
     vm.update(cpus=config["cpus"], memory=config["memory"], ip=config["ip"], mac=config["mac"],
-              bridge=config["bridge"])
+              bridge=choose_bridge(config["bridge"]))
     if not os.path.isfile(os.path.join(cwd, config["netplan"])):
         fail("fake vagrant: the file provisioner's source %s is missing" % config["netplan"])
     with lan() as net:
@@ -136,8 +173,56 @@ def power_off(vm, name):
                 del net[addr]
 
 
+def boxes():
+    return Locked(os.path.join(DIR, "boxes.json"), {})
+
+
+def box_download(name, version):
+    """Fetches a box as `vagrant box add` does, with its progress meter (`\\r` and an ANSI
+    erase-line between updates, as Vagrant's Basic UI writes it when stdout is no terminal)."""
+    path = os.path.join(DIR, "catalog.json")
+    if os.path.exists(path):
+        catalog = json.load(open(path))
+        if version not in catalog.get(name, []):
+            fail("The box '%s' could not be found or could not be accessed in the remote "
+                 "catalog (no version %s for virtualbox)." % (name, version))
+    sys.stdout.write("==> box: Adding box '%s' (v%s) for provider: virtualbox\n" % (name, version))
+    for percent in (0, 50, 100):
+        sys.stdout.write("\r\x1b[K    box: Progress: %d%% (Rate: 10M/s)" % percent)
+        sys.stdout.flush()
+    sys.stdout.write("\r\x1b[K==> box: Successfully added box '%s' (v%s) for 'virtualbox'!\n"
+                     % (name, version))
+
+
+def vagrant_box(args):
+    """`vagrant box list` and `vagrant box add --box-version V --provider P NAME`."""
+    if args[:1] == ["list"]:
+        with boxes() as store:
+            if not store:
+                print("There are no installed boxes! Use `vagrant box add` to add some.")
+            for name in sorted(store):
+                for version, provider in store[name]:
+                    print("%s (%s, %s)" % (name, provider, version))
+        return
+    if args[:1] == ["add"]:
+        words = args[1:]
+        version = words[words.index("--box-version") + 1]
+        provider = words[words.index("--provider") + 1]
+        name = words[-1]
+        with boxes() as store:
+            if [version, provider] in store.get(name, []):
+                fail("The box you're attempting to add already exists. Remove it before\n"
+                     "adding it again or add it with the `--force` flag.")
+            box_download(name, version)
+            store.setdefault(name, []).append([version, provider])
+        return
+    fail("fake vagrant: no command box %s" % " ".join(args))
+
+
 def vagrant(args):
     log("vagrant", args)
+    if args[:1] == ["box"]:
+        return vagrant_box(args[1:])
     cwd = os.environ.get("VAGRANT_CWD") or os.getcwd()
     if not os.path.isdir(cwd):
         fail("The working directory for Vagrant doesn't exist! This is the\n"
@@ -154,13 +239,27 @@ def vagrant(args):
             machine_id = None  # Vagrant forgets an id VirtualBox no longer has.
         if command == "up":
             if name is None:
+                # HandleBox (plugins/providers/virtualbox/action.rb, action_up): a machine not
+                # yet created needs its box, and Vagrant downloads it here if it is missing.
+                with boxes() as store:
+                    if [config["box_version"], "virtualbox"] not in store.get(config["box"], []):
+                        with open(os.path.join(DIR, "downloads-in-up.log"), "a") as f:
+                            f.write("%s %s\n" % (config["box"], config["box_version"]))
+                        box_download(config["box"], config["box_version"])
+                        store.setdefault(config["box"], []).append(
+                            [config["box_version"], "virtualbox"])
                 if config["name"] in vms:
                     fail("VBoxManage: error: Machine settings file '%s.vbox' already exists"
                          % config["name"])
                 name = config["name"]
                 vms[name] = {"uuid": str(uuid.uuid4()), "running": False, "boots": 0,
                              "provisioned": 0, "box_version": config["box_version"],
-                             "machine": config["machine"], "dotfile": dotfile}
+                             "machine": config["machine"], "dotfile": dotfile,
+                             "linked_clone": config["linked_clone"]}
+                if config["linked_clone"]:
+                    with Locked(os.path.join(DIR, "masters.json"), {}) as masters:
+                        key = "%s@%s" % (config["box"], config["box_version"])
+                        masters.setdefault(key, str(uuid.uuid4()))
                 os.makedirs(os.path.dirname(id_file), exist_ok=True)
                 with open(id_file, "w") as f:
                     f.write(vms[name]["uuid"])
@@ -203,6 +302,12 @@ def vboxmanage(args):
         if args[:2] == ["list", "vms"]:
             for name, vm in sorted(vms.items()):
                 print('"%s" {%s}' % (name, vm["uuid"]))
+        elif args[:2] == ["list", "bridgedifs"]:
+            # VBoxManage's block per NIC, blank line between (the fields Vagrant reads).
+            blocks = ["Name:            %s\nGUID:            0000\nDHCP:            Disabled\n"
+                      "Status:          %s\nVBoxNetworkName: HostInterfaceNetworking-%s"
+                      % (n, status, n) for n, status in host_nics()]
+            print("\n\n".join(blocks))
         elif args[:2] == ["list", "runningvms"]:
             for name, vm in sorted(vms.items()):
                 if vm["running"]:
@@ -234,7 +339,7 @@ def unit_file(unit):
 
 def unit_service(text):
     env = dict(os.environ)
-    service = {"env": env, "cwd": None, "start": [], "stop": [], "user": None}
+    service = {"env": env, "cwd": None, "pre": [], "start": [], "stop": [], "user": None}
     for line in text.splitlines():
         key, _, value = line.partition("=")
         if key == "Environment":
@@ -242,6 +347,8 @@ def unit_service(text):
             env[k] = v
         elif key == "WorkingDirectory":
             service["cwd"] = value
+        elif key == "ExecStartPre":
+            service["pre"].append(value.split())
         elif key == "ExecStart":
             service["start"].append(value.split())
         elif key == "ExecStop":
@@ -265,7 +372,7 @@ def run_exec(unit, which):
     if not os.path.isdir(cwd):
         fail("%s: Failed at step CHDIR spawning %s: No such file or directory "
              "(status=200/CHDIR)" % (unit, which), 1)
-    for command in service[which]:
+    for command in (service["pre"] if which == "start" else []) + service[which]:
         command = [os.path.basename(command[0])] + command[1:]
         done = subprocess.run(command, cwd=cwd, env=service["env"])
         if done.returncode != 0:
