@@ -99,7 +99,8 @@ pub struct FileChange {
 pub struct PlanStep {
     /// Its place in the whole plan, across servers, from 0: steps run in this order.
     pub order: usize,
-    /// `send`, `switch`, `install-unit`, `retire-unit`, `finish`, or what happens to a VM:
+    /// `send`, `switch`, `install-unit`, `retire-unit`, `box` (fetch the box), `finish`, or what
+    /// happens to a VM:
     /// `destroy`, `halt`, `start`, `create`, `reload`, `provision`.
     pub step: &'static str,
     /// The VM, for a VM's step.

@@ -216,6 +216,7 @@ impl Step {
             Step::Switch => "switch",
             Step::InstallUnit => "install-unit",
             Step::RetireUnit => "retire-unit",
+            Step::FetchBox { .. } => "box",
             Step::Vm { action, .. } => action.word(),
             Step::Finish => "finish",
         }

@@ -7,6 +7,9 @@
 # a password on): the sudoers line it needs is in the README, "Server requirements", and `gen
 # apply` checks it with `sudo -n -l` before it sends anything.
 #
+#   preflight NODE  run by the VM's unit before `vagrant up` (ExecStartPre): wait for
+#                   VirtualBox's driver, check the bridge NIC as Vagrant will choose it
+#   box             add the box the VMs are made from to the user's box store, if missing
 #   install-unit    copy the template unit into systemd's folder when it differs
 #   retire-unit     remove the template unit (no VM left on this host)
 #   create NODE     point vms/NODE at this generation, enable and start its unit (vagrant up)
@@ -21,16 +24,38 @@ set -eu
 generation=$(cd "$(dirname "$0")" && pwd -P)
 root='/home/lab/gen/lab'
 template='lab-vm@.service'
+bridge='eno1'
+box='bento/ubuntu-24.04'
+box_version='202502.21.0'
 # GEN_UNIT_DIR is for gen's own tests, which cannot write to systemd's folder.
 units_dir=${GEN_UNIT_DIR:-/etc/systemd/system}
 step=$1
 node=${2:-}
 unit='lab-vm@'"$node.service"
 
-# vagrant ARG...: Vagrant as the unit runs it, for this VM.
+# wrapper: writes bin/vagrant-NODE, Vagrant with this VM's environment as its unit runs it,
+# for a person at the server (README, "Layout on each server").
+wrapper() {
+  mkdir -p "$root/bin"
+  cat >"$root/bin/.vagrant-$node.new" <<WRAPPER
+#!/bin/sh
+# Written by gen's apply.sh: Vagrant for VM $node with the environment of its unit $unit.
+# Use it instead of plain \`vagrant\` in $root/vms/$node, which would not know the VM (its
+# state is in $root/state/$node) and would try to make a second one. To start or stop the VM,
+# prefer \`sudo systemctl start|stop $unit\`, so that systemd knows.
+export VAGRANT_CWD='$root/vms/$node'
+export VAGRANT_DOTFILE_PATH='$root/state/$node'
+export VAGRANT_CHECKPOINT_DISABLE='1'
+exec vagrant "\$@"
+WRAPPER
+  chmod 0755 "$root/bin/.vagrant-$node.new"
+  mv "$root/bin/.vagrant-$node.new" "$root/bin/vagrant-$node"
+}
+
+# vagrant ARG...: Vagrant as the unit runs it, for this VM: through its wrapper.
 vagrant() {
-  VAGRANT_CWD="$root/vms/$node" VAGRANT_DOTFILE_PATH="$root/state/$node" \
-    VAGRANT_CHECKPOINT_DISABLE=1 command vagrant "$@"
+  wrapper
+  "$root/bin/vagrant-$node" "$@"
 }
 
 # point: vms/NODE becomes this generation's folder of the VM, with one rename. Until the step
@@ -40,6 +65,7 @@ point() {
   : >"$root/pending/$node"
   ln -sfn "$generation/vms/$node" "$root/vms/.$node.new"
   mv -T "$root/vms/.$node.new" "$root/vms/$node"
+  wrapper
 }
 
 done_with() {
@@ -47,6 +73,54 @@ done_with() {
 }
 
 case $step in
+preflight)
+  # VirtualBox's driver: the unit is ordered after vboxdrv.service and virtualbox.service, but
+  # the device node may come a moment after the module loads. GEN_VBOXDRV is for gen's tests.
+  driver=${GEN_VBOXDRV:-/dev/vboxdrv}
+  waited=0
+  while [ ! -e "$driver" ]; do
+    if [ "$waited" -ge 60 ]; then
+      echo "apply.sh: $driver did not appear within 60 s: VirtualBox's kernel driver is not loaded (vboxdrv.service or virtualbox.service; Oracle's package rebuilds it with /sbin/vboxconfig)" >&2
+      exit 1
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+  # The bridge NIC as Vagrant chooses it (plugins/providers/virtualbox/action/network.rb,
+  # bridged_adapter): from `VBoxManage list bridgedifs` (blocks of `Key: value` lines, read
+  # as driver/version_5_0.rb does), NICs whose Status is Down or Unknown are dropped, then the
+  # name is compared without case. A missing NIC would make Vagrant take the only NIC left, or
+  # ask which one: a hang under systemd.
+  nics=$(command VBoxManage list bridgedifs)
+  status=$(printf '%s\n' "$nics" | awk -v nic="$bridge" '
+    /^Name:/ { sub(/^Name:[ \t]+/, ""); name = $0 }
+    /^Status:/ { sub(/^Status:[ \t]+/, ""); if (tolower(name) == tolower(nic)) print; name = "" }')
+  case $status in
+  "")
+    listed=$(printf '%s\n' "$nics" | sed -n 's/^Name:[[:space:]]*//p' | tr '\n' ' ')
+    echo "apply.sh: the bridge NIC $bridge is not one VirtualBox can bridge to (it lists: ${listed:-none}); Vagrant would bridge $node to another NIC or ask which one: fix the NIC, or hosts.vmhost2.bridge in site.toml" >&2
+    exit 1
+    ;;
+  Down | Unknown)
+    echo "apply.sh: the bridge NIC $bridge is $status: Vagrant drops it and would bridge $node to another NIC or ask which one; bring $bridge up" >&2
+    exit 1
+    ;;
+  esac
+  ;;
+box)
+  # Before any unit starts: `vagrant up` of a machine not yet created would download the box
+  # inside the unit's start timeout. `vagrant box list` prints `NAME (PROVIDER, VERSION)` (and
+  # `, (ARCH)` before the `)` from Vagrant 2.4: plugins/commands/box/command/list.rb).
+  if VAGRANT_CWD="$generation" VAGRANT_CHECKPOINT_DISABLE=1 command vagrant box list |
+    awk -v box="$box" -v version="$box_version" '$1 == box && $2 == "(virtualbox," &&
+      ($3 == version ")" || $3 == version ",") { found = 1 } END { exit !found }'; then
+    echo "box $box $box_version (virtualbox) is in the box store"
+  elif ! VAGRANT_CWD="$generation" VAGRANT_CHECKPOINT_DISABLE=1 command vagrant box add \
+    --box-version "$box_version" --provider virtualbox "$box"; then
+    echo "apply.sh: could not add the box $box $box_version (virtualbox); no VM was created" >&2
+    exit 1
+  fi
+  ;;
 install-unit)
   if ! cmp -s "$generation/systemd/$template" "$units_dir/$template"; then
     # Staged at a fixed path first, so that the root command is one fixed line (README,
@@ -89,7 +163,7 @@ destroy)
   if [ -e "$root/vms/$node" ]; then
     vagrant destroy -f
   fi
-  rm -f "$root/vms/$node" "$root/pending/$node"
+  rm -f "$root/vms/$node" "$root/pending/$node" "$root/bin/vagrant-$node"
   rm -rf "$root/state/$node"
   ;;
 *)
