@@ -27,16 +27,16 @@ fn main() {
 
 /// The commit a source folder is checked out at.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Commit {
+pub(crate) struct Commit {
     /// The first 12 hex digits of its hash, as cargo and rustc print theirs.
-    pub hash: String,
+    pub(crate) hash: String,
     /// Its committer date in UTC, `YYYY-MM-DD`.
-    pub date: String,
+    pub(crate) date: String,
 }
 
 /// The commit `dir` is checked out at, if `dir` is a git checkout whose `Cargo.toml` is tracked
 /// (a tarball unpacked inside another repository is not that repository's commit).
-pub fn describe(dir: &Path) -> Option<Commit> {
+pub(crate) fn describe(dir: &Path) -> Option<Commit> {
     git(dir, &["ls-files", "--error-unmatch", "--", "Cargo.toml"])?;
     let line = git(
         dir,

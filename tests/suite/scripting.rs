@@ -59,6 +59,8 @@ impl Lab {
         for n in 1..=servers {
             let server = d.join(format!("server{n}"));
             fs::create_dir_all(server.join("units")).unwrap();
+            // VirtualBox's driver is loaded (`/dev/vboxdrv`, GEN_VBOXDRV in apply.sh).
+            fs::write(server.join("vboxdrv"), "").unwrap();
             keygen(&server.join("host_key"));
             let s = server.display();
             fs::write(
@@ -69,7 +71,7 @@ impl Lab {
                      PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
                      PidFile {s}/sshd.pid\nLogLevel VERBOSE\n\
                      SetEnv PATH={stubs}:/usr/bin:/bin GEN_UNIT_DIR={s}/units GEN_TEST_DIR={s} \
-                     GEN_TEST_LAN={d}/lan\n",
+                     GEN_TEST_LAN={d}/lan GEN_VBOXDRV={s}/vboxdrv\n",
                     d = d.display(),
                     stubs = stubs.display(),
                 ),
@@ -391,6 +393,7 @@ fn dry_run_json_gives_the_plans_typed_steps_in_the_order_the_text_gives_them() {
         h1,
         [
             ("send", None),
+            ("box", None),
             ("switch", None),
             ("install-unit", None),
             ("create", Some("cp-1")),
