@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Prints a valid, deterministic site.toml with SERVERS VM servers of VMS guests each, for the
-# benchmark (bench/run.sh). Usage: bench/gen-site.sh SERVERS VMS > site.toml
+# benchmark (bench/run.sh). Usage: bench/gen-site.sh SERVERS VMS [SHARED] > site.toml
+#
+# With SHARED, the nodes share SHARED addresses (node j gets the address of node j mod SHARED):
+# an invalid site of SERVERS × VMS - SHARED duplicate addresses, for the cost of reporting many
+# errors (every error is located and excerpted; that must stay n log n too).
 #
 # The LAN is 172.16.0.0/16 (65,534 addresses; clear of VirtualBox's NAT 10.0.2.0/24 and
 # kubespray's 10.233.0.0/17): the gateway is .0.1, server i (from 1) is 172.16.0.0 + 256 + i,
@@ -11,7 +15,8 @@
 set -euo pipefail
 
 servers=${1:?usage: gen-site.sh SERVERS VMS}
-vms=${2:?usage: gen-site.sh SERVERS VMS}
+vms=${2:?usage: gen-site.sh SERVERS VMS [SHARED]}
+shared=${3:-0}
 nodes=$((servers * vms))
 if ((servers < 1 || vms < 1 || nodes < 3 || servers + 256 > 4095 || nodes + 4096 > 65279)); then
     echo "gen-site.sh: need 1-3839 servers, 3-61183 VMs in all" >&2
@@ -62,7 +67,7 @@ EOF
             else
                 role=worker
             fi
-            ip $((4096 + j))
+            if ((shared > 0)); then ip $((4096 + 1 + j % shared)); else ip $((4096 + j)); fi
             printf '\n[nodes.node-%04d-%02d]\nhost = "vmhost%04d"\nrole = "%s"\nip = "%s"\n' \
                 "$s" "$v" "$s" "$role" "$REPLY"
         done

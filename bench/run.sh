@@ -26,6 +26,11 @@
 #
 # --quick measures sites of 10 and 100 servers instead of 100 and 1,000 (a few seconds).
 #
+# Then the cost of many errors (issue 12): the largest site with its nodes sharing 100
+# addresses (gen-site.sh SERVERS 10 100: 9,900 duplicate-address errors at 1,000 servers), each
+# located and excerpted; `gen build` must refuse it (exit 2) in no more time than the valid
+# site's cold build, which is the target printed.
+#
 # Then, when strace is installed, the system calls per file of a cold build, a no-op build and
 # the floor at the largest size (strace -c -f), in a separate run.
 #
@@ -245,6 +250,33 @@ for command in cold noop check diff; do
     verdict "ms[$large.$command] * 100 <= ms[$small.$command] * 1200" \
         "${label[$command]}: 10x the input costs <= 12x the time (x$(ratio "${ms[$large.$command]}" "${ms[$small.$command]}"))"
 done
+
+# Many errors: the largest site with its nodes on 100 shared addresses, refused.
+dup_dir=$work/$large-dup
+mkdir -p "$dup_dir"
+"$root/bench/gen-site.sh" "$large_size" "$vms" 100 >"$dup_dir/site.toml"
+cd "$dup_dir"
+dup_errors=$({ "$gen" build 2>&1 >/dev/null || true; } | tail -n 1)
+[[ $dup_errors == *" errors in site.toml; nothing was written" ]] ||
+    die "$large-dup: gen build did not refuse the site: $dup_errors"
+dup_samples=()
+for ((round = 0; round <= n_runs[$large]; round++)); do
+    now_us
+    t0=$REPLY
+    status=0
+    "$gen" build >/dev/null 2>&1 || status=$?
+    now_us
+    ((status == 2)) || die "$large-dup: gen build exited $status, not 2"
+    ((round == 0)) || dup_samples+=("$((REPLY - t0))")
+done
+median "${dup_samples[@]}"
+dup_ms=$REPLY
+cd "$work"
+echo
+echo "many errors: $large with its nodes on 100 shared addresses (${dup_errors%%;*})"
+printf '  %-30s %10s ms (median of %s)\n' "build, refused (exit 2)" "$(msec "$dup_ms")" "${n_runs[$large]}"
+verdict "dup_ms * 100 <= ms[$large.cold] * 100" \
+    "$large-dup: refusing it costs <= the valid site's cold build ($(ratio "$dup_ms" "${ms[$large.cold]}")x)"
 
 if $have_strace; then
     cd "$work/$large"

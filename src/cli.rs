@@ -22,7 +22,7 @@ use crate::lock;
 use crate::record::Record;
 use crate::review::{self, Review};
 use crate::tree::{MANIFEST, Tree};
-use crate::write::{self, Report};
+use crate::write::{self, Written};
 use crate::{apply, colour, verbosity};
 
 /// `gen --version`: the crate's version and, when built from a git checkout, the commit and its
@@ -514,7 +514,7 @@ impl<'a> Group<'a> {
 
 /// What `gen build` did, by whom it concerns, with the next step for each: `steps` are the
 /// kubespray commands the change needs.
-fn summary(report: &Report, tree: &Tree, out: &str, steps: &[change::Step]) -> String {
+fn summary(report: &Written, tree: &Tree, out: &str, steps: &[change::Step]) -> String {
     let mut groups: BTreeMap<Group, Vec<(&str, &str)>> = BTreeMap::new();
     let changes =
         [("added", &report.added), ("changed", &report.changed), ("removed", &report.removed)];
@@ -610,7 +610,7 @@ mod tests {
         let mut tree = Tree::new();
         tree.insert_text("hosts/a/apply.sh", "x");
         tree.insert_text("kubespray/deploy.sh", "x");
-        let report = Report {
+        let report = Written {
             added: strings(&["hosts/a/apply.sh", "manifest.toml"]),
             changed: strings(&["kubespray/inventory/hosts.yaml"]),
             removed: strings(&["hosts/a/workers/Vagrantfile", "hosts/b/apply.sh"]),
@@ -642,7 +642,7 @@ mod tests {
 
     #[test]
     fn summary_says_up_to_date_and_still_lists_unknown_files() {
-        let report = Report { unknown: strings(&["a~", "b~"]), ..Report::default() };
+        let report = Written { unknown: strings(&["a~", "b~"]), ..Written::default() };
         assert_eq!(
             summary(&report, &Tree::new(), "lab/out", &[]),
             "`lab/out` is up to date\n\
@@ -654,7 +654,7 @@ mod tests {
 
     #[test]
     fn summary_explains_a_manifest_only_change() {
-        let report = Report { changed: strings(&["manifest.toml"]), ..Report::default() };
+        let report = Written { changed: strings(&["manifest.toml"]), ..Written::default() };
         assert_eq!(
             summary(&report, &Tree::new(), "out", &[]),
             "updated `out/manifest.toml`: the site file changed, the files it gives did not\n\

@@ -8,7 +8,8 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use crate::parse::Diagnostic;
-use crate::{snippet, suggest};
+use crate::problem::Problem;
+use crate::snippet;
 
 /// Exit status of every command (README, "Exit codes").
 pub mod exit {
@@ -276,10 +277,11 @@ impl fmt::Display for Error {
                 path.display()
             ),
             Error::UnknownHost { name, known } => {
-                let hosts = known.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", ");
-                write!(f, "error: no host `{name}` in site.toml; the hosts are {hosts}")?;
-                if let Some(meant) = suggest::closest(name, known) {
-                    write!(f, "\n  fix: did you mean `{meant}`?")?;
+                // Worded once, in problem.rs, for a command-line host and a node's `host` alike.
+                let problem = Problem::UnknownHost { name: name.clone(), known: known.clone() };
+                write!(f, "error: {problem}")?;
+                if let Some(fix) = problem.fix() {
+                    write!(f, "\n  fix: {fix}")?;
                 }
                 Ok(())
             }

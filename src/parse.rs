@@ -14,7 +14,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::problem::Problem;
 use crate::snippet::Excerpt;
-use crate::source::line_col;
+use crate::source::Lines;
 use crate::{suggest, syntax};
 
 /// Where a value came from: its dotted key, and the byte offset and length in the file of what
@@ -105,15 +105,16 @@ impl<'s> Report<'s> {
 
     /// Every problem, in the order of the file.
     pub fn into_diagnostics(self) -> Vec<Diagnostic> {
+        let lines = Lines::new(self.text);
         let mut diagnostics: Vec<Diagnostic> = self
             .problems
             .into_iter()
             .map(|(loc, problem, first)| {
-                let (line, column) = line_col(self.text, loc.offset);
+                let (line, column) = lines.line_col(loc.offset);
                 let span = loc.offset..loc.offset + loc.len;
                 // A missing key has nothing to underline unless its table is in the file.
                 let nothing_to_show = loc.len == 0 && matches!(problem, Problem::Missing { .. });
-                let excerpt = (!nothing_to_show).then(|| Excerpt::new(self.text, span, first));
+                let excerpt = (!nothing_to_show).then(|| Excerpt::within(&lines, span, first));
                 Diagnostic { line, column, key: loc.key, problem, excerpt }
             })
             .collect();

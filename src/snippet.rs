@@ -10,6 +10,7 @@ use std::ops::Range;
 use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet};
 
 use crate::error::Diagnostic;
+use crate::source::Lines;
 
 /// The lines of the file an error is about, with byte ranges relative to `source`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +28,12 @@ impl Excerpt {
     /// The lines of `text` from the one `context` starts on (if any) to the one `span` starts
     /// on. A span running over several lines (a multi-line string) is cut at its first line end.
     pub fn new(text: &str, span: Range<usize>, context: Option<Range<usize>>) -> Excerpt {
+        Excerpt::within(&Lines::new(text), span, context)
+    }
+
+    /// As `new`, with the lines of the text already found (one report, many excerpts).
+    pub fn within(lines: &Lines, span: Range<usize>, context: Option<Range<usize>>) -> Excerpt {
+        let text = lines.text();
         let start = floor(text, span.start.min(text.len()));
         let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
         let end = floor(text, span.end.clamp(start, line_end));
@@ -38,7 +45,7 @@ impl Excerpt {
         let (source, moved) = printable(&text[window_start..line_end]);
         let moved = |r: Range<usize>| moved(r.start)..moved(r.end);
         Excerpt {
-            line_start: text[..window_start].matches('\n').count() + 1,
+            line_start: lines.line_of(window_start),
             source,
             primary: moved(shift(start..end)),
             context: context.map(|c| moved(shift(c))),

@@ -40,7 +40,7 @@ use crate::tree::{MANIFEST, Mode, Tree, sha256_hex};
 /// What `write_tree` did, as relative paths in byte order. `manifest.toml` is a file like any
 /// other here.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Report {
+pub struct Written {
     pub added: Vec<String>,
     /// Other bytes or another mode.
     pub changed: Vec<String>,
@@ -55,7 +55,7 @@ pub struct Report {
     pub temporaries: Vec<String>,
 }
 
-impl Report {
+impl Written {
     /// Nothing of the tree was written or removed (leftover temporaries may have been).
     pub fn is_up_to_date(&self) -> bool {
         self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
@@ -63,7 +63,7 @@ impl Report {
 }
 
 struct Plan {
-    report: Report,
+    report: Written,
     /// Written before any file the previous manifest does not list (see `plan`).
     interim_manifest: Option<String>,
 }
@@ -74,7 +74,7 @@ struct Plan {
 /// The caller holds the lock on `out` (`lock::exclusive`). An error before the first change on
 /// disk is returned as it is; one after is wrapped in `Error::PartialBuild`, which names what
 /// was already written and deleted: `out` then mixes two builds until the next one repairs it.
-pub fn write_tree(out: &Path, tree: &Tree, manifest: &Manifest) -> Result<Report> {
+pub fn write_tree(out: &Path, tree: &Tree, manifest: &Manifest) -> Result<Written> {
     let manifest_text = manifest.to_toml();
     let plan = plan(out, tree, manifest, manifest_text.as_bytes())?;
     let mut done = Done::default();
@@ -144,7 +144,7 @@ fn plan(out: &Path, tree: &Tree, manifest: &Manifest, manifest_text: &[u8]) -> R
         previous.iter().flat_map(|m| m.files.keys()).map(String::as_str).collect()
     };
 
-    let mut report = Report::default();
+    let mut report = Written::default();
     for (path, file) in tree.iter().filter(|(path, _)| *path != MANIFEST) {
         check_folders(out, &disk, path)?;
         match disk.get(path) {
@@ -402,7 +402,7 @@ mod tests {
         (tree, manifest)
     }
 
-    fn write_tree(out: &Path, (tree, manifest): &(Tree, Manifest)) -> Result<Report> {
+    fn write_tree(out: &Path, (tree, manifest): &(Tree, Manifest)) -> Result<Written> {
         super::write_tree(out, tree, manifest)
     }
 

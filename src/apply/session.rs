@@ -396,19 +396,15 @@ fn read_segment(reader: &mut impl std::io::BufRead, bytes: &mut Vec<u8>) -> std:
         if buf.is_empty() {
             return Ok(read);
         }
-        match buf.iter().position(|b| matches!(b, b'\n' | b'\r')) {
-            Some(at) => {
-                bytes.extend_from_slice(&buf[..=at]);
-                reader.consume(at + 1);
-                return Ok(read + at + 1);
-            }
-            None => {
-                let n = buf.len();
-                bytes.extend_from_slice(buf);
-                reader.consume(n);
-                read += n;
-            }
+        if let Some(at) = buf.iter().position(|b| matches!(b, b'\n' | b'\r')) {
+            bytes.extend_from_slice(&buf[..=at]);
+            reader.consume(at + 1);
+            return Ok(read + at + 1);
         }
+        let n = buf.len();
+        bytes.extend_from_slice(buf);
+        reader.consume(n);
+        read += n;
     }
 }
 

@@ -114,10 +114,10 @@ fn a_misspelt_host_on_the_command_line_gets_a_did_you_mean() {
         name: "vmhots1".into(),
         known: vec!["vmhost1".into(), "vmhost2".into()],
     };
+    // One wording for a host named on the command line and a node's `host`.
     assert_eq!(
         error.to_string(),
-        "error: no host `vmhots1` in site.toml; the hosts are `vmhost1`, `vmhost2`\n  fix: did \
-         you mean `vmhost1`?"
+        "error: no host `vmhots1` in `[hosts]`\n  fix: did you mean `vmhost1`?"
     );
 }
 

@@ -166,7 +166,11 @@ fn the_readme_walkthrough_works_word_for_word_in_a_fresh_folder() {
     assert_eq!(site["hosts"]["vmhost1"]["host_key"].as_str(), Some(host_key.join(" ").as_str()));
     assert!(stdout.contains("vmhost1 (192.168.1.10 port 22): 256 SHA256:"), "{stdout}");
     // The commit was made, and the server runs the generation gen built.
-    assert!(fs::read_to_string(t.join("log")).unwrap().contains("lab: first build"));
+    let log = fs::read_to_string(t.join("log")).unwrap();
+    assert!(log.contains("lab: first build"), "{log}");
+    // The server recorded the commit the generation came from, and status names it.
+    let short = log.split_whitespace().next().unwrap();
+    assert!(stdout.contains(&format!("from commit {short}")), "{stdout}");
     let current = fs::read_to_string(t.join("current")).unwrap();
     assert!(current.starts_with("generations/"), "{current}");
     let units: Vec<_> =
