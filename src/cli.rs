@@ -241,14 +241,15 @@ fn manual(command: Option<&str>) -> String {
     top.build();
     let page = match command {
         None => top,
-        Some(name) => match top.find_subcommand(name) {
-            Some(sub) => sub.clone().display_name(format!("gen-{name}")),
-            None => {
-                let names: Vec<&str> = top.get_subcommands().map(|c| c.get_name()).collect();
+        Some(name) => {
+            if let Some(sub) = top.find_subcommand(name) {
+                sub.clone().display_name(format!("gen-{name}"))
+            } else {
+                let names: Vec<&str> = top.get_subcommands().map(clap::Command::get_name).collect();
                 let message = format!("no command `{name}`; there are: {}", names.join(", "));
                 top.error(clap::error::ErrorKind::InvalidValue, message).exit()
             }
-        },
+        }
     };
     let mut text = Vec::new();
     clap_mangen::Man::new(page).render(&mut text).expect("writing to memory does not fail");

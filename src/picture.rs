@@ -97,7 +97,7 @@ fn server(host: &Host, nodes: &[&Node], etcd: &[&str]) -> Server {
 
 /// Adds `out/README.md` to the tree.
 pub fn render(site: &Site, tree: &mut Tree) {
-    let etcd: Vec<&str> = etcd_members(site).into_iter().map(|n| n.as_str()).collect();
+    let etcd: Vec<&str> = etcd_members(site).into_iter().map(crate::site::Label::as_str).collect();
     let servers: Vec<Server> = site
         .hosts
         .iter()

@@ -111,13 +111,12 @@ impl Lab {
         }
         script += &format!("cd {}\n", self.site_folder().display());
         for (i, args) in commands.iter().enumerate() {
-            let line = match args {
-                ["!", line] => line.to_string(),
-                _ => {
-                    let words: Vec<String> =
-                        args.iter().map(|a| format!("'{}'", a.replace('\'', r"'\''"))).collect();
-                    format!("{} {}", env!("CARGO_BIN_EXE_gen"), words.join(" "))
-                }
+            let line = if let ["!", line] = args {
+                (*line).to_string()
+            } else {
+                let words: Vec<String> =
+                    args.iter().map(|a| format!("'{}'", a.replace('\'', r"'\''"))).collect();
+                format!("{} {}", env!("CARGO_BIN_EXE_gen"), words.join(" "))
             };
             script += &format!(
                 "{line} >{d}/{i}.out 2>{d}/{i}.err; echo $? >{d}/{i}.code\n",
