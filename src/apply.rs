@@ -15,12 +15,12 @@
 //! (destroys before creates, control planes one at a time), so the executor runs them in plan
 //! order; sending files to several servers happens in parallel first.
 
+pub mod json;
 pub mod plan;
 mod server;
 mod session;
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,6 +30,7 @@ use crate::error::{Error, Result, exit};
 use crate::layout;
 use crate::site::{Host, Label, Site};
 use crate::tree::{Tree, sha256_hex};
+use crate::verbosity;
 
 use plan::{Action, Plan, Server, Step, Wanted};
 use server::{Listing, State, short};
@@ -61,6 +62,8 @@ pub struct Context<'a> {
 
 pub struct Options {
     pub dry_run: bool,
+    /// With `dry_run`: print the plan as JSON (`json.rs`).
+    pub json: bool,
     /// Generations kept on each server (the current and previous ones always are).
     pub keep: usize,
     /// Servers worked on at once.
@@ -132,24 +135,41 @@ pub fn apply(ctx: &Context, host: Option<&str>, options: &Options) -> Result<u8>
     }
     if options.dry_run {
         let mut text = String::new();
+        let mut previews: Vec<Option<Preview>> = all.iter().map(|_| None).collect();
         for (i, remote) in remotes.iter_mut().enumerate() {
             let Some(remote) = remote else { continue };
-            match preview_header(ctx, all[i], remote, &servers[i]) {
-                Ok(header) => {
-                    text += &header;
+            match preview(ctx, all[i], remote) {
+                Ok(preview) => {
+                    text += &preview.text(all[i].name.as_str(), &servers[i].wanted.hash);
+                    previews[i] = Some(preview);
                     results[i] = Some(Ok(String::new()));
                 }
                 Err(e) => results[i] = Some(Err(e)),
             }
         }
-        text += &plan.describe(&servers, &|i| send_text(remotes[i].as_ref(), ctx, all[i]));
-        say(&text);
+        if options.json {
+            let report = dry_run_json(&all, &servers, &plan, &previews, &results, &is_target);
+            verbosity::answer(&json::text(&report));
+        } else {
+            text += &plan.describe(&servers, &|i| send_text(remotes[i].as_ref(), ctx, all[i]));
+            for note in &plan.notes {
+                verbosity::note(&format!("note: {note}\n"));
+            }
+            verbosity::answer(&text);
+        }
         for remote in remotes.into_iter().flatten() {
             remote.session.close();
         }
-        say(&kubespray_next(ctx, &servers, &plan, "would then need"));
+        let next = kubespray_next(ctx, &servers, &plan, "would then need");
+        if options.json {
+            // stdout holds only the JSON document.
+            verbosity::note(&next);
+        } else {
+            say(&next);
+        }
         let results = collect(&all, &targets, results);
-        return Ok(finish(&targets, results, (!one).then_some("previewed")));
+        let summary = (!one && !options.json).then_some("previewed");
+        return Ok(finish(&targets, results, summary));
     }
 
     for (i, remote) in remotes.iter_mut().enumerate() {
@@ -166,8 +186,8 @@ pub fn apply(ctx: &Context, host: Option<&str>, options: &Options) -> Result<u8>
                     let _ = write!(summary, "; removed {n} old generation{}", plural(n));
                 }
                 Err(e) => {
-                    let _ =
-                        write!(summary, "\n{}", e.to_string().replacen("error:", "warning:", 1));
+                    // A warning, which `-q` does not hide: the apply itself succeeded.
+                    eprintln!("{}", e.to_string().replacen("error:", "warning:", 1));
                 }
             }
             say(&format!("{}: {summary}\n", all[i].name));
@@ -578,34 +598,102 @@ fn prune(remote: &mut Remote, host: &Host, keep: usize, cluster: &Label) -> Resu
     Ok(drop.len())
 }
 
-/// `gen apply --dry-run`'s header for one server, and the files that would change.
-fn preview_header(
-    ctx: &Context,
-    host: &Host,
-    remote: &mut Remote,
-    server: &Server,
-) -> Result<String> {
-    let name = host.name.as_str();
-    let wanted = &server.wanted.hash;
+/// What a dry run reports of one server besides the plan: what is current there, whether an
+/// apply runs there now, and the files that would change.
+struct Preview {
+    current: Option<String>,
+    busy: bool,
+    files: Vec<(server::Edit, String)>,
+}
+
+fn preview(ctx: &Context, host: &Host, remote: &mut Remote) -> Result<Preview> {
     let state = &remote.state;
     let busy = !remote.session.must(&Call::Busy)?.is_empty();
-    let mut text = match &state.current {
-        Some(c) if c == wanted => format!("{name}: {} is current there", short(wanted)),
-        Some(c) => format!("{name}: would replace {} with {}", short(c), short(wanted)),
-        None => format!("{name}: would apply {} for the first time", short(wanted)),
-    };
-    text += "; dry run, nothing was changed\n";
-    if busy {
-        text += "  note    an apply is running there now\n";
-    }
     let current = match &state.current {
         Some(c) if state.has(c) => listing(&mut remote.session, &format!("generations/{c}"))?,
         _ => Listing::default(),
     };
-    for (change, path) in server::changes(&current, &Listing::of_host(ctx.tree, name)) {
-        let _ = writeln!(text, "  {:<7} {path}", change.word());
+    let files = server::changes(&current, &Listing::of_host(ctx.tree, host.name.as_str()));
+    Ok(Preview { current: state.current.clone(), busy, files })
+}
+
+impl Preview {
+    /// `gen apply --dry-run`'s header for one server, and the files that would change.
+    fn text(&self, name: &str, wanted: &str) -> String {
+        let mut text = match &self.current {
+            Some(c) if c == wanted => format!("{name}: {} is current there", short(wanted)),
+            Some(c) => format!("{name}: would replace {} with {}", short(c), short(wanted)),
+            None => format!("{name}: would apply {} for the first time", short(wanted)),
+        };
+        text += "; dry run, nothing was changed\n";
+        if self.busy {
+            text += "  note    an apply is running there now\n";
+        }
+        for (change, path) in &self.files {
+            let _ = writeln!(text, "  {:<7} {path}", change.word());
+        }
+        text
     }
-    Ok(text)
+}
+
+/// `gen apply --dry-run --json`: the targets, each with its preview (or why there is none)
+/// and its steps of the plan.
+fn dry_run_json(
+    all: &[&Host],
+    servers: &[Server],
+    plan: &Plan,
+    previews: &[Option<Preview>],
+    results: &[Option<Result<String>>],
+    is_target: &dyn Fn(&Host) -> bool,
+) -> json::DryRun {
+    let servers = all
+        .iter()
+        .enumerate()
+        .filter(|(_, host)| is_target(host))
+        .map(|(i, host)| {
+            let preview = previews[i].as_ref();
+            let steps = plan
+                .steps
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.server == i && preview.is_some())
+                .map(|(order, p)| {
+                    let (node, why) = match &p.step {
+                        Step::Vm { node, why, .. } => (Some(node.clone()), Some(why.clone())),
+                        _ => (None, None),
+                    };
+                    json::PlanStep { order, step: p.step.word(), node, why }
+                })
+                .collect();
+            json::ServerPlan {
+                name: host.name.to_string(),
+                current: preview.and_then(|p| p.current.clone()),
+                wanted: servers[i].wanted.hash.clone(),
+                busy: preview.is_some_and(|p| p.busy),
+                error: match &results[i] {
+                    Some(Err(e)) => Some(e.to_string().trim_start_matches("error: ").to_string()),
+                    _ => None,
+                },
+                files: preview
+                    .map(|p| &p.files[..])
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|(edit, path)| json::FileChange {
+                        change: edit.word(),
+                        path: path.clone(),
+                    })
+                    .collect(),
+                steps,
+                unchanged: plan
+                    .unchanged
+                    .iter()
+                    .filter(|(server, _)| *server == i)
+                    .map(|(_, node)| node.clone())
+                    .collect(),
+            }
+        })
+        .collect();
+    json::DryRun { format: json::FORMAT, notes: plan.notes.clone(), servers }
 }
 
 /// What the dry run says a send does.
@@ -729,39 +817,110 @@ impl Standing {
     }
 }
 
-/// `gen status [HOST]`: exit 0 when every server runs what `out/` holds, else 1.
-pub fn status(ctx: &Context, host: Option<&str>) -> Result<u8> {
+/// `gen status [HOST]` (as JSON with `json`, `json.rs`): exit 0 when every server runs what
+/// `out/` holds, else 1.
+pub fn status(ctx: &Context, host: Option<&str>, json: bool) -> Result<u8> {
     let hosts = select(ctx.site, host)?;
     let stale = !diff::compare(ctx.out, ctx.tree)?.is_empty();
     let width = hosts.iter().map(|h| h.name.as_str().len()).max().unwrap_or(0);
     let results = each(&hosts, DEFAULT_JOBS, |host| standing(ctx, host));
     let mut text = String::new();
     if stale {
-        text += "note: out/ is not what the site file gives (`gen check`); compared with a fresh \
-                 build\n";
+        verbosity::note(
+            "note: out/ is not what the site file gives (`gen check`); compared with a fresh \
+             build\n",
+        );
     }
     let mut all_current = true;
+    let mut servers = Vec::new();
     for (host, result) in hosts.iter().zip(results) {
-        let (standing, detail) = match result {
-            Ok(s) => s,
-            Err(e) => brief(&e),
+        let (standing, detail, seen) = match result {
+            Ok((standing, detail, seen)) => (standing, detail, Some(seen)),
+            Err(e) => {
+                let (standing, detail) = brief(&e);
+                (standing, detail, None)
+            }
         };
         all_current &= standing.is_current();
         let _ = writeln!(text, "{:<width$}  {:<14} {detail}", host.name.as_str(), standing.word());
+        if json {
+            servers.push(status_json(ctx, host, &standing, detail, seen.as_ref())?);
+        }
     }
-    say(&text);
+    if json {
+        let report = json::Status { format: json::FORMAT, stale, servers };
+        verbosity::answer(&json::text(&report));
+    } else {
+        verbosity::answer(&text);
+    }
     Ok(if all_current { exit::OK } else { exit::DIFFERS })
 }
 
-/// `gen status` for one server: where it stands and the detail.
-fn standing(ctx: &Context, host: &Host) -> Result<(Standing, String)> {
+/// What `gen status` read from a server it reached: its state, and whether it was busy.
+struct Reached {
+    state: State,
+    busy: bool,
+}
+
+/// One server of `gen status --json`: its standing and every VM it has or `out/` gives it.
+fn status_json(
+    ctx: &Context,
+    host: &Host,
+    standing: &Standing,
+    detail: String,
+    reached: Option<&Reached>,
+) -> Result<json::ServerStatus> {
+    let wanted = wanted_of(ctx.site, ctx.tree, host)?;
+    // A state whose machines.toml does not read shows its VMs without their facts.
+    let seen = reached.and_then(|r| r.state.seen().ok());
+    let mut names: Vec<&String> = wanted.machines.keys().collect();
+    if let Some(reached) = reached {
+        names.extend(reached.state.vms.keys());
+    }
+    names.sort();
+    names.dedup();
+    let vms = names
+        .into_iter()
+        .map(|name| {
+            let on_server = seen.as_ref().and_then(|s| s.vms.get(name));
+            let facts = on_server.and_then(|vm| vm.facts.as_ref()).or(wanted.machines.get(name));
+            let state = match on_server {
+                None => "absent",
+                Some(vm) if vm.pending => "interrupted",
+                Some(vm) if vm.active => "running",
+                Some(_) => "stopped",
+            };
+            json::VmStatus {
+                name: name.clone(),
+                role: facts.map(|f| f.role.clone()),
+                ip: facts.map(|f| f.ip.clone()),
+                state,
+                wanted: wanted.machines.contains_key(name),
+            }
+        })
+        .collect();
+    Ok(json::ServerStatus {
+        name: host.name.to_string(),
+        address: host.address.to_string(),
+        standing: standing.word().replace(' ', "-"),
+        detail,
+        current: reached.and_then(|r| r.state.current.clone()),
+        wanted: wanted.hash,
+        commit: reached.and_then(|r| r.state.commit.clone()),
+        busy: reached.is_some_and(|r| r.busy),
+        vms,
+    })
+}
+
+/// `gen status` for one server: where it stands, the detail, and what it reported.
+fn standing(ctx: &Context, host: &Host) -> Result<(Standing, String, Reached)> {
     let name = host.name.as_str();
     let wanted = ctx.tree.host_hash(name);
     let link = Link::new(host)?;
     let mut remote = open_remote(&link, false, &ctx.site.cluster)?;
     let busy = !remote.session.must(&Call::Busy)?.is_empty();
     remote.session.close();
-    let state = remote.state;
+    let state = &remote.state;
     let note = if busy { " (an apply is running now)" } else { "" };
     let commit = state.commit.as_ref().map(|c| format!(" from commit {c}")).unwrap_or_default();
     let apply = format!("run `gen apply {name}`");
@@ -771,7 +930,7 @@ fn standing(ctx: &Context, host: &Host) -> Result<(Standing, String)> {
     } else {
         format!("; not running: {}", down.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", "))
     };
-    Ok(match &state.current {
+    let (standing, detail) = match &state.current {
         None => (Standing::NeverApplied, format!("out/ has {}: {apply}{note}", short(&wanted))),
         Some(c) if *c != wanted => {
             let rolled_back = state.previous.as_ref() == Some(&wanted);
@@ -792,7 +951,8 @@ fn standing(ctx: &Context, host: &Host) -> Result<(Standing, String)> {
         Some(c) => {
             (Standing::UpToDate { current: c.clone() }, format!("{}{commit}{down}{note}", short(c)))
         }
-    })
+    };
+    Ok((standing, detail, Reached { state: remote.state, busy }))
 }
 
 /// A failure in `gen status`'s words: what the server is, as far as gen can tell.
@@ -949,8 +1109,7 @@ fn waiting(name: &str) {
     say(&format!("{name}: waiting for the apply already running there\n"));
 }
 
-/// One write per message, so that lines from parallel servers never interleave; a closed
-/// stdout is not worth failing an apply for.
+/// Progress: what an apply does as it does it (`verbosity.rs`; `-q` hides it).
 fn say(text: &str) {
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    verbosity::progress(text);
 }

@@ -11,7 +11,7 @@ use std::io::{IsTerminal as _, Write as _};
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 use crate::Built;
 use crate::change;
@@ -23,12 +23,16 @@ use crate::record::Record;
 use crate::review::{self, Review};
 use crate::tree::{MANIFEST, Tree};
 use crate::write::{self, Written};
-use crate::{apply, colour};
+use crate::{apply, colour, verbosity};
+
+/// `gen --version`: the crate's version and, when built from a git checkout, the commit and its
+/// date (`build.rs`).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), env!("GEN_COMMIT"));
 
 #[derive(Parser)]
 #[command(
     name = "gen",
-    version,
+    version = VERSION,
     about = "Reproducible generator for a home-lab Kubernetes cluster"
 )]
 struct Arguments {
@@ -42,6 +46,12 @@ struct Arguments {
     /// the output is a terminal
     #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
     color: colour::When,
+    /// Say only the answer, errors and warnings: no progress, no notes
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Also show each ssh, rsync and ssh-keyscan command gen runs (on stderr)
+    #[arg(short, long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -97,12 +107,18 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = crate::apply::DEFAULT_KEEP,
               value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
         keep: usize,
+        /// With --dry-run: print the plan as JSON, for scripts (shape in the README)
+        #[arg(long, requires = "dry_run")]
+        json: bool,
     },
     /// Show, per host, whether the generation current there is the one in the output folder;
     /// exit 1 unless every one is
     Status {
         /// Only this host
         host: Option<String>,
+        /// Print JSON, for scripts: each server with its VMs (shape in the README)
+        #[arg(long)]
+        json: bool,
     },
     /// Make a host's previous generation current again and run its entrypoint
     Rollback {
@@ -117,6 +133,18 @@ enum Command {
     /// Start a lab from a kubespray inventory (inventory.ini or hosts.yaml): write a site file
     /// with its nodes, roles and addresses, marking what it does not say
     Import(crate::import::Arguments),
+    /// Print the completion script for a shell: `source <(gen completions bash)`, or write it
+    /// where your shell loads completions from
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print gen's manual page (roff): `gen man > gen.1 && man -l gen.1`; `gen man apply` is
+    /// the page gen-apply(1) of one command
+    Man {
+        /// The command whose page to print
+        command: Option<String>,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -129,6 +157,11 @@ pub fn main() -> ExitCode {
         }
     };
     colour::choose(arguments.color);
+    verbosity::set(match (arguments.quiet, arguments.verbose) {
+        (true, _) => verbosity::Level::Quiet,
+        (false, true) => verbosity::Level::Verbose,
+        (false, false) => verbosity::Level::Normal,
+    });
     match run(arguments) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -153,6 +186,16 @@ fn run(arguments: Arguments) -> Result<u8> {
         }
         Command::Init(init) => return crate::init::run(init, &arguments.site),
         Command::Import(import) => return crate::import::run(import, &arguments.site),
+        Command::Completions { shell } => {
+            let mut text = Vec::new();
+            clap_complete::generate(shell, &mut Arguments::command(), "gen", &mut text);
+            print(&String::from_utf8_lossy(&text));
+            return Ok(exit::OK);
+        }
+        Command::Man { command } => {
+            print(&manual(command.as_deref()));
+            return Ok(exit::OK);
+        }
         _ => {}
     }
     let paths = Paths::resolve(arguments.site, arguments.out);
@@ -171,20 +214,46 @@ fn run(arguments: Arguments) -> Result<u8> {
         Command::Check => check(&paths, &built),
         Command::Diff { no_pager } => diff(&paths, &built, no_pager),
         // An apply sends what `out/` holds, and status reads it: no build may change it meanwhile.
-        Command::Apply { host, all: _, jobs, dry_run, allow_dirty, keep } => {
+        Command::Apply { host, all: _, jobs, dry_run, allow_dirty, keep, json } => {
             let _lock = lock::shared(&paths.out)?;
             let commit = reviewed_commit(&paths.out, allow_dirty)?;
             let context = apply::Context { commit, ..context };
-            let options = apply::Options { dry_run, keep, jobs };
+            let options = apply::Options { dry_run, json, keep, jobs };
             apply::apply(&context, host.as_deref(), &options)
         }
-        Command::Status { host } => {
+        Command::Status { host, json } => {
             let _lock = lock::shared(&paths.out)?;
-            apply::status(&context, host.as_deref())
+            apply::status(&context, host.as_deref(), json)
         }
         Command::Rollback { host } => apply::rollback(&context, &host),
-        Command::Schema | Command::Init(_) | Command::Import(_) => unreachable!("matched above"),
+        Command::Schema
+        | Command::Init(_)
+        | Command::Import(_)
+        | Command::Completions { .. }
+        | Command::Man { .. } => unreachable!("matched above"),
     }
+}
+
+/// The manual page gen(1), or gen-COMMAND(1), the page the SUBCOMMANDS section of gen(1) names.
+/// An unknown command is clap's usage error (exit 2), with the commands there are.
+fn manual(command: Option<&str>) -> String {
+    let mut top = Arguments::command();
+    top.build();
+    let page = match command {
+        None => top,
+        Some(name) => {
+            if let Some(sub) = top.find_subcommand(name) {
+                sub.clone().display_name(format!("gen-{name}"))
+            } else {
+                let names: Vec<&str> = top.get_subcommands().map(clap::Command::get_name).collect();
+                let message = format!("no command `{name}`; there are: {}", names.join(", "));
+                top.error(clap::error::ErrorKind::InvalidValue, message).exit()
+            }
+        }
+    };
+    let mut text = Vec::new();
+    clap_mangen::Man::new(page).render(&mut text).expect("writing to memory does not fail");
+    String::from_utf8_lossy(&text).into_owned()
 }
 
 /// The site file is refused unless it is a regular file: `/dev/zero` would be read forever.
@@ -304,7 +373,7 @@ fn build(paths: &Paths, built: &Built, allow: change::Allow) -> Result<u8> {
     if let Some(majority) = change::etcd_majority(&new) {
         warn(&Warning::EtcdMajority(majority));
     }
-    print(&summary(&report, &built.tree, &paths.out_label(), &judgement.steps));
+    verbosity::progress(&summary(&report, &built.tree, &paths.out_label(), &judgement.steps));
     Ok(exit::OK)
 }
 
@@ -420,18 +489,19 @@ fn page(text: &str) -> bool {
     child.wait().is_ok()
 }
 
-/// Output goes out whole; a closed stdout (`gen diff | head`) is not an error worth reporting.
+/// A command's answer (`verbosity.rs`), out whole.
 fn print(text: &str) {
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    verbosity::answer(text);
 }
 
 /// Whom a change concerns: each host's `gen apply`, the kubespray run from the laptop, or
-/// neither. Hosts sort first, by name.
+/// neither (`out/README.md`). Hosts sort first, by name; kubespray last, so that its commands
+/// are the summary's last steps.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 enum Group<'a> {
     Host(&'a str),
-    Kubespray,
     Other,
+    Kubespray,
 }
 
 impl<'a> Group<'a> {

@@ -239,9 +239,12 @@ fn node_addresses(first: Ipv4Addr, n: usize, taken: &[String]) -> Vec<Ipv4Addr> 
 /// does not answer keeps a hole (and a warning), so one powered-off machine does not stop init.
 fn scan_keys(servers: &mut [Server]) -> Result<()> {
     for server in servers.iter_mut() {
-        let output = Command::new("ssh-keyscan")
+        let mut command = Command::new("ssh-keyscan");
+        command
             .args(["-T", "5", "-t", "ed25519,ecdsa,rsa", "-p", &server.port.to_string()])
-            .arg(&server.address)
+            .arg(&server.address);
+        crate::verbosity::command(&command);
+        let output = command
             .stdin(Stdio::null())
             .output()
             .map_err(|_| Error::MissingTool { tool: "ssh-keyscan" })?;

@@ -35,6 +35,9 @@ pub fn is_kubespray(path: &str) -> bool {
     path.strip_prefix(KUBESPRAY).is_some_and(|rest| rest.starts_with('/'))
 }
 
+/// The picture of the lab for reviewers (`picture.rs`), at the top of `out/`.
+pub const PICTURE: &str = "README.md";
+
 /// The manifest, at the top of `out/`; it is not part of any hash it records.
 pub const MANIFEST: &str = "manifest.toml";
 

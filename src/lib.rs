@@ -18,6 +18,7 @@ pub mod layout;
 pub mod lock;
 pub mod manifest;
 pub mod parse;
+pub mod picture;
 pub mod problem;
 pub mod quote;
 pub mod record;
@@ -31,6 +32,7 @@ pub mod sudo;
 pub mod suggest;
 pub mod syntax;
 pub mod tree;
+pub mod verbosity;
 pub mod write;
 
 pub use error::{Error, Result};

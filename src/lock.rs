@@ -78,7 +78,7 @@ fn take(out: &Path, folder: std::os::fd::OwnedFd, kind: Kind) -> Result<Lock> {
         Err(rustix::io::Errno::WOULDBLOCK) => {}
         Err(e) => return Err(Error::io(out, "lock", e.into())),
     }
-    eprintln!("{}", crate::error::waiting_for_lock(out));
+    crate::verbosity::note(&format!("{}\n", crate::error::waiting_for_lock(out)));
     rustix::fs::flock(&folder, wait).map_err(|e| Error::io(out, "lock", e.into()))?;
     Ok(Lock { _folder: folder })
 }

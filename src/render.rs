@@ -61,6 +61,7 @@ pub fn render(site: &Site) -> Tree {
         render_host(site, host, nodes, &mut tree);
     }
     render_kubespray(site, &mut tree);
+    crate::picture::render(site, &mut tree);
     tree
 }
 

@@ -198,15 +198,28 @@ impl Plan {
     }
 
     /// The plan as `gen apply --dry-run` prints it and `gen apply` follows it: one line a step.
+    /// (Its notes are said apart, as notes: `verbosity.rs`.)
     pub fn describe(&self, servers: &[Server], files: &dyn Fn(usize) -> String) -> String {
         let mut text = String::new();
-        for note in &self.notes {
-            let _ = writeln!(text, "note: {note}");
-        }
         for p in &self.steps {
             let _ = writeln!(text, "{}", step_line(&servers[p.server], &p.step, &files(p.server)));
         }
         text
+    }
+}
+
+impl Step {
+    /// The step's name, as `remote.sh` and `--json` know it.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Step::Send => "send",
+            Step::Switch => "switch",
+            Step::InstallUnit => "install-unit",
+            Step::RetireUnit => "retire-unit",
+            Step::FetchBox { .. } => "box",
+            Step::Vm { action, .. } => action.word(),
+            Step::Finish => "finish",
+        }
     }
 }
 

@@ -89,9 +89,10 @@ impl<'a> Link<'a> {
 
     /// Opens the control session and checks that the server has `tools`.
     pub(crate) fn open(&self, tools: &[&str]) -> Result<Session<'_>> {
-        let mut child = Command::new("ssh")
-            .args(&self.options)
-            .args(["-T", &self.destination(), "sh -s"])
+        let mut command = Command::new("ssh");
+        command.args(&self.options).args(["-T", &self.destination(), "sh -s"]);
+        crate::verbosity::command(&command);
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -146,15 +147,14 @@ impl<'a> Link<'a> {
         }
         let mut source = std::path::absolute(source).map_err(|e| Error::io(source, "read", e))?;
         source.push("");
-        let output = command
+        command
             .arg("-e")
             .arg(shell.join(" "))
             .arg("--")
             .arg(&source)
-            .arg(format!("{}:{dest}/", self.destination()))
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| spawn_error("rsync", e))?;
+            .arg(format!("{}:{dest}/", self.destination()));
+        crate::verbosity::command(&command);
+        let output = command.stdin(Stdio::null()).output().map_err(|e| spawn_error("rsync", e))?;
         let stderr = String::from_utf8_lossy(&output.stderr);
         if !output.status.success() {
             return Err(connection_error(self.host, &stderr)

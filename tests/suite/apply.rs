@@ -181,12 +181,12 @@ impl Server {
 }
 
 /// A host in the generated site.
-struct HostSpec {
-    name: String,
-    address: String,
-    port: u16,
-    root: PathBuf,
-    host_key: String,
+pub(crate) struct HostSpec {
+    pub(crate) name: String,
+    pub(crate) address: String,
+    pub(crate) port: u16,
+    pub(crate) root: PathBuf,
+    pub(crate) host_key: String,
 }
 
 /// A site folder on the client with the servers its hosts are.
@@ -334,7 +334,7 @@ fn finished(output: Output) -> Run {
 }
 
 /// A lab whose hosts each run one control plane and one worker (`h1`: `cp-1` and `w-1`, …).
-fn site(hosts: &[HostSpec], worker_cpus: u32) -> String {
+pub(crate) fn site(hosts: &[HostSpec], worker_cpus: u32) -> String {
     let mut text = String::from(
         "[cluster]\nname = \"lab\"\n\n[kubespray]\nversion = \"v2.31.0\"\n\n\
          [network]\ncidr = \"192.168.1.0/24\"\ngateway = \"192.168.1.1\"\ndns = [\"192.168.1.1\"]\n\n\
@@ -369,12 +369,12 @@ fn site(hosts: &[HostSpec], worker_cpus: u32) -> String {
     text
 }
 
-fn current_user() -> String {
+pub(crate) fn current_user() -> String {
     let output = Command::new("id").arg("-un").output().unwrap();
     String::from_utf8(output.stdout).unwrap().trim().to_string()
 }
 
-fn keygen(path: &Path) {
+pub(crate) fn keygen(path: &Path) {
     let status = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-C", "", "-f"])
         .arg(path)
@@ -384,7 +384,7 @@ fn keygen(path: &Path) {
 }
 
 /// `type base64` of a generated key, as site.toml takes it.
-fn public_key(private: &Path) -> String {
+pub(crate) fn public_key(private: &Path) -> String {
     let text = fs::read_to_string(private.with_extension("pub")).unwrap();
     text.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
 }
