@@ -458,6 +458,7 @@ fn execute(
                     Step::InstallUnit
                     | Step::RetireUnit
                     | Step::FetchBox { .. }
+                    | Step::Keeper
                     | Step::Vm { .. } => {
                         let (step, node) = p.step.entrypoint().expect("run by apply.sh");
                         let call = Call::Step { hash: wanted, step, node };
@@ -524,7 +525,11 @@ fn check_sudo<'s>(
     remote: &mut Remote,
     steps: impl Iterator<Item = &'s Step>,
 ) -> Result<()> {
-    let root = crate::sudo::Root { root: host.root.as_str(), cluster: &ctx.site.cluster };
+    let root = crate::sudo::Root {
+        root: host.root.as_str(),
+        cluster: &ctx.site.cluster,
+        user: host.user.as_str(),
+    };
     let files = root.unit_files();
     let units_dir = remote.state.units_dir.clone().unwrap_or_else(|| crate::sudo::UNITS_DIR.into());
     let mut commands: Vec<String> = Vec::new();

@@ -81,6 +81,21 @@ pub fn unit_instance(cluster: &Label, node: &str) -> String {
     format!("{cluster}-vm@{node}.service")
 }
 
+/// `gen-vboxsvc@.service`: the template unit that keeps one user's VBoxSVC (instance = user
+/// name). It is the user's, not a cluster's: VirtualBox runs one VBoxSVC per user, so two
+/// clusters whose servers share an account share one keeper (README, "VBoxSVC and shutdown").
+pub const KEEPER_TEMPLATE: &str = "gen-vboxsvc@.service";
+
+/// `gen-vboxsvc@<user>.service`: the keeper of one user's VBoxSVC.
+pub fn keeper_instance(user: &str) -> String {
+    format!("gen-vboxsvc@{user}.service")
+}
+
+/// The keeper's template unit, relative to the host subtree.
+pub fn keeper_file() -> String {
+    format!("systemd/{KEEPER_TEMPLATE}")
+}
+
 /// The template unit, relative to the host subtree.
 pub fn unit_file(cluster: &Label) -> String {
     format!("systemd/{}", unit_template(cluster))

@@ -47,6 +47,14 @@ const UNIT_SECONDS_MARGIN: u32 = 120;
 /// after vboxdrv.service or virtualbox.service loads the module; a driver that never comes
 /// (a kernel update without rebuilt modules) fails the unit well inside its start timeout.
 const DRIVER_WAIT_SECONDS: u32 = 60;
+/// How long the VBoxSVC keeper waits for a VBoxSVC that runs already to quit: one started on
+/// demand quits 5 s after its last client (server.cpp, `gShutdownDelayMs`), and one asked
+/// with SIGUSR1 at once when idle; one that serves VMs never does.
+const KEEPER_WAIT_SECONDS: u32 = 15;
+/// How long the keeper waits, in tenths of a second, for its VBoxSVC to write its pid file.
+const KEEPER_READY_TENTHS: u32 = 300;
+/// Where both VirtualBox packages (Oracle's and Ubuntu's/Debian's `virtualbox`) install it.
+const VBOXSVC: &str = "/usr/lib/virtualbox/VBoxSVC";
 
 /// Every file of the output except the manifest, which `crate::build` makes from this tree.
 pub fn render(site: &Site) -> Tree {
@@ -161,6 +169,8 @@ struct Unit<'a> {
     description: String,
     user: &'a str,
     root: &'a str,
+    /// The user's VBoxSVC keeper, which the VM's unit requires and starts after.
+    keeper: String,
     /// What the unit runs before `vagrant up` (`apply.sh preflight`).
     preflight: String,
     cwd: String,
@@ -168,6 +178,19 @@ struct Unit<'a> {
     environment: [(&'static str, String); 3],
     start_timeout: u32,
     stop_timeout: u32,
+}
+
+#[derive(Template)]
+#[template(path = "vboxsvc.service", escape = "none")]
+struct Keeper {
+    /// A constant with the `%i` specifier, not escaped.
+    description: &'static str,
+    /// `RuntimeDirectory=`, below /run: the keeper's VBoxSVC writes its pid file there.
+    runtime: &'static str,
+    pidfile: &'static str,
+    vboxsvc: &'static str,
+    wait: u32,
+    ready: u32,
 }
 
 #[derive(Template)]
@@ -199,6 +222,9 @@ struct Apply<'a> {
     user: &'a str,
     root: &'a str,
     unit: String,
+    /// The keeper's template unit and its instance for this user.
+    keeper_template: &'static str,
+    keeper: String,
     /// `<cluster>-vm@`: the instance unit is this, the node and `.service`.
     unit_prefix: String,
     /// Below the root: where the unit files are staged for `sudo -n install`.
@@ -217,6 +243,8 @@ struct Apply<'a> {
 /// names them in the sudoers line).
 struct SudoLines {
     install: String,
+    install_keeper: String,
+    start_keeper: String,
     remove: String,
     daemon_reload: String,
     enable_now: String,
@@ -230,6 +258,8 @@ impl SudoLines {
         use crate::sudo::Command;
         SudoLines {
             install: root.shell(&Command::Install(template)),
+            install_keeper: root.shell(&Command::Install(layout::KEEPER_TEMPLATE)),
+            start_keeper: root.shell(&Command::StartKeeper),
             remove: root.shell(&Command::Remove(template)),
             daemon_reload: root.shell(&Command::DaemonReload),
             enable_now: root.shell(&Command::EnableNow(None)),
@@ -315,6 +345,7 @@ fn render_host(site: &Site, host: &Host, nodes: &[&Node], tree: &mut Tree) {
             description: format!("Vagrant VM %i of cluster {} on {}", site.cluster, host.name),
             user: &host.user,
             root,
+            keeper: layout::keeper_instance(host.user.as_str()),
             preflight: layout::server_current_entrypoint(root),
             cwd: layout::server_vm_dir(root, "%i"),
             environment: layout::vagrant_environment(root, "%i"),
@@ -322,10 +353,23 @@ fn render_host(site: &Site, host: &Host, nodes: &[&Node], tree: &mut Tree) {
             stop_timeout: UNIT_SECONDS_MARGIN + HALT_SECONDS_PER_VM,
         };
         tree.insert_text(format!("{base}/{}", layout::unit_file(&site.cluster)), &text(&unit_file));
+        let keeper = Keeper {
+            description: "VirtualBox's VBoxSVC of %i, kept running for its VMs (gen)",
+            runtime: "gen-vboxsvc-%i",
+            pidfile: "/run/gen-vboxsvc-%i/VBoxSVC.pid",
+            vboxsvc: VBOXSVC,
+            wait: KEEPER_WAIT_SECONDS,
+            ready: KEEPER_READY_TENTHS,
+        };
+        tree.insert_text(format!("{base}/{}", layout::keeper_file()), &text(&keeper));
     }
     let facts = Machines { host: &host.name, machines };
     tree.insert_text(format!("{base}/{}", layout::MACHINES), &text(&facts));
-    let sudo_root = crate::sudo::Root { root: host.root.as_str(), cluster: &site.cluster };
+    let sudo_root = crate::sudo::Root {
+        root: host.root.as_str(),
+        cluster: &site.cluster,
+        user: host.user.as_str(),
+    };
     let apply = Apply {
         host: &host.name,
         user: &host.user,
@@ -339,6 +383,8 @@ fn render_host(site: &Site, host: &Host, nodes: &[&Node], tree: &mut Tree) {
         vagrant_environment: layout::vagrant_environment("$root", "$node"),
         bin_folder: layout::SERVER_BIN,
         sudo: SudoLines::of(&sudo_root, &unit),
+        keeper_template: layout::KEEPER_TEMPLATE,
+        keeper: layout::keeper_instance(host.user.as_str()),
         unit,
     };
     tree.insert_text(format!("{base}/{}", layout::APPLY), &text(&apply));

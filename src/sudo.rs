@@ -48,6 +48,9 @@ pub enum Command<'a> {
     /// Removes one of gen's unit files from systemd's folder.
     Remove(&'a str),
     DaemonReload,
+    /// Starts the user's VBoxSVC keeper (`layout::keeper_instance`), before any VirtualBox
+    /// client runs (README, "VBoxSVC and shutdown").
+    StartKeeper,
     /// Enables and starts one VM's unit (`None`: any VM's, as a sudoers rule names it).
     EnableNow(Option<&'a str>),
     Restart(Option<&'a str>),
@@ -60,6 +63,8 @@ pub struct Root<'a> {
     /// The host's remote root.
     pub root: &'a str,
     pub cluster: &'a Label,
+    /// The ssh user, whose VBoxSVC the keeper runs.
+    pub user: &'a str,
 }
 
 /// One word of a command: what it is in `apply.sh`, on the server, and in a sudoers rule.
@@ -71,6 +76,8 @@ enum Word<'a> {
     Staged(&'a str),
     /// The unit of one VM.
     Vm(Option<&'a str>),
+    /// The user's VBoxSVC keeper.
+    Keeper,
 }
 
 impl<'a> Command<'a> {
@@ -98,6 +105,7 @@ impl<'a> Command<'a> {
             Command::Install(file) => vec![Lit("-m"), Lit("0644"), Staged(file), Unit(file)],
             Command::Remove(file) => vec![Lit("-f"), Unit(file)],
             Command::DaemonReload => vec![Lit("daemon-reload")],
+            Command::StartKeeper => vec![Lit("start"), Word::Keeper],
             Command::EnableNow(vm) => vec![Lit("enable"), Lit("--now"), Lit("--quiet"), Vm(vm)],
             Command::Restart(vm) => vec![Lit("restart"), Vm(vm)],
             Command::Stop(vm) => vec![Lit("stop"), Vm(vm)],
@@ -120,9 +128,11 @@ impl<'a> Command<'a> {
 }
 
 impl Root<'_> {
-    /// The unit files gen installs on a host that runs VMs.
+    /// The unit files gen installs on a host that runs VMs: the VMs' template (`install-unit`,
+    /// `retire-unit`), then the keeper's (`keeper`), which is the user's, not the cluster's,
+    /// and so is never retired.
     pub fn unit_files(&self) -> Vec<String> {
-        vec![layout::unit_template(self.cluster)]
+        vec![layout::unit_template(self.cluster), layout::KEEPER_TEMPLATE.to_string()]
     }
 
     fn prefix(&self) -> String {
@@ -142,6 +152,7 @@ impl Root<'_> {
                     format!("\"$root\"/{}/{}", layout::SERVER_UNITS, crate::quote::sh(f))
                 }
                 Word::Vm(_) => "\"$unit\"".to_string(),
+                Word::Keeper => "\"$keeper\"".to_string(),
             };
         }
         text
@@ -172,6 +183,7 @@ impl Root<'_> {
                 Word::Vm(None) => {
                     let _ = write!(text, "{}{any}.service", self.prefix());
                 }
+                Word::Keeper => text += &layout::keeper_instance(self.user),
             }
         }
         text
@@ -183,9 +195,10 @@ impl Root<'_> {
         let files = self.unit_files();
         let mut commands: Vec<Command> = Vec::new();
         commands.extend(files.iter().map(|f| Command::Install(f)));
-        commands.extend(files.iter().map(|f| Command::Remove(f)));
+        commands.push(Command::Remove(&files[0]));
         commands.extend([
             Command::DaemonReload,
+            Command::StartKeeper,
             Command::EnableNow(None),
             Command::Restart(None),
             Command::Stop(None),
@@ -207,18 +220,24 @@ impl Root<'_> {
     }
 }
 
-/// The root commands one step of `apply.sh` runs (`step` as `apply.sh` names it), in order.
-/// `apply.sh`'s template runs the same ones; a test below holds the two together.
+/// The root commands one step of `apply.sh` runs (`step` as `apply.sh` names it), in order;
+/// `files` as [`Root::unit_files`] gives them. `apply.sh`'s template runs the same ones; a
+/// test below holds the two together.
 pub fn of_step<'a>(step: &str, node: Option<&'a str>, files: &'a [String]) -> Vec<Command<'a>> {
     let mut commands = Vec::new();
     match step {
         "install-unit" => {
-            commands.extend(files.iter().map(|f| Command::Install(f)));
+            commands.push(Command::Install(&files[0]));
             commands.push(Command::DaemonReload);
         }
         "retire-unit" => {
-            commands.extend(files.iter().map(|f| Command::Remove(f)));
+            commands.push(Command::Remove(&files[0]));
             commands.push(Command::DaemonReload);
+        }
+        "keeper" => {
+            commands.push(Command::Install(&files[1]));
+            commands.push(Command::DaemonReload);
+            commands.push(Command::StartKeeper);
         }
         "create" | "start" => commands.push(Command::EnableNow(node)),
         "reload" => commands.push(Command::Restart(node)),
@@ -254,13 +273,15 @@ mod tests {
     #[test]
     fn the_sudoers_line_names_every_root_command_by_its_full_path() {
         let cluster = cluster();
-        let root = Root { root: "/home/alice/gen/lab", cluster: &cluster };
+        let root = Root { root: "/home/alice/gen/lab", cluster: &cluster, user: "alice" };
         assert_eq!(
             root.sudoers_line("alice", UNITS_DIR),
             "alice ALL=(root) NOPASSWD: /usr/bin/install -m 0644 \
              /home/alice/gen/lab/units/lab-vm@.service /etc/systemd/system/lab-vm@.service, \
+             /usr/bin/install -m 0644 /home/alice/gen/lab/units/gen-vboxsvc@.service \
+             /etc/systemd/system/gen-vboxsvc@.service, \
              /bin/rm -f /etc/systemd/system/lab-vm@.service, /bin/systemctl daemon-reload, \
-             /bin/systemctl enable --now --quiet lab-vm@*.service, /bin/systemctl restart \
+             /bin/systemctl start gen-vboxsvc@alice.service, /bin/systemctl enable --now --quiet lab-vm@*.service, /bin/systemctl restart \
              lab-vm@*.service, /bin/systemctl stop lab-vm@*.service, /bin/systemctl disable \
              --now --quiet lab-vm@*.service"
         );
@@ -269,7 +290,7 @@ mod tests {
     #[test]
     fn apply_sh_and_the_check_run_the_same_words() {
         let cluster = cluster();
-        let root = Root { root: "/r", cluster: &cluster };
+        let root = Root { root: "/r", cluster: &cluster, user: "alice" };
         let c = Command::EnableNow(Some("cp-1"));
         assert_eq!(root.shell(&c), "sudo -n systemctl enable --now --quiet \"$unit\"");
         assert_eq!(root.argv(&c, UNITS_DIR), "systemctl enable --now --quiet lab-vm@cp-1.service");
@@ -293,18 +314,33 @@ mod tests {
         let host = &site.site.hosts[0];
         let path = format!("{}/{}", layout::host_dir(host.name.as_str()), layout::APPLY);
         let text = String::from_utf8(site.tree.get(&path).unwrap().bytes.clone()).unwrap();
-        let root = Root { root: host.root.as_str(), cluster: &site.site.cluster };
+        let root = Root {
+            root: host.root.as_str(),
+            cluster: &site.site.cluster,
+            user: host.user.as_str(),
+        };
         let files = root.unit_files();
-        for step in ["install-unit", "retire-unit", "create", "start", "reload", "halt", "destroy"]
-        {
+        for step in [
+            "install-unit",
+            "retire-unit",
+            "keeper",
+            "create",
+            "start",
+            "reload",
+            "halt",
+            "destroy",
+        ] {
             let branch = text
                 .split(";;\n")
                 .find(|b| {
                     b.lines().any(|l| l.split(" | ").any(|w| w.trim_end_matches(')') == step))
                 })
                 .unwrap_or_else(|| panic!("no branch for {step}"));
-            let ran: Vec<&str> =
-                branch.lines().map(str::trim).filter(|l| l.starts_with("sudo")).collect();
+            // `if ! sudo -n ...; then` counts as the command it runs.
+            let ran: Vec<&str> = branch
+                .lines()
+                .filter_map(|l| l.find("sudo -n").map(|at| l[at..].trim_end_matches("; then")))
+                .collect();
             let want: Vec<String> =
                 of_step(step, Some("x"), &files).iter().map(|c| root.shell(c)).collect();
             assert_eq!(ran, want, "step {step}");
@@ -316,7 +352,11 @@ mod tests {
     fn the_readme_gives_the_example_labs_line() {
         let built = crate::build(include_str!("../site.toml"), "site.toml").unwrap();
         let host = &built.site.hosts[0];
-        let root = Root { root: host.root.as_str(), cluster: &built.site.cluster };
+        let root = Root {
+            root: host.root.as_str(),
+            cluster: &built.site.cluster,
+            user: host.user.as_str(),
+        };
         let line = root.sudoers_line(host.user.as_str(), UNITS_DIR);
         let readme = include_str!("../README.md");
         let block = readme.split("<!-- sudoers-line -->").nth(1).expect("the marked block");

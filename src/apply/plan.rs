@@ -146,6 +146,10 @@ pub enum Step {
     InstallUnit,
     /// Remove the template unit: no VM is left there.
     RetireUnit,
+    /// Install and start the user's VBoxSVC keeper, before any step that runs Vagrant or
+    /// VBoxManage there: every VM then is a child of the keeper's VBoxSVC (README, "VBoxSVC
+    /// and shutdown").
+    Keeper,
     /// Make sure the box the new VMs are made from is in the user's box store, before any unit
     /// starts: `vagrant up` of a machine not yet created would otherwise download it inside the
     /// unit's start timeout (README, "Server requirements").
@@ -169,6 +173,7 @@ impl Step {
             Step::InstallUnit => Some(("install-unit", None)),
             Step::RetireUnit => Some(("retire-unit", None)),
             Step::FetchBox { .. } => Some(("box", None)),
+            Step::Keeper => Some(("keeper", None)),
             Step::Vm { node, action, .. } => Some((action.word(), Some(node.as_str()))),
             Step::Send | Step::Switch | Step::Finish => None,
         }
@@ -232,6 +237,7 @@ pub fn step_line(server: &Server, step: &Step, files: &str) -> String {
         Step::Switch => format!("{name}: switch    current to {hash}"),
         Step::InstallUnit => format!("{name}: install   the template unit"),
         Step::RetireUnit => format!("{name}: retire    the template unit (no VM left there)"),
+        Step::Keeper => format!("{name}: keeper    start the user's VBoxSVC, before any VM step"),
         Step::FetchBox { name: b, version } => {
             format!("{name}: box       {b} {version} (virtualbox), before any VM is created")
         }
@@ -373,6 +379,16 @@ pub fn plan(servers: &[Server]) -> Result<Plan, Refusal> {
             if seen.current.as_deref() != Some(w.hash.as_str()) {
                 steps.push(Planned { server: i, step: Step::Send });
             }
+        }
+    }
+    // The user's VBoxSVC keeper, on each server that runs VMs after the apply, before anything
+    // runs Vagrant there (the destroys below do, as the ssh user) and before a unit that
+    // requires it is installed.
+    for (i, s) in servers.iter().enumerate() {
+        let (Some(w), Some(seen)) = (s.target(), &s.seen) else { continue };
+        let touched = needs.iter().any(|n| n.server == i) || seen.unit != w.unit;
+        if w.unit.is_some() && touched {
+            steps.push(Planned { server: i, step: Step::Keeper });
         }
     }
     // The box of the VMs a server creates, fetched before anything on it changes: a slow

@@ -153,11 +153,46 @@ impl Server {
             .collect()
     }
 
+    /// The user's VBoxSVC as the stand-in VirtualBox keeps it (`svc.json`): `{}` when none runs.
+    fn vboxsvc(&self) -> serde_yaml_ng::Value {
+        let text = fs::read_to_string(self.path("svc.json")).unwrap_or_else(|_| "{}".into());
+        serde_yaml_ng::from_str(&text).unwrap()
+    }
+
+    /// Runs a stand-in on the server as an ssh login would (cgroup "session"), with `env`.
+    fn login(&self, lan: &Path, program: &str, args: &[&str]) -> Output {
+        let stubs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apply/stubs");
+        let mut command = if program.ends_with(".py") {
+            let mut python = Command::new("python3");
+            python.arg(stubs.join(program));
+            python
+        } else {
+            Command::new(stubs.join(program))
+        };
+        command
+            .args(args)
+            .env("PATH", format!("{}:/usr/bin:/bin", stubs.display()))
+            .env("GEN_TEST_DIR", self.dir.path())
+            .env("GEN_TEST_LAN", lan)
+            .env("GEN_UNIT_DIR", self.path("units"))
+            .env("GEN_VBOXDRV", self.path("vboxdrv"))
+            .env_remove("GEN_TEST_CGROUP")
+            .output()
+            .unwrap()
+    }
+
     fn boots(&self, vm: &str) -> u64 {
         self.vms()[vm]["boots"].as_u64().unwrap()
     }
 
+    /// The active VM units (the user's VBoxSVC keeper aside).
     fn active_units(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.all_active_units();
+        names.retain(|u| !u.starts_with("gen-vboxsvc@"));
+        names
+    }
+
+    fn all_active_units(&self) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(self.path("systemd/active"))
             .map(|d| d.map(|e| e.unwrap().file_name().into_string().unwrap()).collect())
             .unwrap_or_default();
@@ -645,6 +680,8 @@ fn two_applies_at_once_run_one_after_the_other() {
         .calls()
         .into_iter()
         .filter(|(_, call)| !call.starts_with("sudo -n -l ") && !call.starts_with("vagrant box "))
+        // The first apply's keeper step runs before any generation is current.
+        .filter(|(current, _)| !current.is_empty())
         .map(|(current, _)| current)
         .collect();
     let switch = order.iter().position(|c| *c == second_hash).expect("the second apply ran");
@@ -1140,4 +1177,88 @@ fn vms_are_linked_clones_unless_turned_off_and_each_has_a_wrapper_with_its_units
     assert_eq!(server.vms()["lab-v-1"]["linked_clone"].as_bool(), Some(false));
     assert!(!wrapper.exists(), "w-1's wrapper went with it");
     assert_eq!(on_server(&server.root().join("bin/vagrant-v-1"), Path::new("/")), "v-1 running\n");
+}
+
+/// Issue 10, point 4. The stand-in VirtualBox starts the user's VBoxSVC on demand in the cgroup
+/// of the client that found none, and each VM in the cgroup of the VBoxSVC that started it
+/// (server.cpp); the simulated shutdown stops login sessions first, then the units, each after
+/// those ordered After= it (`fake.py shutdown`). An admin's `VBoxManage list vms` over ssh just
+/// before the first apply leaves a VBoxSVC in the login's session (it stays 5 s after its last
+/// client; here as long as the test needs): without the keeper every VM would start as its
+/// child there and be powered off hard at shutdown.
+#[test]
+fn every_vm_is_a_child_of_the_keepers_vboxsvc_and_shutdown_halts_each_before_it_stops() {
+    let lab = lab!(1);
+    let server = lab.server(1);
+    let lan = lab.dir.path().join("lan");
+    fs::write(server.path("svc-delay"), "600").unwrap();
+    assert!(server.login(&lan, "VBoxManage", &["list", "vms"]).status.success());
+    assert_eq!(server.vboxsvc()["cgroup"].as_str(), Some("session"));
+    server.forget();
+
+    let applied = lab.run(&["apply", "h1"]);
+    applied.ok();
+    let svc = server.vboxsvc();
+    let vms = server.vms();
+    let active = server.all_active_units();
+    let commands = server.commands();
+    assert!(server.login(&lan, "VBoxManage", &["list", "runningvms"]).status.success());
+    let login_svc = server.vboxsvc();
+
+    let down = server.login(&lan, "fake.py", &["shutdown"]);
+    assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
+    let hard = fs::read_to_string(server.path("hard.log")).unwrap_or_default();
+    assert_eq!(hard, "", "no VM is powered off hard");
+    assert!(server.running().is_empty(), "each VM was halted by its unit");
+    assert!(server.all_active_units().is_empty());
+    assert_eq!(server.vboxsvc(), serde_yaml_ng::from_str::<serde_yaml_ng::Value>("{}").unwrap());
+
+    // Why: the keeper's VBoxSVC, in the foreground, started every VM, in its cgroup.
+    applied.says("h1: keeper    start the user's VBoxSVC, before any VM step");
+    let keeper = active.into_iter().find(|u| u.starts_with("gen-vboxsvc@")).expect("a keeper");
+    assert_eq!(svc["cgroup"].as_str(), Some(keeper.as_str()), "{svc:?}");
+    assert_eq!(svc["auto"].as_bool(), Some(false), "in the foreground, no auto-shutdown");
+    assert_eq!(vms.len(), 2);
+    for (name, vm) in &vms {
+        assert_eq!(vm["cgroup"].as_str(), Some(keeper.as_str()), "{name}");
+    }
+    // It went first: no VirtualBox client ran before it. A login then uses it.
+    let started = commands.iter().position(|c| c.starts_with("VBoxSVC ")).unwrap();
+    let client = |c: &String| {
+        (c.starts_with("vagrant ") && !c.starts_with("vagrant box")) || c.starts_with("VBoxManage")
+    };
+    assert!(!commands[..started].iter().any(client), "{commands:?}");
+    assert_eq!(login_svc["cgroup"].as_str(), Some(keeper.as_str()));
+
+    // The server boots; someone starts a VM by hand from a login before any unit: its
+    // VBoxSVC serves that VM and never quits, so the keeper cannot start and the apply stops
+    // at the keeper step, naming it, with no VM step run.
+    assert!(server.login(&lan, "VBoxManage", &["list", "vms"]).status.success());
+    let up = Command::new(server.root().join("bin/vagrant-w-1"))
+        .arg("up")
+        .env(
+            "PATH",
+            format!(
+                "{}:/usr/bin:/bin",
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apply/stubs").display()
+            ),
+        )
+        .env("GEN_TEST_DIR", server.dir.path())
+        .env("GEN_TEST_LAN", &lan)
+        .env("GEN_VBOXDRV", server.path("vboxdrv"))
+        .env_remove("GEN_TEST_CGROUP")
+        .output()
+        .unwrap();
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    assert_eq!(server.vms()["lab-w-1"]["cgroup"].as_str(), Some("session"));
+    server.forget();
+    lab.run(&["apply", "h1"])
+        .code(1)
+        .says("did not start: a VBoxSVC of")
+        .says("Halt the VMs it serves");
+    assert!(
+        !server.commands().iter().any(|c| c.starts_with("sudo -n systemctl enable")),
+        "no VM step ran"
+    );
+    assert_eq!(server.running().keys().collect::<Vec<_>>(), ["lab-w-1"]);
 }

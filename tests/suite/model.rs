@@ -368,7 +368,7 @@ fn run_step(
         Step::Switch => hosts[server].current = Some(wanted.hash.clone()),
         Step::InstallUnit => hosts[server].unit.clone_from(&wanted.unit),
         Step::RetireUnit => hosts[server].unit = None,
-        Step::FetchBox { .. } => {}
+        Step::FetchBox { .. } | Step::Keeper => {}
         Step::Finish => {
             let h = &mut hosts[server];
             for (node, facts) in &mut h.links {

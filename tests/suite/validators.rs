@@ -1539,22 +1539,26 @@ fn check_systemd_case(c: &Complaints, case: &Case, analyze: &Path, units: &Path)
             write_executable(&root.path().join("bin/true"), "#!/bin/sh\nexit 0\n");
         }
 
-        // One template unit per host, an instance per VM (`<cluster>-vm@<node>.service`).
+        // One template unit per host, an instance per VM (`<cluster>-vm@<node>.service`), and
+        // the keeper of the user's VBoxSVC (`gen-vboxsvc@<user>.service`) that it requires.
         let template = format!("{}-vm@.service", case.site.cluster);
+        let keeper = "gen-vboxsvc@.service";
         let mut has_template = false;
+        let mut has_keeper = false;
+        let mut files = Vec::new();
         for file in sorted_entries(&dir.join("systemd")) {
             let rel = case.rel(&file);
             let name = file_name(&file);
-            if name != template {
-                c.add(case, &rel, format!("not named {template}"));
+            if name != template && name != keeper {
+                c.add(case, &rel, format!("not named {template} or {keeper}"));
                 continue;
             }
-            has_template = true;
-            c.checked();
+            has_template |= name == template;
+            has_keeper |= name == keeper;
             let text = fs::read_to_string(&file).unwrap_or_default();
             let unit = Ini::parse(&text);
-            let installed = system.join(&name);
-            fs::write(&installed, &text).unwrap();
+            // Installed all before any is verified: the VMs' unit requires the keeper.
+            fs::write(system.join(&name), &text).unwrap();
             for key in [
                 "ExecStart",
                 "ExecStartPre",
@@ -1569,28 +1573,57 @@ fn check_systemd_case(c: &Complaints, case: &Case, analyze: &Path, units: &Path)
                         .split_whitespace()
                         .next();
                     let Some(prog) = prog.filter(|p| p.starts_with('/')) else { continue };
-                    // Stand-ins for programs the VM server has: vagrant, and what this machine has.
-                    if prog == "/usr/bin/vagrant" || Path::new(prog).exists() {
+                    // Stand-ins for programs the VM server has: vagrant, VirtualBox's VBoxSVC,
+                    // and what this machine has.
+                    if prog == "/usr/bin/vagrant"
+                        || prog == "/usr/lib/virtualbox/VBoxSVC"
+                        || Path::new(prog).exists()
+                    {
                         write_executable(&root.path().join(&prog[1..]), "#!/bin/sh\nexit 0\n");
                     }
                 }
             }
+            files.push((rel, name, unit));
+        }
+        for (rel, name, unit) in &files {
+            c.checked();
             let mut cmd = Command::new(analyze);
             cmd.arg("verify")
                 .arg("--man=no")
                 .arg("--generators=no")
                 .arg(format!("--root={}", root.path().display()));
-            cmd.arg(&installed).env("SYSTEMD_LOG_COLOR", "0").env("SYSTEMD_PAGER", "");
+            // A template is verified as the instance the server runs.
+            let instance = if name == keeper {
+                system.join(format!("gen-vboxsvc@{}.service", site_host.user))
+            } else {
+                system.join(name)
+            };
+            if name == keeper {
+                fs::copy(system.join(name), &instance).unwrap();
+            }
+            cmd.arg(&instance).env("SYSTEMD_LOG_COLOR", "0").env("SYSTEMD_PAGER", "");
             match run(&mut cmd, secs(60)) {
-                Err(e) => c.add(case, &rel, e),
+                Err(e) => c.add(case, rel, e),
                 Ok(ran) if !ran.ok() || !ran.output().is_empty() => {
-                    c.add(case, &rel, format!("systemd-analyze verify: {}", ran.describe()));
+                    c.add(case, rel, format!("systemd-analyze verify: {}", ran.describe()));
                 }
                 Ok(_) => {}
             }
-            check_unit(c, case, &rel, &unit, site_host, root.path());
+            if name == keeper {
+                fs::remove_file(&instance).unwrap();
+                check_keeper(c, case, rel, unit);
+            } else {
+                check_unit(c, case, rel, unit, site_host, root.path());
+            }
         }
         let has_nodes = case.site.nodes.values().any(|n| n.host == host);
+        if has_nodes && !has_keeper {
+            c.add(
+                case,
+                format!("hosts/{host}/systemd/{keeper}"),
+                "missing: VBoxSVC would live in whichever cgroup first ran VirtualBox",
+            );
+        }
         if has_nodes && !has_template {
             c.add(
                 case,
@@ -1600,6 +1633,28 @@ fn check_systemd_case(c: &Complaints, case: &Case, analyze: &Path, units: &Path)
         }
         if !has_nodes && has_template {
             c.add(case, format!("hosts/{host}/systemd/{template}"), "a unit for a host with no VM");
+        }
+    }
+}
+
+/// The keeper of the user's VBoxSVC: VBoxSVC in the foreground (no `-a`/`--automate`,
+/// `-A`/`--auto-shutdown` or `-d`/`--daemonize`, which would quit it or move it out of the
+/// unit's main process), as the instance's user.
+fn check_keeper(c: &Complaints, case: &Case, rel: &str, unit: &Ini) {
+    if unit.last("Service", "User") != Some("%i") {
+        c.add(case, rel, "[Service] User= is not %i (the instance is the user)");
+    }
+    if unit.last("Service", "Type") != Some("simple") {
+        c.add(case, rel, "[Service] Type= is not simple (VBoxSVC runs in the foreground)");
+    }
+    let start = unit.last("Service", "ExecStart").unwrap_or_default();
+    let words: Vec<&str> = start.split_whitespace().collect();
+    if words.first() != Some(&"/usr/lib/virtualbox/VBoxSVC") {
+        c.add(case, rel, format!("[Service] ExecStart={start} does not run VBoxSVC"));
+    }
+    for flag in ["-a", "--automate", "-A", "--auto-shutdown", "-d", "--daemonize"] {
+        if words.contains(&flag) {
+            c.add(case, rel, format!("[Service] ExecStart= passes {flag}: VBoxSVC would not stay"));
         }
     }
 }
@@ -1647,6 +1702,10 @@ fn check_unit(c: &Complaints, case: &Case, rel: &str, unit: &Ini, host: &Host, r
         if !after.contains(dep) {
             c.add(case, rel, format!("[Unit] After= lacks {dep}"));
         }
+    }
+    let keeper = format!("gen-vboxsvc@{}.service", host.user);
+    if !after.contains(&keeper) || !words("Unit", "Requires").contains(&keeper) {
+        c.add(case, rel, format!("[Unit] lacks Requires= and After= {keeper}"));
     }
     if !words("Unit", "RequiresMountsFor").contains(host.root.as_str()) {
         c.add(case, rel, format!("[Unit] RequiresMountsFor= lacks the remote root {}", host.root));

@@ -9,6 +9,8 @@
 #
 #   preflight NODE  run by the VM's unit before `vagrant up` (ExecStartPre): wait for
 #                   VirtualBox's driver, check the bridge NIC as Vagrant will choose it
+#   keeper          install and start the user's VBoxSVC keeper unit, before any VirtualBox
+#                   client runs, so that every VM is a child of the keeper's VBoxSVC
 #   box             add the box the VMs are made from to the user's box store, if missing
 #   install-unit    copy the template unit into systemd's folder when it differs
 #   retire-unit     remove the template unit (no VM left on this host)
@@ -24,6 +26,8 @@ set -eu
 generation=$(cd "$(dirname "$0")" && pwd -P)
 root='/home/lab/gen/lab'
 template='lab-vm@.service'
+keeper_template='gen-vboxsvc@.service'
+keeper='gen-vboxsvc@lab.service'
 bridge='eno1'
 box='bento/ubuntu-24.04'
 box_version='202502.21.0'
@@ -118,6 +122,22 @@ box)
   elif ! VAGRANT_CWD="$generation" VAGRANT_CHECKPOINT_DISABLE=1 command vagrant box add \
     --box-version "$box_version" --provider virtualbox "$box"; then
     echo "apply.sh: could not add the box $box $box_version (virtualbox); no VM was created" >&2
+    exit 1
+  fi
+  ;;
+keeper)
+  # Before any step runs Vagrant or VBoxManage: VirtualBox starts each VM as a child of the
+  # user's VBoxSVC, in that VBoxSVC's cgroup; the keeper unit says why it must be its own.
+  if ! cmp -s "$generation/systemd/$keeper_template" "$units_dir/$keeper_template"; then
+    mkdir -p "$root/units"
+    cp "$generation/systemd/$keeper_template" "$root/units/.$keeper_template.new"
+    mv "$root/units/.$keeper_template.new" "$root/units/$keeper_template"
+    sudo -n install -m 0644 "$root"/units/'gen-vboxsvc@.service' "$units_dir"/'gen-vboxsvc@.service'
+    sudo -n systemctl daemon-reload
+  fi
+  if ! sudo -n systemctl start "$keeper"; then
+    pids=$(command pgrep -u "$(id -un)" -x VBoxSVC | tr '\n' ' ')
+    echo "apply.sh: $keeper did not start: a VBoxSVC of lab runs outside it (pid ${pids:-none}; /proc/PID/cgroup says where) and serves VMs or clients, so it does not quit; a VM it starts would be powered off hard at shutdown. Halt the VMs it serves (\`VBoxManage list runningvms\`; gen's with \`sudo systemctl stop lab-vm@*.service\`) or reboot the server, then apply again" >&2
     exit 1
   fi
   ;;

@@ -19,8 +19,22 @@ Everything lives under $GEN_TEST_DIR (one folder per test server):
                      folder (plugins/providers/virtualbox/action/import_master.rb)
   nics.json          the host NICs VirtualBox can bridge to: [[name, status]] (absent: eno1, Up)
   $GEN_VBOXDRV       present once VirtualBox's kernel driver is loaded (/dev/vboxdrv)
+  svc.json           the user's VBoxSVC, if one runs: the cgroup it runs in (a unit's name,
+                     or "session" for an ssh login), whether it quits by itself (started on
+                     demand by a client), since when it has had no client
+  svc-delay          seconds an on-demand VBoxSVC stays after its last client (absent: 5,
+                     server.cpp's gShutdownDelayMs)
+  hard.log           VMs powered off hard: killed with the cgroup they ran in
+  run/               systemd's /run: the keeper's RuntimeDirectory=
   sudoers            the NOPASSWD rules of the test's user, as sudoers(5) writes them (absent:
                      the user may run anything as root)
+VirtualBox (src/VBox/Main/src-server/xpcom/server.cpp): every client (VBoxManage, Vagrant)
+connects to the user's one VBoxSVC and starts one on demand, in its own cgroup, when none runs;
+that one quits 5 s after its last client when no VM runs. Each VM runs as a child of the
+VBoxSVC that started it, in its cgroup. A caller's cgroup is $GEN_TEST_CGROUP, which the fake
+systemd sets to the unit it runs; unset, it is an ssh login's "session".
+`python3 fake.py shutdown` shuts the server down as systemd does: login sessions first, then
+the active units, each after every unit ordered After= it.
 $GEN_TEST_LAN is shared by the servers of one test: the LAN, where a running VM holds its IP
 and MAC. A VM that boots onto an address another running VM holds is logged in clashes.log.
 
@@ -34,6 +48,7 @@ import fnmatch
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -82,6 +97,94 @@ def registry():
 
 def lan():
     return Locked(os.path.join(LAN, "lan.json"), {})
+
+
+def cgroup():
+    return os.environ.get("GEN_TEST_CGROUP") or "session"
+
+
+def svc_delay():
+    path = os.path.join(DIR, "svc-delay")
+    return float(open(path).read()) if os.path.exists(path) else 5.0
+
+
+def svc_alive(svc, vms):
+    """Whether the VBoxSVC in svc.json still runs: one started on demand has quit once it was
+    without a client and a VM for its delay."""
+    if not svc:
+        return False
+    idle = svc.get("idle_since")
+    return not (svc["auto"] and idle is not None and time.time() - idle >= svc_delay()
+                and not any(vm["running"] for vm in vms.values()))
+
+
+def svc_file():
+    return Locked(os.path.join(DIR, "svc.json"), {})
+
+
+def svc_connect(vms):
+    """A client connects to the user's VBoxSVC, starting one on demand in its own cgroup
+    (vboxsvcSpawnDaemonByReExec: detached, --auto-shutdown) when none runs."""
+    with svc_file() as svc:
+        if not svc_alive(svc, vms):
+            svc.clear()
+            svc.update(cgroup=cgroup(), auto=True, pid=os.getpid())
+        svc["idle_since"] = None
+        return dict(svc)
+
+
+def svc_release(vms):
+    """The client leaves: an idle on-demand VBoxSVC starts its shutdown delay."""
+    with svc_file() as svc:
+        if svc and not any(vm["running"] for vm in vms.values()):
+            svc["idle_since"] = time.time()
+
+
+def kill_cgroup(vms, group):
+    """systemd kills what runs in one cgroup: its VMs are powered off hard, its VBoxSVC quits."""
+    for name, vm in vms.items():
+        if vm["running"] and vm.get("cgroup") == group:
+            power_off(vm, name)
+            with open(os.path.join(DIR, "hard.log"), "a") as f:
+                f.write("%s killed with %s\n" % (name, group))
+    with svc_file() as svc:
+        if svc.get("cgroup") == group:
+            svc.clear()
+
+
+def vboxsvc(args):
+    """VBoxSVC run in the foreground (the keeper): it registers the user's server name, or
+    exits (0, as server.cpp does) when another VBoxSVC holds it; then writes its pid file."""
+    log("VBoxSVC", args)
+    if any(a in ("-a", "--automate", "-A", "--auto-shutdown", "-d", "--daemonize") for a in args):
+        fail("fake VBoxSVC: only the foreground server is modelled")
+    with registry() as vms, svc_file() as svc:
+        if svc_alive(svc, vms):
+            sys.stderr.write("Failed to register the server name \"VBoxSVC\"!\n"
+                             "Is another server already running?\n")
+            return
+        svc.clear()
+        svc.update(cgroup=cgroup(), auto=False, pid=os.getpid(), idle_since=None)
+    if "--pidfile" in args:
+        path = args[args.index("--pidfile") + 1]
+        with open(path, "w") as f:
+            f.write("%d\n" % os.getpid())
+
+
+def procs(args, signal):
+    """pgrep/pkill -u USER -x VBoxSVC: the model's VBoxSVC; SIGUSR1 ends one that serves no VM
+    (server.cpp, signal_handler: it quits when no client holds it)."""
+    log("pkill" if signal else "pgrep", args)
+    if "-x" not in args or args[args.index("-x") + 1] != "VBoxSVC":
+        fail("fake pgrep/pkill: only -x VBoxSVC is modelled")
+    with registry() as vms, svc_file() as svc:
+        if not svc_alive(svc, vms):
+            svc.clear()
+            sys.exit(1)
+        if signal is None:
+            print(svc["pid"])
+        elif signal == "-USR1" and not any(vm["running"] for vm in vms.values()):
+            svc.clear()
 
 
 def fail(message, code=1):
@@ -160,6 +263,7 @@ def boot(vms, name, config, cwd):
                 with open(os.path.join(LAN, "clashes.log"), "a") as f:
                     f.write("%s on %s and %s\n" % (addr, holder, [DIR, name]))
             net[addr] = [DIR, name]
+    vm["cgroup"] = svc_connect(vms)["cgroup"]
     vm["running"] = True
     vm["boots"] += 1
     vm["provisioned"] += 1
@@ -233,6 +337,15 @@ def vagrant(args):
     machine_id = open(id_file).read().strip() if os.path.exists(id_file) else None
     command = args[0] if args else ""
     with registry() as vms:
+        svc_connect(vms)
+        try:
+            vagrant_machine(vms, command, config, dotfile, id_file, machine_id, cwd)
+        finally:
+            svc_release(vms)
+
+
+def vagrant_machine(vms, command, config, dotfile, id_file, machine_id, cwd):
+    if True:
         by_id = {vm["uuid"]: name for name, vm in vms.items()}
         name = by_id.get(machine_id)
         if machine_id and name is None:
@@ -299,6 +412,15 @@ def vagrant(args):
 def vboxmanage(args):
     log("VBoxManage", args)
     with registry() as vms:
+        svc_connect(vms)
+        try:
+            vboxmanage_command(vms, args)
+        finally:
+            svc_release(vms)
+
+
+def vboxmanage_command(vms, args):
+    if True:
         if args[:2] == ["list", "vms"]:
             for name, vm in sorted(vms.items()):
                 print('"%s" {%s}' % (name, vm["uuid"]))
@@ -334,12 +456,17 @@ def unit_file(unit):
     path = os.path.join(DIR, "systemd", "loaded", name)
     if not os.path.exists(path):
         fail("Failed to start %s: Unit %s not found." % (unit, unit), 5)
-    return open(path).read().replace("%i", instance)
+    # systemd's /run is the test server's run/.
+    return open(path).read().replace("%i", instance).replace("/run/", os.path.join(DIR, "run/"))
 
 
 def unit_service(text):
+    """The settings the stand-in acts on. Exec lines are split into words as systemd does
+    (quotes; `$$` is a `$`)."""
     env = dict(os.environ)
-    service = {"env": env, "cwd": None, "pre": [], "start": [], "stop": [], "user": None}
+    service = {"env": env, "cwd": None, "pre": [], "start": [], "post": [], "stop": [],
+               "user": None, "after": [], "kill": "control-group", "runtime": None}
+    words = lambda value: shlex.split(value.replace("$$", "$"))
     for line in text.splitlines():
         key, _, value = line.partition("=")
         if key == "Environment":
@@ -348,13 +475,21 @@ def unit_service(text):
         elif key == "WorkingDirectory":
             service["cwd"] = value
         elif key == "ExecStartPre":
-            service["pre"].append(value.split())
+            service["pre"].append(words(value))
         elif key == "ExecStart":
-            service["start"].append(value.split())
+            service["start"].append(words(value))
+        elif key == "ExecStartPost":
+            service["post"].append(words(value))
         elif key == "ExecStop":
-            service["stop"].append(value.split())
+            service["stop"].append(words(value))
         elif key == "User":
             service["user"] = value
+        elif key == "After":
+            service["after"] += value.split()
+        elif key == "KillMode":
+            service["kill"] = value
+        elif key == "RuntimeDirectory":
+            service["runtime"] = value
     return service
 
 
@@ -369,10 +504,15 @@ def run_exec(unit, which):
         me = subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
         fail("%s: User=%s is not the test's user %s" % (unit, service["user"], me))
     cwd = service["cwd"] or "/"
+    service["env"]["GEN_TEST_CGROUP"] = unit
+    if service["runtime"] and which == "start":
+        os.makedirs(os.path.join(DIR, "run", service["runtime"]), exist_ok=True)
     if not os.path.isdir(cwd):
         fail("%s: Failed at step CHDIR spawning %s: No such file or directory "
              "(status=200/CHDIR)" % (unit, which), 1)
-    for command in (service["pre"] if which == "start" else []) + service[which]:
+    commands = service["pre"] + service["start"] + service["post"] if which == "start" \
+        else service[which]
+    for command in commands:
         command = [os.path.basename(command[0])] + command[1:]
         done = subprocess.run(command, cwd=cwd, env=service["env"])
         if done.returncode != 0:
@@ -446,7 +586,38 @@ def stop(u, active):
         return
     # systemd takes the unit down whether or not ExecStop succeeds.
     os.remove(active(u))
-    run_exec(u, "stop")
+    try:
+        run_exec(u, "stop")
+    finally:
+        # Then it kills what is left in the unit's cgroup (systemd.kill(5)): all of it, or
+        # with KillMode=process only the main process, which a oneshot unit no longer has.
+        if unit_service(unit_file(u))["kill"] != "process":
+            with registry() as vms:
+                kill_cgroup(vms, u)
+
+
+def shutdown():
+    """The server shuts down as systemd does it: the login sessions' scopes are stopped
+    first (every process in them gets SIGTERM), then the active units, each once every active
+    unit ordered After= it has stopped; what runs after that is killed."""
+    with registry() as vms:
+        with svc_file() as svc:
+            groups = {vm.get("cgroup") for vm in vms.values() if vm["running"]}
+            groups.add(svc.get("cgroup"))
+        for group in sorted(g for g in groups if g and not g.endswith(".service")):
+            kill_cgroup(vms, group)
+    active = lambda u: os.path.join(systemd_dir("active", ""), u)
+    while True:
+        units = sorted(os.listdir(systemd_dir("active", "")))
+        if not units:
+            break
+        after = {u: unit_service(unit_file(u))["after"] for u in units}
+        ready = [u for u in units if not any(u in after[v] for v in units if v != u)]
+        for u in ready or units:
+            stop(u, active)
+    with registry() as vms:
+        for group in sorted({vm.get("cgroup") for vm in vms.values() if vm["running"]}):
+            kill_cgroup(vms, group)
 
 
 # ------------------------------------------------------------------ sudo
@@ -526,3 +697,10 @@ def sudo(args):
         print(" ".join(args))
         return
     os.execvp(args[0], args)
+
+
+if __name__ == "__main__":
+    sys.dont_write_bytecode = True
+    if sys.argv[1:] != ["shutdown"]:
+        fail("usage: fake.py shutdown")
+    shutdown()
