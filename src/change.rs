@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use crate::record::{Record, RecordNode, role_word, version};
 use crate::site::Role;
+use crate::wording::List;
 
 /// What the user allowed knowingly on the command line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -484,12 +485,10 @@ pub fn commands(steps: &[Step], out: &str) -> String {
     let deploy = format!("{out}/kubespray/deploy.sh");
     let mut text = String::new();
     // "after `gen apply h1`: " before a step that needs those VMs; nothing once they are applied.
+    let applies =
+        |hosts: &[String]| List::and(hosts.iter().map(|h| format!("`gen apply {h}`"))).to_string();
     let after = |hosts: &[String]| {
-        if hosts.is_empty() {
-            return String::new();
-        }
-        let apply: Vec<String> = hosts.iter().map(|h| format!("`gen apply {h}`")).collect();
-        format!("after {}: ", apply.join(" and "))
+        if hosts.is_empty() { String::new() } else { format!("after {}: ", applies(hosts)) }
     };
     let mut n = 0;
     let mut step = |text: &mut String, line: String| {
@@ -524,7 +523,7 @@ pub fn commands(steps: &[Step], out: &str) -> String {
                         text,
                         "     then, on every node, restart nginx-proxy so it sees {}: `crictl ps \
                          | grep nginx-proxy | awk '{{print $1}}' | xargs crictl stop`",
-                        join.join(", ")
+                        List::comma(join)
                     );
                 }
                 if *reorder {
@@ -568,8 +567,8 @@ pub fn commands(steps: &[Step], out: &str) -> String {
                         text,
                         "  nothing to run: {} left the cluster with remove-node.yml; {} destroys \
                          the VM",
-                        nodes.join(", "),
-                        after(hosts).trim_start_matches("after ").trim_end_matches(": ")
+                        List::comma(nodes),
+                        applies(hosts)
                     );
                 }
             }

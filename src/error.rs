@@ -10,6 +10,7 @@ use std::path::PathBuf;
 pub use crate::parse::Diagnostic;
 use crate::problem::Problem;
 use crate::snippet;
+use crate::wording::{Count, List};
 
 /// Exit status of every command (README, "Exit codes").
 pub mod exit {
@@ -133,10 +134,10 @@ impl fmt::Display for Warning {
             ),
             Warning::Dirty { out, changes } => write!(
                 f,
-                "`{}` differs from the commit at HEAD in {changes} file{}; sent unreviewed, as \
+                "`{}` differs from the commit at HEAD in {}; sent unreviewed, as \
                  `--allow-dirty` asks",
                 out.display(),
-                if *changes == 1 { "" } else { "s" }
+                Count::new(*changes, "file")
             ),
             Warning::Allowed(r) => write!(
                 f,
@@ -149,7 +150,7 @@ impl fmt::Display for Warning {
 
 /// The one place a warning is written: on stderr, with its prefix.
 pub fn warn(warning: &Warning) {
-    eprintln!("warning: {warning}");
+    eprintln!("{} {warning}", Severity::Warning);
 }
 
 /// Why the site file cannot be read as one.
@@ -191,37 +192,101 @@ impl Error {
     }
 }
 
-impl fmt::Display for Error {
+/// How bad a message is: the one place its label (`error:`, `warning:`) is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl Severity {
+    /// The label that opens a message of this severity.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Severity::Error => "error:",
+            Severity::Warning => "warning:",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// An `Error` shown with the label of a severity, or with none (`Error::headline`).
+#[derive(Debug, Clone, Copy)]
+pub struct Labelled<'e> {
+    error: &'e Error,
+    severity: Option<Severity>,
+}
+
+impl fmt::Display for Labelled<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let severity = self.severity.unwrap_or(Severity::Error);
+        if self.error.is_one_message() {
+            if let Some(severity) = self.severity {
+                write!(f, "{severity} ")?;
+            }
+        }
+        self.error.message(f, severity)
+    }
+}
+
+impl Error {
+    /// This error as a warning: for a failure that does not fail the command (pruning old
+    /// generations after an apply went through).
+    pub fn as_warning(&self) -> Labelled<'_> {
+        Labelled { error: self, severity: Some(Severity::Warning) }
+    }
+
+    /// The first line of the message, without its label: what `gen status` shows in a row.
+    pub fn headline(&self) -> String {
+        let text = Labelled { error: self, severity: None }.to_string();
+        text.lines().next().unwrap_or_default().to_string()
+    }
+
+    /// Whether the message is one labelled message; the others label each message they hold.
+    fn is_one_message(&self) -> bool {
+        !matches!(
+            self,
+            Error::InvalidSite { .. }
+                | Error::PartialBuild { .. }
+                | Error::UnsafeChange { .. }
+                | Error::InitValues { .. }
+        )
+    }
+
+    /// The text of the error. A one-message error is written without its label, which
+    /// `Labelled` adds; the others write `severity`'s label on each message they hold.
+    fn message(&self, f: &mut fmt::Formatter<'_>, severity: Severity) -> fmt::Result {
         match self {
             Error::InvalidSite { file, diagnostics } => {
+                // annotate-snippets labels each diagnostic (always as an error).
                 f.write_str(&snippet::render(file, diagnostics, f.alternate()))?;
                 let n = diagnostics.len();
-                write!(
-                    f,
-                    "\n\n{n} error{} in {file}; nothing was written",
-                    if n == 1 { "" } else { "s" }
-                )
+                write!(f, "\n\n{} in {file}; nothing was written", Count::new(n, "error"))
             }
             Error::Io { path, action, source } => {
-                write!(f, "error: could not {action} `{}`: {source}", path.display())
+                write!(f, "could not {action} `{}`: {source}", path.display())
             }
             Error::SiteFile { path, problem } => {
                 let path = path.display();
                 match problem {
                     SiteFileProblem::Missing => write!(
                         f,
-                        "error: there is no site file `{path}`\n  fix: run gen in the folder \
+                        "there is no site file `{path}`\n  fix: run gen in the folder \
                          that holds site.toml, or name it with `--site PATH`"
                     ),
                     SiteFileProblem::NotAFile(what) => write!(
                         f,
-                        "error: the site file `{path}` is {what}, not a regular file\n  fix: \
+                        "the site file `{path}` is {what}, not a regular file\n  fix: \
                          name a site.toml with `--site PATH`"
                     ),
                     SiteFileProblem::TooLarge(limit) => write!(
                         f,
-                        "error: the site file `{path}` is larger than {} MiB, gen's limit (a \
+                        "the site file `{path}` is larger than {} MiB, gen's limit (a \
                          lab of 10,000 VMs takes about 1 MiB)\n  fix: name a site.toml with \
                          `--site PATH`",
                         limit >> 20
@@ -230,15 +295,13 @@ impl fmt::Display for Error {
             }
             Error::PartialBuild { out, cause, written, removed } => {
                 let out = out.display();
-                let files = |n: usize| if n == 1 { "file" } else { "files" };
-                writeln!(f, "{cause}")?;
+                writeln!(f, "{}", Labelled { error: cause, severity: Some(severity) })?;
                 write!(
                     f,
-                    "  `gen build` stopped after it had written {} {} and deleted {} in `{out}`, \
+                    "  `gen build` stopped after it had written {} and deleted {} in `{out}`, \
                      so `{out}` now mixes the previous build and this one; its manifest lists \
                      every file gen made there, so the next build can finish the job:",
-                    written.len(),
-                    files(written.len()),
+                    Count::new(written.len(), "file"),
                     removed.len(),
                 )?;
                 let lines = written.iter().map(|p| ("wrote", p));
@@ -258,7 +321,7 @@ impl fmt::Display for Error {
             }
             Error::OutContainsSite { out, site } => write!(
                 f,
-                "error: `--out {}` contains the site file `{}`; gen prunes its output folder, so \
+                "`--out {}` contains the site file `{}`; gen prunes its output folder, so \
                  it must not hold its own input\n  fix: use a folder beside the site file, e.g. \
                  the default `out`",
                 out.display(),
@@ -266,51 +329,50 @@ impl fmt::Display for Error {
             ),
             Error::NotOurs { path, what } => write!(
                 f,
-                "error: `{}` is {what}; gen never writes through or replaces what it did not \
+                "`{}` is {what}; gen never writes through or replaces what it did not \
                  make\n  fix: move it out of the output folder, then run `gen build` again",
                 path.display()
             ),
             Error::BadManifest { path, reason } => write!(
                 f,
-                "error: `{}` is not a manifest gen wrote ({reason})\n  fix: if the output folder \
+                "`{}` is not a manifest gen wrote ({reason})\n  fix: if the output folder \
                  is gen's, delete the manifest and every file it listed, then run `gen build`",
                 path.display()
             ),
             Error::UnknownHost { name, known } => {
                 // Worded once, in problem.rs, for a command-line host and a node's `host` alike.
                 let problem = Problem::UnknownHost { name: name.clone(), known: known.clone() };
-                write!(f, "error: {problem}")?;
+                write!(f, "{problem}")?;
                 if let Some(fix) = problem.fix() {
                     write!(f, "\n  fix: {fix}")?;
                 }
                 Ok(())
             }
-            Error::Apply { host, reason } => write!(f, "error: apply to `{host}` failed: {reason}"),
+            Error::Apply { host, reason } => write!(f, "apply to `{host}` failed: {reason}"),
             Error::StaleOut { out, differences } => write!(
                 f,
-                "error: `{}` is not what the site file gives ({differences} difference{}); gen \
-                 applies only a tree that `gen check` accepts, so that a server runs what was \
-                 reviewed\n  fix: run `gen check` to see them, then `gen build`, review `git \
-                 diff`, commit, and apply again",
+                "`{}` is not what the site file gives ({}); gen applies only a tree that `gen \
+                 check` accepts, so that a server runs what was reviewed\n  fix: run `gen \
+                 check` to see them, then `gen build`, review `git diff`, commit, and apply again",
                 out.display(),
-                if *differences == 1 { "" } else { "s" }
+                Count::new(*differences, "difference")
             ),
             Error::MissingTool { tool } => write!(
                 f,
-                "error: `{tool}` is not installed here; gen apply uses the system's ssh and \
+                "`{tool}` is not installed here; gen apply uses the system's ssh and \
                  rsync\n  fix: install them (Debian and Ubuntu: `apt install openssh-client \
                  rsync`)"
             ),
             Error::SshPath { path, what } => write!(
                 f,
-                "error: {what} `{}` has a space, a quote or another character that cannot be \
+                "{what} `{}` has a space, a quote or another character that cannot be \
                  passed to ssh as one word\n  fix: use a path of letters, digits and `/._-` \
                  (for the temporary folder: set TMPDIR to one)",
                 path.display()
             ),
             Error::HostKey { host, address, port } => write!(
                 f,
-                "error: `{host}` ({address} port {port}) did not present the host key in \
+                "`{host}` ({address} port {port}) did not present the host key in \
                  site.toml; gen refused the connection and sent nothing\n  fix: if the server \
                  was reinstalled or its keys changed, read its key on the server itself (`cat \
                  /etc/ssh/ssh_host_ed25519_key.pub`), check that `ssh-keyscan -p {port} \
@@ -319,24 +381,24 @@ impl fmt::Display for Error {
             ),
             Error::Unreachable { host, user, address, port, detail } => write!(
                 f,
-                "error: cannot reach `{host}` over ssh: {detail}\n  fix: check that the server \
+                "cannot reach `{host}` over ssh: {detail}\n  fix: check that the server \
                  is up and that `ssh -p {port} {user}@{address}` works from here"
             ),
             Error::Login { host, user, address, port, detail } => write!(
                 f,
-                "error: `{host}` refused the ssh login of `{user}`: {detail}\n  fix: gen logs \
+                "`{host}` refused the ssh login of `{user}`: {detail}\n  fix: gen logs \
                  in as `ssh -p {port} {user}@{address}` does: load your key into the agent \
                  (`ssh-add`) or name it in ~/.ssh/config (`IdentityFile`), and put its public \
                  half in ~{user}/.ssh/authorized_keys on the server"
             ),
             Error::ServerLacks { host, tools } => write!(
                 f,
-                "error: `{host}` lacks {}, which gen runs there\n  fix: install them on the \
+                "`{host}` lacks {}, which gen runs there\n  fix: install them on the \
                  server (Ubuntu: `apt install coreutils util-linux rsync`)",
-                tools.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
+                List::and_ticked(tools)
             ),
             Error::Remote { host, step, output } => {
-                write!(f, "error: on `{host}`, {step} failed")?;
+                write!(f, "on `{host}`, {step} failed")?;
                 if !output.is_empty() {
                     write!(f, ":")?;
                     for line in output.lines() {
@@ -351,22 +413,22 @@ impl fmt::Display for Error {
             }
             Error::Corrupt { host, expected, actual } => write!(
                 f,
-                "error: on `{host}`, the files meant to be generation {expected} hash to \
+                "on `{host}`, the files meant to be generation {expected} hash to \
                  {actual}; they were not made current\n  fix: check that nothing changes \
                  `out/` during an apply (`gen check`), then apply again: gen sends the files anew"
             ),
             Error::Step { host, step, output } => write!(
                 f,
-                "error: on `{host}`, the step `{step}` failed\n{output}  the steps before it \
+                "on `{host}`, the step `{step}` failed\n{output}  the steps before it \
                  ran; the apply stops here\n  fix: correct the cause and run the same apply \
                  again: it plans afresh from what the server then runs"
             ),
             Error::Sudo { host, user, refused, said, line, file } => {
                 write!(
                     f,
-                    "error: on `{host}`, sudo does not let `{user}` run as root without a \
+                    "on `{host}`, sudo does not let `{user}` run as root without a \
                      password what this apply runs there: {}",
-                    refused.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+                    List::comma_ticked(refused)
                 )?;
                 if let Some(said) = said {
                     write!(f, " (sudo says: {said})")?;
@@ -380,26 +442,23 @@ impl fmt::Display for Error {
                 )
             }
             Error::Refused { reason, fix } => {
-                write!(
-                    f,
-                    "error: gen will not apply this: {reason}; nothing was changed\n  fix: {fix}"
-                )
+                write!(f, "gen will not apply this: {reason}; nothing was changed\n  fix: {fix}")
             }
             Error::Legacy { host, root, groups, nodes } => write!(
                 f,
-                "error: `{host}` runs VMs of gen's first layout (one Vagrantfile per role group: \
+                "`{host}` runs VMs of gen's first layout (one Vagrantfile per role group: \
                  {}); this gen keeps one Vagrant environment per VM and would orphan them, so \
                  nothing was changed\n  fix: on {host}, with the generation that made them \
                  still current, for each group G of {}: `sudo systemctl disable --now \
                  <cluster>-{host}-G.service; VAGRANT_CWD={root}/current/G \
                  VAGRANT_DOTFILE_PATH={root}/state/G vagrant destroy -f; rm -rf {root}/state/G`, \
                  then `gen apply {host}` creates them anew (README, \"Changing a running lab\")",
-                nodes.join(", "),
-                groups.join(", ")
+                List::comma(nodes),
+                List::comma(groups)
             ),
             Error::UnsafeChange { refusals } => {
                 for r in refusals {
-                    writeln!(f, "error: {r}\n  fix: {}", r.fix())?;
+                    writeln!(f, "{severity} {r}\n  fix: {}", r.fix())?;
                 }
                 write!(f, "nothing was written")
             }
@@ -411,10 +470,10 @@ impl fmt::Display for Error {
                 };
                 writeln!(
                     f,
-                    "error: `{}` differs from {head} in {n} file{}; gen applies only a tree that \
-                     was committed, so that a server runs what was reviewed",
+                    "`{}` differs from {head} in {}; gen applies only a tree that was \
+                     committed, so that a server runs what was reviewed",
                     out.display(),
-                    if n == 1 { "" } else { "s" }
+                    Count::new(n, "file")
                 )?;
                 for c in changes {
                     writeln!(f, "  {:<8} {}", c.kind.word(), c.path)?;
@@ -427,13 +486,13 @@ impl fmt::Display for Error {
             }
             Error::Git { out, command, detail } => write!(
                 f,
-                "error: `git {command}` failed in `{}`: {detail}\n  fix: make `git status` work \
+                "`git {command}` failed in `{}`: {detail}\n  fix: make `git status` work \
                  there, or pass `--allow-dirty` to apply without asking git",
                 out.display()
             ),
             Error::BadRecord { path, reason } => write!(
                 f,
-                "error: `{}` is not a record gen wrote ({reason}); gen reads it to judge what \
+                "`{}` is not a record gen wrote ({reason}); gen reads it to judge what \
                  the new build changes for kubespray\n  fix: restore it from git (`git checkout \
                  -- {}`), or delete it if this tree was never deployed",
                 path.display(),
@@ -441,32 +500,37 @@ impl fmt::Display for Error {
             ),
             Error::WouldOverwrite { path } => write!(
                 f,
-                "error: `{}` exists; gen never replaces a file it did not make\n  fix: move it \
+                "`{}` exists; gen never replaces a file it did not make\n  fix: move it \
                  away, or pass `--force` to replace it",
                 path.display()
             ),
-            Error::InitArgument { argument, value, expected } => write!(
-                f,
-                "error: `{argument} {value}`: expected {expected}\n  fix: see `gen init --help`"
-            ),
+            Error::InitArgument { argument, value, expected } => {
+                write!(f, "`{argument} {value}`: expected {expected}\n  fix: see `gen init --help`")
+            }
             Error::InitValues { diagnostics } => {
                 for d in diagnostics {
-                    writeln!(f, "error: site.toml:{d}")?;
+                    writeln!(f, "{severity} site.toml:{d}")?;
                 }
                 write!(f, "these come from the values given to `gen init`; nothing was written")
             }
             Error::Inventory { path, line, reason } => write!(
                 f,
-                "error: {}:{line}: {reason}\n  fix: `gen import` reads kubespray inventories \
+                "{}:{line}: {reason}\n  fix: `gen import` reads kubespray inventories \
                  (`inventory.ini` or `hosts.yaml`); correct the line or import another file",
                 path.display()
             ),
             Error::NoPrevious { host } => write!(
                 f,
-                "error: `{host}` has no previous generation to go back to\n  fix: `gen status \
+                "`{host}` has no previous generation to go back to\n  fix: `gen status \
                  {host}` shows what it runs; a rollback needs an earlier apply of another tree"
             ),
         }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Labelled { error: self, severity: Some(Severity::Error) }.fmt(f)
     }
 }
 

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::draft::{self, Section, string};
 use crate::error::{Error, Result, exit};
+use crate::wording::{Count, List};
 
 #[derive(clap::Args)]
 pub struct Arguments {
@@ -90,8 +91,8 @@ pub fn run(arguments: Arguments, site: &Path) -> Result<u8> {
     let schema = draft::write(site, &site_text, arguments.force)?;
     let nodes = inventory_nodes(&inventory).len();
     let mut said = format!(
-        "wrote `{file}` ({nodes} node{} from `{}`) and `{}`\n",
-        if nodes == 1 { "" } else { "s" },
+        "wrote `{file}` ({} from `{}`) and `{}`\n",
+        Count::new(nodes, "node"),
         path.display(),
         schema.display()
     );
@@ -181,9 +182,7 @@ fn site_text(inventory: &Inventory, arguments: &Arguments, path: &Path) -> Resul
         if first {
             let mut comment = format!("Imported from `{}`.", path.display());
             if etcd != control_planes {
-                let list = |s: &BTreeSet<String>| {
-                    s.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
-                };
+                let list = |s: &BTreeSet<String>| List::comma_ticked(s).to_string();
                 comment += &format!(
                     "\nThe inventory's etcd members were {} and its control planes {}: gen runs \
                      etcd on the control planes (stacked).",

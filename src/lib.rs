@@ -31,6 +31,7 @@ pub mod sudo;
 pub mod suggest;
 pub mod syntax;
 pub mod tree;
+pub mod wording;
 pub mod write;
 
 pub use error::{Error, Result};

@@ -19,6 +19,7 @@ mod import;
 mod init;
 mod io_failure;
 mod laptop;
+mod messages;
 mod model;
 mod output;
 mod review;
