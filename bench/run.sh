@@ -26,10 +26,11 @@
 #
 # --quick measures sites of 10 and 100 servers instead of 100 and 1,000 (a few seconds).
 #
-# Then the cost of many errors (issue 12): the largest site with its nodes sharing 100
-# addresses (gen-site.sh SERVERS 10 100: 9,900 duplicate-address errors at 1,000 servers), each
-# located and excerpted; `gen build` must refuse it (exit 2) in no more time than the valid
-# site's cold build, which is the target printed.
+# Then the cost of many errors (issue 12): the largest site made invalid three ways (its nodes
+# sharing 100 addresses, gen-site.sh SERVERS 10 100: 9,900 duplicate-address errors at 1,000
+# servers; every node's `ip` key misspelt; every node's `host` misspelt), each error located and
+# excerpted; `gen build` must refuse each (exit 2) in no more time than the valid site's cold
+# build, which is the target printed.
 #
 # Then, when strace is installed, the system calls per file of a cold build, a no-op build and
 # the floor at the largest size (strace -c -f), in a separate run.
@@ -251,32 +252,49 @@ for command in cold noop check diff; do
         "${label[$command]}: 10x the input costs <= 12x the time (x$(ratio "${ms[$large.$command]}" "${ms[$small.$command]}"))"
 done
 
-# Many errors: the largest site with its nodes on 100 shared addresses, refused.
-dup_dir=$work/$large-dup
-mkdir -p "$dup_dir"
-"$root/bench/gen-site.sh" "$large_size" "$vms" 100 >"$dup_dir/site.toml"
-cd "$dup_dir"
-dup_errors=$({ "$gen" build 2>&1 >/dev/null || true; } | tail -n 1)
-[[ $dup_errors == *" errors in site.toml; nothing was written" ]] ||
-    die "$large-dup: gen build did not refuse the site: $dup_errors"
-dup_samples=()
-for ((round = 0; round <= n_runs[$large]; round++)); do
-    now_us
-    t0=$REPLY
-    status=0
-    "$gen" build >/dev/null 2>&1 || status=$?
-    now_us
-    ((status == 2)) || die "$large-dup: gen build exited $status, not 2"
-    ((round == 0)) || dup_samples+=("$((REPLY - t0))")
-done
-median "${dup_samples[@]}"
-dup_ms=$REPLY
-cd "$work"
+# Many errors: the largest site made invalid three ways, each refused with an error per node.
+#   dup    its nodes on 100 shared addresses (the duplicate-address rule)
+#   key    every node's `ip` misspelt `ipp` (an unknown key withdraws its "missing" error)
+#   host   every node's `host` misspelt (a "did you mean" per distinct typo)
+many_errors() {
+    local kind=$1 what=$2 dir=$work/$large-$1 errors status round t0 taken=()
+    mkdir -p "$dir"
+    case $kind in
+    dup) "$root/bench/gen-site.sh" "$large_size" "$vms" 100 >"$dir/site.toml" ;;
+    key) sed 's/^ip = /ipp = /' "$work/$large/site.toml" >"$dir/site.toml" ;;
+    host) sed 's/^host = "/host = "x/' "$work/$large/site.toml" >"$dir/site.toml" ;;
+    esac
+    cd "$dir"
+    errors=$({ "$gen" build 2>&1 >/dev/null || true; } | tail -n 1)
+    [[ $errors == *" errors in site.toml; nothing was written" ]] ||
+        die "$large-$kind: gen build did not refuse the site: $errors"
+    for ((round = 0; round <= n_runs[$large]; round++)); do
+        now_us
+        t0=$REPLY
+        status=0
+        "$gen" build >/dev/null 2>&1 || status=$?
+        now_us
+        ((status == 2)) || die "$large-$kind: gen build exited $status, not 2"
+        ((round == 0)) || taken+=("$((REPLY - t0))")
+    done
+    median "${taken[@]}"
+    err_ms[$kind]=$REPLY
+    err_what[$kind]="$what (${errors%%;*})"
+    cd "$work"
+}
+declare -A err_ms err_what
+many_errors dup "its nodes on 100 shared addresses"
+many_errors key "every node's \`ip\` misspelt"
+many_errors host "every node's \`host\` misspelt"
 echo
-echo "many errors: $large with its nodes on 100 shared addresses (${dup_errors%%;*})"
-printf '  %-30s %10s ms (median of %s)\n' "build, refused (exit 2)" "$(msec "$dup_ms")" "${n_runs[$large]}"
-verdict "dup_ms * 100 <= ms[$large.cold] * 100" \
-    "$large-dup: refusing it costs <= the valid site's cold build ($(ratio "$dup_ms" "${ms[$large.cold]}")x)"
+echo "many errors at $large: gen build, refused (exit 2), median of ${n_runs[$large]}"
+for kind in dup key host; do
+    printf '  %-60s %10s ms\n' "${err_what[$kind]}" "$(msec "${err_ms[$kind]}")"
+done
+for kind in dup key host; do
+    verdict "err_ms[$kind] * 100 <= ms[$large.cold] * 100" \
+        "$large-$kind: refusing it costs <= the valid site's cold build ($(ratio "${err_ms[$kind]}" "${ms[$large.cold]}")x)"
+done
 
 if $have_strace; then
     cd "$work/$large"

@@ -6,6 +6,7 @@
 //! "did you mean". Values come out as `Sp<T>`, which carry the key and place they came from so
 //! that later, cross-field checks can point at the right line.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
 
@@ -77,11 +78,15 @@ impl fmt::Display for Diagnostic {
 pub struct Report<'s> {
     text: &'s str,
     problems: Vec<(Loc, Problem, Option<Range<usize>>)>,
+    /// Keys found misspelt: a `Missing` problem at one of them, or inside one, is not shown.
+    /// Kept as a set and applied once at the end, so that 10,000 misspelt keys cost 10,000
+    /// lookups rather than 10,000 passes over every problem.
+    misspelt: HashSet<String>,
 }
 
 impl<'s> Report<'s> {
     pub fn new(text: &'s str) -> Report<'s> {
-        Report { text, problems: Vec::new() }
+        Report { text, problems: Vec::new(), misspelt: HashSet::new() }
     }
 
     pub fn add(&mut self, loc: &Loc, problem: Problem) {
@@ -91,24 +96,32 @@ impl<'s> Report<'s> {
     /// A "missing" problem is withdrawn when the key is there but misspelt: the unknown-key
     /// error that suggests it says all there is to say.
     /// A misspelt table withdraws what is missing inside it too.
-    fn withdraw_missing(&mut self, key: &str) {
-        let inside = format!("{key}.");
-        self.problems.retain(|(loc, p, _)| {
-            let about = loc.key == key || loc.key.starts_with(&inside);
-            !(about && matches!(p, Problem::Missing { .. }))
-        });
+    fn withdraw_missing(&mut self, key: String) {
+        self.misspelt.insert(key);
+    }
+
+    /// Whether a problem is one a misspelt key withdrew: a `Missing` at that key or under it.
+    fn withdrawn(&self, loc: &Loc, problem: &Problem) -> bool {
+        matches!(problem, Problem::Missing { .. })
+            && !self.misspelt.is_empty()
+            && (self.misspelt.contains(&loc.key)
+                || loc
+                    .key
+                    .match_indices('.')
+                    .any(|(dot, _)| self.misspelt.contains(&loc.key[..dot])))
     }
 
     pub fn is_empty(&self) -> bool {
-        self.problems.is_empty()
+        self.problems.iter().all(|(loc, problem, _)| self.withdrawn(loc, problem))
     }
 
     /// Every problem, in the order of the file.
-    pub fn into_diagnostics(self) -> Vec<Diagnostic> {
+    pub fn into_diagnostics(mut self) -> Vec<Diagnostic> {
         let lines = Lines::new(self.text);
-        let mut diagnostics: Vec<Diagnostic> = self
-            .problems
+        let problems = std::mem::take(&mut self.problems);
+        let mut diagnostics: Vec<Diagnostic> = problems
             .into_iter()
+            .filter(|(loc, problem, _)| !self.withdrawn(loc, problem))
             .map(|(loc, problem, first)| {
                 let (line, column) = lines.line_col(loc.offset);
                 let span = loc.offset..loc.offset + loc.len;
@@ -402,7 +415,9 @@ impl<'a, 's> Table<'a, 's> {
     }
 
     /// Reports every key nobody asked for, with the closest known key as a suggestion.
+    /// The sorted list of allowed keys is made once, not once per unknown key.
     pub fn finish(self, report: &mut Report) {
+        let mut allowed: Option<Vec<&'static str>> = None;
         for name in self.table.keys() {
             let name = name.get_ref();
             if self.asked.iter().any(|a| a == name) {
@@ -411,11 +426,16 @@ impl<'a, 's> Table<'a, 's> {
             let loc = Loc::of(self.child_key(name), key_span(self.table, name));
             let suggestion = suggest::closest(name, &self.asked).map(str::to_string);
             if let Some(meant) = &suggestion {
-                report.withdraw_missing(&self.child_key(meant));
+                report.withdraw_missing(self.child_key(meant));
             }
-            let mut allowed = self.asked.clone();
-            allowed.sort_unstable();
-            allowed.dedup();
+            let allowed = allowed
+                .get_or_insert_with(|| {
+                    let mut allowed = self.asked.clone();
+                    allowed.sort_unstable();
+                    allowed.dedup();
+                    allowed
+                })
+                .clone();
             report.add(&loc, Problem::UnknownKey { suggestion, allowed });
         }
     }
@@ -466,5 +486,36 @@ mod tests {
         assert_eq!(key_text(""), "\"\"");
         assert_eq!(key_text("\u{1b}[2J\"\\\r"), "\"\\u001B[2J\\\"\\\\\\u000D\"");
         assert_eq!(key_text(&"x".repeat(500)), format!("{}…", "x".repeat(80)));
+    }
+
+    fn missing(key: &str) -> (Loc, Problem) {
+        let loc = Loc { key: key.to_string(), offset: 0, len: 0 };
+        (loc, Problem::Missing { what: "it" })
+    }
+
+    #[test]
+    fn a_misspelt_key_withdraws_what_is_missing_at_it_and_under_it_only() {
+        let mut report = Report::new("");
+        for key in ["network", "network.dns", "networks", "nodes.a.ip", "nodes.ab.ip"] {
+            let (loc, problem) = missing(key);
+            report.add(&loc, problem);
+        }
+        report.withdraw_missing("network".to_string());
+        report.withdraw_missing("nodes.a".to_string());
+        // Reported after the misspelling was found: withdrawn all the same.
+        let (loc, problem) = missing("nodes.a.cpus");
+        report.add(&loc, problem);
+        let left: Vec<String> = report.into_diagnostics().into_iter().map(|d| d.key).collect();
+        assert_eq!(left, ["networks", "nodes.ab.ip"]);
+    }
+
+    #[test]
+    fn a_report_of_withdrawn_problems_only_is_empty() {
+        let mut report = Report::new("");
+        let (loc, problem) = missing("cluster.name");
+        report.add(&loc, problem);
+        assert!(!report.is_empty());
+        report.withdraw_missing("cluster".to_string());
+        assert!(report.is_empty());
     }
 }

@@ -6,14 +6,22 @@
 
 use std::fmt;
 
+use std::sync::Arc;
+
 use crate::suggest;
 
 /// A list of values for a message: `` `a`, `b` or `c` ``.
 fn one_of(values: &[impl AsRef<str>]) -> String {
-    let ticked: Vec<String> = values.iter().map(|v| format!("`{}`", shown(v.as_ref()))).collect();
+    // A lab of 1,000 servers would otherwise print its every host under every misspelt one.
+    const SHOWN: usize = 20;
+    let ticked: Vec<String> =
+        values.iter().take(SHOWN).map(|v| format!("`{}`", shown(v.as_ref()))).collect();
     match ticked.as_slice() {
         [] => String::from("nothing"),
         [one] => one.clone(),
+        _ if values.len() > SHOWN => {
+            format!("{}, … ({} in all)", ticked.join(", "), values.len())
+        }
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
 }
@@ -134,9 +142,12 @@ pub enum Problem {
         ip: String,
         other: String,
     },
+    /// Made by [`Problem::unknown_host`], which decides the suggestion once; `known` is
+    /// shared, so 10,000 nodes on a misspelt host hold one list of the hosts, not 10,000.
     UnknownHost {
         name: String,
-        known: Vec<String>,
+        meant: Option<String>,
+        known: Arc<[String]>,
     },
     UnknownRole {
         value: String,
@@ -184,6 +195,15 @@ pub enum Problem {
         ip: String,
         what: String,
     },
+}
+
+impl Problem {
+    /// A node or command names a host `[hosts]` does not have. The suggestion is looked up
+    /// here, once per name, not each time the message is written.
+    pub fn unknown_host(name: &str, known: Arc<[String]>) -> Problem {
+        let meant = suggest::closest(name, &known).map(str::to_string);
+        Problem::UnknownHost { name: name.to_string(), meant, known }
+    }
 }
 
 impl fmt::Display for Problem {
@@ -386,10 +406,8 @@ impl Problem {
             ReservedAddress { .. } | DuplicateAddress { .. } => {
                 "give it a free address of the LAN".into()
             }
-            UnknownHost { name, known } => match suggest::closest(name, known) {
-                Some(meant) => format!("did you mean `{meant}`?"),
-                None => format!("use one of {}", one_of(known)),
-            },
+            UnknownHost { meant: Some(meant), .. } => format!("did you mean `{meant}`?"),
+            UnknownHost { meant: None, known, .. } => format!("use one of {}", one_of(known)),
             UnknownRole { value } => match suggest::closest(value, ROLES) {
                 Some(meant) => format!("did you mean `{meant}`?"),
                 None => format!("use {}", one_of(ROLES)),
@@ -436,5 +454,20 @@ mod tests {
     fn lists_read_as_english() {
         assert_eq!(one_of(&["a"]), "`a`");
         assert_eq!(one_of(&["a", "b", "c"]), "`a`, `b` or `c`");
+        let many: Vec<String> = (1..=1000).map(|i| format!("h{i}")).collect();
+        let first: Vec<String> = many[..20].iter().map(|h| format!("`{h}`")).collect();
+        assert_eq!(one_of(&many), format!("{}, … (1000 in all)", first.join(", ")));
+        assert!(one_of(&many[..20]).ends_with("`h19` or `h20`"));
+    }
+
+    #[test]
+    fn an_unknown_host_is_suggested_once_and_its_list_shared() {
+        let known: Arc<[String]> = vec!["vmhost1".to_string(), "vmhost2".to_string()].into();
+        let typo = Problem::unknown_host("vmhots1", Arc::clone(&known));
+        assert_eq!(typo.fix().as_deref(), Some("did you mean `vmhost1`?"));
+        let stranger = Problem::unknown_host("colour", Arc::clone(&known));
+        assert_eq!(stranger.fix().as_deref(), Some("use one of `vmhost1` or `vmhost2`"));
+        let Problem::UnknownHost { known: held, .. } = &typo else { unreachable!() };
+        assert!(Arc::ptr_eq(held, &known), "each problem holds the one list, not a copy");
     }
 }

@@ -92,7 +92,7 @@ impl Error {
             ),
             Error::UnknownHost { name, known } => {
                 // Worded once, in problem.rs, for a command-line host and a node's `host` alike.
-                let problem = Problem::UnknownHost { name: name.clone(), known: known.clone() };
+                let problem = Problem::unknown_host(name, known.clone().into());
                 write!(f, "{problem}")?;
                 if let Some(fix) = problem.fix() {
                     write!(f, "\n  fix: {fix}")?;

@@ -4,9 +4,10 @@
 //! Readers (`read.rs`) turn each value into its type; the rules here judge the values together
 //! and report at the place the user has to change.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use ipnet::Ipv4Net;
 
@@ -105,13 +106,20 @@ pub(super) fn edge_of(net: Ipv4Net, ip: Ipv4Addr) -> Option<&'static str> {
 /// `[hosts]` entry go, since gen reaches no server that site.toml does not name.
 pub(super) fn check_hosts_and_nodes(host_names: &[String], nodes: &[NodeAt], report: &mut Report) {
     // Sets, not scans: a scan per node costs hosts × nodes at 1,000 servers.
+    // And one problem per misspelt name, cloned for each node that uses it: the suggestion is
+    // looked up once and the list of hosts is shared.
     let known_hosts: BTreeSet<&str> = host_names.iter().map(String::as_str).collect();
+    let known: Arc<[String]> = host_names.into();
+    let mut unknown: HashMap<&str, Problem> = HashMap::new();
     for n in nodes {
         let Some(host) = &n.host else { continue };
         // With no host at all, the missing `[hosts]` is the one thing to say.
         if !known_hosts.is_empty() && !known_hosts.contains(host.value.as_str()) {
-            let known = host_names.to_vec();
-            report.add(&host.loc, Problem::UnknownHost { name: host.value.to_string(), known });
+            let name = host.value.as_str();
+            let problem = unknown
+                .entry(name)
+                .or_insert_with(|| Problem::unknown_host(name, Arc::clone(&known)));
+            report.add(&host.loc, problem.clone());
         }
     }
 }

@@ -377,11 +377,11 @@ fn problems() -> Vec<(Problem, &'static str)> {
             "`192.168.1.21` is already used by `k8s-cp-1`\n  fix: give it a free address of the LAN",
         ),
         (
-            Problem::UnknownHost { name: s("vmhots1"), known: vec![s("vmhost1"), s("vmhost2")] },
+            Problem::unknown_host("vmhots1", vec![s("vmhost1"), s("vmhost2")].into()),
             "no host `vmhots1` in `[hosts]`\n  fix: did you mean `vmhost1`?",
         ),
         (
-            Problem::UnknownHost { name: s("zzz"), known: vec![s("vmhost1"), s("vmhost2")] },
+            Problem::unknown_host("zzz", vec![s("vmhost1"), s("vmhost2")].into()),
             "no host `zzz` in `[hosts]`\n  fix: use one of `vmhost1` or `vmhost2`",
         ),
         (
