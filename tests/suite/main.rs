@@ -24,5 +24,6 @@ mod model;
 mod output;
 mod review;
 mod schema;
+mod support;
 mod validators;
 mod walkthrough;
