@@ -28,15 +28,12 @@
 //! (the override's metric above DHCP's) is a test of its own and must fail exactly the
 //! default-route checks.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-use sha2::{Digest, Sha256};
 
 use super::validators::{
     Json, JsonExt, Ran, copy_dir, ensure_venv, fixtures, loud, pins, repo_root, require, run,
@@ -53,12 +50,55 @@ const SSH_FORWARD: u16 = 2222;
 /// How long a boot may take under software emulation on a busy machine.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(900);
 
-/// One guest at a time: emulated guests are CPU-bound, and two at once on two cores take longer
-/// than one after the other.
-static ONE_GUEST: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// How long a guest under KVM may stay silent before it is started again under TCG: a KVM guest
+/// prints the kernel's banner within a second or two.
+const KVM_PROBE: Duration = Duration::from_secs(20);
 
-fn one_guest() -> std::sync::MutexGuard<'static, ()> {
-    ONE_GUEST.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+/// KVM where it works, else software emulation (TCG); `GEN_GUEST_ACCEL` names one. `/dev/kvm`
+/// can open on a machine whose CPU offers no virtualization (no `vmx`/`svm` flag, as here): the
+/// guest then stalls, so both are required, and `Guest::start` falls back to TCG when a KVM
+/// guest prints nothing within `KVM_PROBE`.
+fn accel() -> &'static str {
+    match std::env::var("GEN_GUEST_ACCEL").as_deref() {
+        Ok("kvm") => return "kvm",
+        Ok("tcg") => return "tcg",
+        _ => {}
+    }
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let virtualization = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("flags"))
+        .any(|l| l.split_whitespace().any(|f| f == "vmx" || f == "svm"));
+    let opens = fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok();
+    if virtualization && opens { "kvm" } else { "tcg" }
+}
+
+/// At most one guest per core: an emulated guest keeps one core busy, so more at once only slow
+/// each other down (and their ssh time-outs near), while one per core lets the guests of
+/// `cargo test`'s parallel test threads run side by side.
+static GUESTS: (std::sync::Mutex<usize>, std::sync::Condvar) =
+    (std::sync::Mutex::new(0), std::sync::Condvar::new());
+
+/// A place for one guest, given back on drop.
+struct GuestSlot;
+
+fn guest_slot() -> GuestSlot {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let (count, freed) = &GUESTS;
+    let mut running = count.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    while *running >= cores {
+        running = freed.wait(running).unwrap_or_else(std::sync::PoisonError::into_inner);
+    }
+    *running += 1;
+    GuestSlot
+}
+
+impl Drop for GuestSlot {
+    fn drop(&mut self) {
+        let (count, freed) = &GUESTS;
+        *count.lock().unwrap_or_else(std::sync::PoisonError::into_inner) -= 1;
+        freed.notify_one();
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -69,7 +109,7 @@ fn one_guest() -> std::sync::MutexGuard<'static, ()> {
 /// on, reboot, check again.
 #[test]
 fn control_plane() {
-    let _one = one_guest();
+    let _slot = guest_slot();
     let Some(lab) = Lab::prepare("guest::control_plane") else { return };
     let node = lab.first_node("control-plane");
     let mut guest = lab.boot(&node, Tamper::None);
@@ -86,7 +126,7 @@ fn control_plane() {
 /// the bridged NIC not bounced), provision a changed override (applied), reboot, check again.
 #[test]
 fn worker() {
-    let _one = one_guest();
+    let _slot = guest_slot();
     let Some(lab) = Lab::prepare("guest::worker") else { return };
     let node = lab.first_node("worker");
     let mut guest = lab.boot(&node, Tamper::None);
@@ -103,7 +143,7 @@ fn worker() {
 /// above DHCP's (200 > 100). The route checks must fail, and only they: the checks can tell.
 #[test]
 fn negative_control_metric_above_dhcp() {
-    let _one = one_guest();
+    let _slot = guest_slot();
     let Some(lab) = Lab::prepare("guest::negative_control_metric_above_dhcp") else { return };
     let node = lab.first_node("worker");
     let guest = lab.boot(&node, Tamper::MetricAboveDhcp);
@@ -168,42 +208,21 @@ struct Image {
 }
 
 impl Image {
-    /// The cached image for this build script, built when absent. Cached in `GEN_GUEST_CACHE`
-    /// (default `/var/cache/gen-guest`), outside the repository, in a folder named by the hash of
-    /// `build-image.sh` (which holds the package list): a changed script builds a new image.
-    /// Tests and `cargo test` processes share one build through a lock file.
+    /// The cached image, built when absent by `tests/guest/cached-image.sh` (the cache's place,
+    /// its key and its lock are that script's; .ci/run starts it early, and this waits for it).
     fn ensure() -> Image {
-        let script = repo_root().join("tests/guest/build-image.sh");
-        let bytes = fs::read(&script).expect("tests/guest/build-image.sh");
-        let key: String = Sha256::digest(&bytes)[..8].iter().map(|b| format!("{b:02x}")).collect();
-        let root = std::env::var_os("GEN_GUEST_CACHE")
-            .map_or_else(|| PathBuf::from("/var/cache/gen-guest"), PathBuf::from);
-        let dir = root.join(format!("debian12-{key}"));
         // A developer may point at an image built by hand (`build-image.sh DIR`).
         if let Some(dir) = std::env::var_os("GEN_GUEST_IMAGE") {
             return Image { dir: dir.into() };
         }
-        let image = Image { dir: dir.clone() };
-        if image.complete() {
-            return image;
-        }
-        fs::create_dir_all(&root).unwrap();
         let started = Instant::now();
-        // Under the lock: check again, build into a scratch folder, rename it into place.
-        let build = format!(
-            "set -e; [ -f '{d}/root.img' ] && exit 0; rm -rf '{d}.tmp'; '{s}' '{d}.tmp'; \
-             mv '{d}.tmp' '{d}'",
-            d = dir.display(),
-            s = script.display()
-        );
-        let ran = run(
-            Command::new("flock").arg(root.join(".lock")).args(["sh", "-c", &build]),
-            secs(1800),
-        )
-        .unwrap_or_else(|e| panic!("building the guest image: {e}"));
+        let ran =
+            run(&mut Command::new(repo_root().join("tests/guest/cached-image.sh")), secs(1800))
+                .unwrap_or_else(|e| panic!("building the guest image: {e}"));
         assert!(ran.ok(), "building the guest image: {}", ran.describe());
-        assert!(image.complete(), "{} is incomplete after its build", dir.display());
-        loud(&format!("guest: image {} ready in {:.0?}", dir.display(), started.elapsed()));
+        let image = Image { dir: PathBuf::from(ran.stdout.lines().last().unwrap_or_default()) };
+        assert!(image.complete(), "{} is incomplete after its build", image.dir.display());
+        loud(&format!("guest: image {} ready in {:.0?}", image.dir.display(), started.elapsed()));
         image
     }
 
@@ -249,7 +268,6 @@ struct Lab {
     /// The generated tree (`out/` of the test site).
     out: PathBuf,
     site: toml::Table,
-    nodes: BTreeMap<String, Node>,
     /// The laptop's key pair, whose public half the test site puts in `authorized_keys`.
     laptop_key: PathBuf,
 }
@@ -302,22 +320,21 @@ impl Lab {
         });
         let venv = venv.unwrap_or_else(|e| panic!("{test}: the release's ansible venv: {e}"));
 
-        let mut lab =
-            Lab { test, tools, image, venv, nodes: BTreeMap::new(), out, site, laptop_key, tmp };
-        lab.nodes = lab.load_machines();
-        Some(lab)
+        Some(Lab { test, tools, image, venv, tmp, out, site, laptop_key })
     }
 
-    /// Every machine of every Vagrantfile in the tree, as Vagrant's loader sees it. The
-    /// Vagrantfiles are found, not named: the tree's layout is the renderer's business.
-    fn load_machines(&self) -> BTreeMap<String, Node> {
+    /// The machine `name` as Vagrant's loader sees it in the Vagrantfile that defines it. The
+    /// Vagrantfiles are found, not named: the tree's layout is the renderer's business. Those in
+    /// a folder named for the machine are loaded first (each load starts Vagrant: seconds), the
+    /// others until one defines it.
+    fn load_machine(&self, name: &str) -> Node {
         // Vagrant may write beside a Vagrantfile: load a copy of the tree.
         let copy = self.tmp.path().join("tree");
         copy_dir(&self.out, &copy).unwrap();
         let mut vagrantfiles = Vec::new();
         find_files(&copy, "Vagrantfile", &mut vagrantfiles);
         assert!(!vagrantfiles.is_empty(), "the generated tree has no Vagrantfile");
-        let mut nodes = BTreeMap::new();
+        vagrantfiles.sort_by_key(|f| f.parent().and_then(Path::file_name) != Some(name.as_ref()));
         for (n, file) in vagrantfiles.iter().enumerate() {
             let dir = file.parent().unwrap().to_path_buf();
             let scratch = self.tmp.path().join(format!("vagrant-{n}"));
@@ -332,12 +349,12 @@ impl Lab {
                 .unwrap_or_else(|| {
                     panic!("Vagrant's loader on {}: {}", file.display(), ran.describe())
                 });
-            for m in facts["machines"].arr() {
-                let node = machine(m, &dir);
-                nodes.insert(node.name.clone(), node);
+            if let Some(m) = facts["machines"].arr().iter().find(|m| m["name"].str() == Some(name))
+            {
+                return machine(m, &dir);
             }
         }
-        nodes
+        panic!("no generated Vagrantfile defines {name}")
     }
 
     /// The first node (by name) that site.toml gives this role.
@@ -350,10 +367,7 @@ impl Lab {
                 || panic!("the example site has no {role} node"),
                 |(name, _)| name.clone(),
             );
-        self.nodes
-            .get(&name)
-            .cloned()
-            .unwrap_or_else(|| panic!("no generated Vagrantfile defines {name}"))
+        self.load_machine(&name)
     }
 
     fn network(&self) -> &toml::Table {
@@ -667,22 +681,13 @@ struct Guest<'a> {
     known_hosts: PathBuf,
     started: Instant,
     boot_id: String,
+    /// Boots so far (1 after the first): names this boot's shared ssh connection.
+    boots: u32,
 }
 
 impl<'a> Guest<'a> {
     fn start(lab: &'a Lab, node: Node, lan: LanNet) -> Guest<'a> {
         let dir = tempfile::tempdir().unwrap();
-        // The disk: a copy-on-write layer over the cached image, kept across the reboot.
-        let disk = dir.path().join("disk.qcow2");
-        let ran = run(
-            Command::new(&lab.tools.qemu_img)
-                .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
-                .arg(lab.image.path("root.img"))
-                .arg(&disk),
-            secs(60),
-        )
-        .unwrap();
-        assert!(ran.ok(), "qemu-img create: {}", ran.describe());
         let host_key = lab.image.host_key();
         let known_hosts = dir.path().join("known_hosts");
         fs::write(
@@ -698,10 +703,22 @@ impl<'a> Guest<'a> {
             known_hosts,
             started: Instant::now(),
             boot_id: String::new(),
+            boots: 1,
             dir,
         };
-        guest.launch(&disk);
+        let accel = accel();
+        guest.launch(accel);
+        if accel == "kvm" && !guest.prints_within(KVM_PROBE) {
+            loud(&format!(
+                "{}: no console output under KVM within {}s: software emulation (TCG)",
+                lab.test,
+                KVM_PROBE.as_secs()
+            ));
+            guest.stop();
+            guest.launch("tcg");
+        }
         guest.boot_id = guest.wait_for_ssh(None);
+        guest.connect();
         loud(&format!(
             "{}: {} booted in {:.0?}",
             lab.test,
@@ -711,12 +728,24 @@ impl<'a> Guest<'a> {
         guest
     }
 
-    fn launch(&mut self, disk: &Path) {
-        let accel = std::env::var("GEN_GUEST_ACCEL").unwrap_or_else(|_| "tcg".into());
+    /// Starts qemu on a fresh disk: a copy-on-write layer over the cached image, kept across
+    /// the reboot (the same qemu process runs both boots).
+    fn launch(&mut self, accel: &str) {
+        let disk = self.dir.path().join("disk.qcow2");
+        let _ = fs::remove_file(&disk);
+        let ran = run(
+            Command::new(&self.lab.tools.qemu_img)
+                .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
+                .arg(self.lab.image.path("root.img"))
+                .arg(&disk),
+            secs(60),
+        )
+        .unwrap();
+        assert!(ran.ok(), "qemu-img create: {}", ran.describe());
         let serial = self.dir.path().join("serial.log");
         let mut cmd = self.lan.exec(&self.lan.v);
         cmd.arg(&self.lab.tools.qemu)
-            .args(["-accel", &accel, "-m", "1024", "-smp", "1"])
+            .args(["-accel", accel, "-m", "1024", "-smp", "1"])
             .args(["-nodefaults", "-no-user-config", "-display", "none"])
             .arg("-serial")
             .arg(format!("file:{}", serial.display()))
@@ -752,6 +781,26 @@ impl<'a> Guest<'a> {
         self.qemu = Some(cmd.spawn().expect("qemu-system-x86_64"));
     }
 
+    /// Whether the guest's console shows the kernel within `limit`.
+    fn prints_within(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            let text = fs::read_to_string(self.dir.path().join("serial.log")).unwrap_or_default();
+            if text.contains("Linux version") {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        false
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut q) = self.qemu.take() {
+            let _ = q.kill();
+            let _ = q.wait();
+        }
+    }
+
     fn serial_tail(&self) -> String {
         let text = fs::read_to_string(self.dir.path().join("serial.log")).unwrap_or_default();
         let err = fs::read_to_string(self.dir.path().join("qemu.stderr")).unwrap_or_default();
@@ -773,13 +822,72 @@ impl<'a> Guest<'a> {
             .arg(key);
     }
 
-    /// ssh through the NAT's port forward with the box key, as `vagrant ssh` does.
+    /// ssh through the NAT's port forward with the box key, as `vagrant ssh` does: over this
+    /// boot's shared connection (see `connect`), or a connection of its own when there is none.
     fn nat_ssh(&self) -> Command {
         let mut cmd = self.lan.exec(&self.lan.v);
         cmd.arg("ssh");
         self.ssh_opts(&mut cmd, &self.lab.image.path("box_key"));
+        self.shared(&mut cmd);
         cmd.args(["-p", &SSH_FORWARD.to_string(), "vagrant@127.0.0.1"]);
         cmd
+    }
+
+    /// ssh through the NAT's port forward on a connection of its own (the `vagrant ssh` check,
+    /// waiting for a boot).
+    fn nat_ssh_alone(&self) -> Command {
+        let mut cmd = self.lan.exec(&self.lan.v);
+        cmd.arg("ssh");
+        self.ssh_opts(&mut cmd, &self.lab.image.path("box_key"));
+        cmd.args(["-o", "ControlPath=none", "-p", &SSH_FORWARD.to_string(), "vagrant@127.0.0.1"]);
+        cmd
+    }
+
+    /// The control socket of this boot's shared connection.
+    fn control_path(&self) -> PathBuf {
+        self.dir.path().join(format!("ssh-{}", self.boots))
+    }
+
+    /// Sends an ssh or scp command over this boot's shared connection; ssh connects on its own
+    /// when the socket is absent.
+    fn shared(&self, cmd: &mut Command) {
+        cmd.args(["-o", "ControlMaster=no", "-o"])
+            .arg(format!("ControlPath={}", self.control_path().display()));
+    }
+
+    /// Opens one ssh connection for this boot that the harness's commands and uploads share
+    /// (ssh's ControlMaster), as Vagrant's communicator keeps one connection for all the
+    /// commands of a `vagrant up`: under emulation each new connection's key exchange and login
+    /// cost seconds. The peer's ssh and ansible make connections of their own.
+    fn connect(&self) {
+        let mut cmd = self.lan.exec(&self.lan.v);
+        cmd.arg("ssh");
+        self.ssh_opts(&mut cmd, &self.lab.image.path("box_key"));
+        cmd.args(["-M", "-N", "-f", "-o"])
+            .arg(format!("ControlPath={}", self.control_path().display()))
+            .args(["-p", &SSH_FORWARD.to_string(), "vagrant@127.0.0.1"]);
+        let ran = run(&mut cmd, secs(120));
+        if !ran.as_ref().is_ok_and(Ran::ok) {
+            // Not a check: every command then connects on its own, only slower.
+            loud(&format!(
+                "{}: no shared ssh connection to {} ({}); connecting per command",
+                self.lab.test,
+                self.node.name,
+                describe(&ran)
+            ));
+        }
+    }
+
+    /// Closes this boot's shared connection (before a reboot, at the end).
+    fn disconnect(&self) {
+        if !self.control_path().exists() {
+            return;
+        }
+        let mut cmd = self.lan.exec(&self.lan.v);
+        cmd.args(["ssh", "-O", "exit", "-o"])
+            .arg(format!("ControlPath={}", self.control_path().display()))
+            .args(["-p", &SSH_FORWARD.to_string(), "vagrant@127.0.0.1"]);
+        let _ = run(&mut cmd, secs(30));
     }
 
     /// Runs `script` in the guest as root (over the NAT path).
@@ -808,7 +916,7 @@ impl<'a> Guest<'a> {
                     self.serial_tail()
                 );
             }
-            let mut cmd = self.nat_ssh();
+            let mut cmd = self.nat_ssh_alone();
             cmd.arg("cat /proc/sys/kernel/random/boot_id");
             if let Ok(ran) = run(&mut cmd, secs(120)) {
                 let id = ran.stdout.trim().to_string();
@@ -829,6 +937,7 @@ impl<'a> Guest<'a> {
 
     /// Runs the node's provisioners in order, as `vagrant up` (or `vagrant provision`) does.
     fn provision(&self) {
+        let started = Instant::now();
         for p in &self.node.provisioners {
             match p {
                 Provisioner::File { name, source, destination } => {
@@ -855,6 +964,12 @@ impl<'a> Guest<'a> {
                 }
             }
         }
+        loud(&format!(
+            "{}: {} provisioned in {:.0?}",
+            self.lab.test,
+            self.node.name,
+            started.elapsed()
+        ));
     }
 
     /// scp as the ssh user, as Vagrant's communicator uploads.
@@ -862,6 +977,7 @@ impl<'a> Guest<'a> {
         let mut cmd = self.lan.exec(&self.lan.v);
         cmd.arg("scp");
         self.ssh_opts(&mut cmd, &self.lab.image.path("box_key"));
+        self.shared(&mut cmd);
         cmd.args(["-P", &SSH_FORWARD.to_string()]).arg(from).arg(format!("vagrant@127.0.0.1:{to}"));
         let ran = retry_connection(|| {
             run(&mut cmd, secs(300)).unwrap_or_else(|e| Ran {
@@ -893,6 +1009,7 @@ impl<'a> Guest<'a> {
         let gw = lab.gateway();
         let mut failed = Vec::new();
         let test = lab.test;
+        let started = Instant::now();
         let mut check = |name: &str, ok: bool, detail: String| {
             loud(&format!("{test}: {when}: {name}: {}", if ok { "ok" } else { "FAILED" }));
             if !ok {
@@ -901,7 +1018,7 @@ impl<'a> Guest<'a> {
         };
 
         // The vagrant ssh path: the NAT's port forward answers, with the box key.
-        let nat = run(self.nat_ssh().arg("true"), secs(60));
+        let nat = run(self.nat_ssh_alone().arg("true"), secs(60));
         let nat_ok = nat.as_ref().is_ok_and(Ran::ok);
         check(
             "vagrant ssh path",
@@ -983,6 +1100,7 @@ impl<'a> Guest<'a> {
                 ),
             );
         }
+        loud(&format!("{test}: {when}: checks done in {:.0?}", started.elapsed()));
         failed
     }
 
@@ -991,7 +1109,9 @@ impl<'a> Guest<'a> {
     fn ansible(&self, args: &[&str]) -> Result<Ran, String> {
         let scratch = self.dir.path().join("ansible");
         fs::create_dir_all(scratch.join("tmp")).unwrap();
-        fs::write(scratch.join("ansible.cfg"), "# no settings: ansible's defaults\n").unwrap();
+        // kubespray's own ansible.cfg, which deploy.sh runs under, turns pipelining on (one ssh
+        // session per module, no file upload): what the laptop's ansible does against a node.
+        fs::write(scratch.join("ansible.cfg"), "[ssh_connection]\npipelining = True\n").unwrap();
         let mut cmd = self.lan.exec(&self.lan.p);
         cmd.arg(self.lab.venv.join("bin/ansible"))
             .arg("-i")
@@ -1020,10 +1140,13 @@ impl<'a> Guest<'a> {
     }
 
     fn reboot(&mut self) {
+        self.disconnect();
+        let started = Instant::now();
         let _ = self.root("systemctl reboot");
         let old = self.boot_id.clone();
-        let started = Instant::now();
+        self.boots += 1;
         self.boot_id = self.wait_for_ssh(Some(&old));
+        self.connect();
         loud(&format!(
             "{}: {} rebooted in {:.0?}",
             self.lab.test,
@@ -1158,10 +1281,8 @@ impl<'a> Guest<'a> {
     }
 
     fn finish(mut self) {
-        if let Some(mut q) = self.qemu.take() {
-            let _ = q.kill();
-            let _ = q.wait();
-        }
+        self.disconnect();
+        self.stop();
         loud(&format!(
             "{}: {} done in {:.0?}",
             self.lab.test,
@@ -1173,10 +1294,8 @@ impl<'a> Guest<'a> {
 
 impl Drop for Guest<'_> {
     fn drop(&mut self) {
-        if let Some(mut q) = self.qemu.take() {
-            let _ = q.kill();
-            let _ = q.wait();
-        }
+        self.disconnect();
+        self.stop();
     }
 }
 
