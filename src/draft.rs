@@ -15,6 +15,7 @@ use crate::error::{Diagnostic, Error, Result};
 use crate::problem::Problem;
 use crate::schema;
 use crate::site::Site;
+use crate::wording::Count;
 
 /// A value or a hole.
 pub enum Entry {
@@ -180,18 +181,11 @@ pub fn report(file: &str, problems: &[Diagnostic]) -> String {
     }
     let holes = problems.len() - mistakes(problems).len();
     let others = problems.len() - holes;
-    let plural =
-        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let (values, wrong) = (Count::new(holes, "more value"), Count::new(others, "problem"));
     let what = match (holes, others) {
-        (_, 0) => {
-            format!("needs {} (marked `to fill in`)", plural(holes, "more value", "more values"))
-        }
-        (0, _) => format!("has {} to correct", plural(others, "problem", "problems")),
-        _ => format!(
-            "needs {} (marked `to fill in`) and has {} to correct",
-            plural(holes, "more value", "more values"),
-            plural(others, "problem", "problems")
-        ),
+        (_, 0) => format!("needs {values} (marked `to fill in`)"),
+        (0, _) => format!("has {wrong} to correct"),
+        _ => format!("needs {values} (marked `to fill in`) and has {wrong} to correct"),
     };
     let _ = writeln!(text, "`{file}` {what} before it builds:");
     for d in problems {

@@ -1,6 +1,7 @@
 //! The one error type, and every message gen prints about a failure.
 //!
-//! Messages are written here and nowhere else, in the user's words, each with the fix. A bad
+//! Messages are written in `error/text.rs` (failures) and `error/warning.rs` (warnings) and
+//! nowhere else, in the user's words, each with the fix; their label comes from `Severity`. A bad
 //! `site.toml` is not one error but a list of `Diagnostic`s, all reported at once, each naming
 //! the file, line, column and dotted key it is about.
 
@@ -8,9 +9,12 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use crate::parse::Diagnostic;
-use crate::problem::Problem;
-use crate::snippet;
 
+mod text;
+mod warning;
+
+pub use text::waiting_for_lock;
+pub use warning::{Warning, warn};
 /// Exit status of every command (README, "Exit codes").
 pub mod exit {
     pub const OK: u8 = 0;
@@ -93,65 +97,6 @@ pub enum Error {
     Inventory { path: PathBuf, line: usize, reason: String },
 }
 
-/// Something worth knowing that does not stop the command; printed on stderr by `warn`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Warning {
-    /// One server holds a majority of the etcd members.
-    EtcdMajority(crate::change::EtcdMajority),
-    /// A refusal the user overrode with its flag.
-    Allowed(crate::change::Refusal),
-    /// `gen apply` cannot ask git whether `out/` was committed.
-    NotGit { out: PathBuf, why: &'static str },
-    /// `gen apply --allow-dirty` sends a tree that differs from HEAD.
-    Dirty { out: PathBuf, changes: usize },
-}
-
-impl fmt::Display for Warning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Warning::EtcdMajority(m) => {
-                write!(
-                    f,
-                    "`{}` holds {} of the {} etcd members (control planes); if that server is \
-                     down, etcd loses quorum and the cluster's API stops until it is back",
-                    m.host, m.held, m.total
-                )?;
-                if m.servers >= 3 {
-                    write!(f, "\n  fix: move a control plane from `{}` to another server", m.host)
-                } else {
-                    write!(
-                        f,
-                        "\n  fix: on two servers one always holds a majority; a third server \
-                         with one control plane keeps quorum when any one is down"
-                    )
-                }
-            }
-            Warning::NotGit { out, why } => write!(
-                f,
-                "`{}` is not checked against a commit: {why}; gen applies it as it is on disk",
-                out.display()
-            ),
-            Warning::Dirty { out, changes } => write!(
-                f,
-                "`{}` differs from the commit at HEAD in {changes} file{}; sent unreviewed, as \
-                 `--allow-dirty` asks",
-                out.display(),
-                if *changes == 1 { "" } else { "s" }
-            ),
-            Warning::Allowed(r) => write!(
-                f,
-                "{r}\n  allowed by `{}`: gen writes the change as asked",
-                r.flag().unwrap_or_default()
-            ),
-        }
-    }
-}
-
-/// The one place a warning is written: on stderr, with its prefix.
-pub fn warn(warning: &Warning) {
-    eprintln!("warning: {warning}");
-}
-
 /// Why the site file cannot be read as one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SiteFileProblem {
@@ -191,297 +136,79 @@ impl Error {
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// How bad a message is: the one place its label (`error:`, `warning:`) is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl Severity {
+    /// The label that opens a message of this severity.
+    pub const fn label(self) -> &'static str {
         match self {
-            Error::InvalidSite { file, diagnostics } => {
-                f.write_str(&snippet::render(file, diagnostics, f.alternate()))?;
-                let n = diagnostics.len();
-                write!(
-                    f,
-                    "\n\n{n} error{} in {file}; nothing was written",
-                    if n == 1 { "" } else { "s" }
-                )
-            }
-            Error::Io { path, action, source } => {
-                write!(f, "error: could not {action} `{}`: {source}", path.display())
-            }
-            Error::SiteFile { path, problem } => {
-                let path = path.display();
-                match problem {
-                    SiteFileProblem::Missing => write!(
-                        f,
-                        "error: there is no site file `{path}`\n  fix: run gen in the folder \
-                         that holds site.toml, or name it with `--site PATH`"
-                    ),
-                    SiteFileProblem::NotAFile(what) => write!(
-                        f,
-                        "error: the site file `{path}` is {what}, not a regular file\n  fix: \
-                         name a site.toml with `--site PATH`"
-                    ),
-                    SiteFileProblem::TooLarge(limit) => write!(
-                        f,
-                        "error: the site file `{path}` is larger than {} MiB, gen's limit (a \
-                         lab of 10,000 VMs takes about 1 MiB)\n  fix: name a site.toml with \
-                         `--site PATH`",
-                        limit >> 20
-                    ),
-                }
-            }
-            Error::PartialBuild { out, cause, written, removed } => {
-                let out = out.display();
-                let files = |n: usize| if n == 1 { "file" } else { "files" };
-                writeln!(f, "{cause}")?;
-                write!(
-                    f,
-                    "  `gen build` stopped after it had written {} {} and deleted {} in `{out}`, \
-                     so `{out}` now mixes the previous build and this one; its manifest lists \
-                     every file gen made there, so the next build can finish the job:",
-                    written.len(),
-                    files(written.len()),
-                    removed.len(),
-                )?;
-                let lines = written.iter().map(|p| ("wrote", p));
-                let lines = lines.chain(removed.iter().map(|p| ("deleted", p)));
-                for (verb, path) in lines.clone().take(PARTIAL_SHOWN) {
-                    write!(f, "\n    {verb:<8} {out}/{path}")?;
-                }
-                let more = lines.count().saturating_sub(PARTIAL_SHOWN);
-                if more > 0 {
-                    write!(f, "\n    and {more} more")?;
-                }
-                write!(
-                    f,
-                    "\n  fix: remove the cause, then run `gen build` again: it rewrites what \
-                     differs and prunes what is gone; `gen check` then exits 0"
-                )
-            }
-            Error::OutContainsSite { out, site } => write!(
-                f,
-                "error: `--out {}` contains the site file `{}`; gen prunes its output folder, so \
-                 it must not hold its own input\n  fix: use a folder beside the site file, e.g. \
-                 the default `out`",
-                out.display(),
-                site.display()
-            ),
-            Error::NotOurs { path, what } => write!(
-                f,
-                "error: `{}` is {what}; gen never writes through or replaces what it did not \
-                 make\n  fix: move it out of the output folder, then run `gen build` again",
-                path.display()
-            ),
-            Error::BadManifest { path, reason } => write!(
-                f,
-                "error: `{}` is not a manifest gen wrote ({reason})\n  fix: if the output folder \
-                 is gen's, delete the manifest and every file it listed, then run `gen build`",
-                path.display()
-            ),
-            Error::UnknownHost { name, known } => {
-                // Worded once, in problem.rs, for a command-line host and a node's `host` alike.
-                let problem = Problem::unknown_host(name, known.clone().into());
-                write!(f, "error: {problem}")?;
-                if let Some(fix) = problem.fix() {
-                    write!(f, "\n  fix: {fix}")?;
-                }
-                Ok(())
-            }
-            Error::Apply { host, reason } => write!(f, "error: apply to `{host}` failed: {reason}"),
-            Error::StaleOut { out, differences } => write!(
-                f,
-                "error: `{}` is not what the site file gives ({differences} difference{}); gen \
-                 applies only a tree that `gen check` accepts, so that a server runs what was \
-                 reviewed\n  fix: run `gen check` to see them, then `gen build`, review `git \
-                 diff`, commit, and apply again",
-                out.display(),
-                if *differences == 1 { "" } else { "s" }
-            ),
-            Error::MissingTool { tool } => write!(
-                f,
-                "error: `{tool}` is not installed here; gen apply uses the system's ssh and \
-                 rsync\n  fix: install them (Debian and Ubuntu: `apt install openssh-client \
-                 rsync`)"
-            ),
-            Error::SshPath { path, what } => write!(
-                f,
-                "error: {what} `{}` has a space, a quote or another character that cannot be \
-                 passed to ssh as one word\n  fix: use a path of letters, digits and `/._-` \
-                 (for the temporary folder: set TMPDIR to one)",
-                path.display()
-            ),
-            Error::HostKey { host, address, port } => write!(
-                f,
-                "error: `{host}` ({address} port {port}) did not present the host key in \
-                 site.toml; gen refused the connection and sent nothing\n  fix: if the server \
-                 was reinstalled or its keys changed, read its key on the server itself (`cat \
-                 /etc/ssh/ssh_host_ed25519_key.pub`), check that `ssh-keyscan -p {port} \
-                 {address}` shows the same, and put `TYPE BASE64` into `host_key` of \
-                 [hosts.{host}]; otherwise someone may be between you and the server"
-            ),
-            Error::Unreachable { host, user, address, port, detail } => write!(
-                f,
-                "error: cannot reach `{host}` over ssh: {detail}\n  fix: check that the server \
-                 is up and that `ssh -p {port} {user}@{address}` works from here"
-            ),
-            Error::Login { host, user, address, port, detail } => write!(
-                f,
-                "error: `{host}` refused the ssh login of `{user}`: {detail}\n  fix: gen logs \
-                 in as `ssh -p {port} {user}@{address}` does: load your key into the agent \
-                 (`ssh-add`) or name it in ~/.ssh/config (`IdentityFile`), and put its public \
-                 half in ~{user}/.ssh/authorized_keys on the server"
-            ),
-            Error::ServerLacks { host, tools } => write!(
-                f,
-                "error: `{host}` lacks {}, which gen runs there\n  fix: install them on the \
-                 server (Ubuntu: `apt install coreutils util-linux rsync`)",
-                tools.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
-            ),
-            Error::Remote { host, step, output } => {
-                write!(f, "error: on `{host}`, {step} failed")?;
-                if !output.is_empty() {
-                    write!(f, ":")?;
-                    for line in output.lines() {
-                        write!(f, "\n  {line}")?;
-                    }
-                }
-                write!(
-                    f,
-                    "\n  fix: correct the cause and run the command again; an apply cut short \
-                     leaves the previous generation current, and the next one completes it"
-                )
-            }
-            Error::Corrupt { host, expected, actual } => write!(
-                f,
-                "error: on `{host}`, the files meant to be generation {expected} hash to \
-                 {actual}; they were not made current\n  fix: check that nothing changes \
-                 `out/` during an apply (`gen check`), then apply again: gen sends the files anew"
-            ),
-            Error::Step { host, step, output } => write!(
-                f,
-                "error: on `{host}`, the step `{step}` failed\n{output}  the steps before it \
-                 ran; the apply stops here\n  fix: correct the cause and run the same apply \
-                 again: it plans afresh from what the server then runs"
-            ),
-            Error::Sudo { host, user, refused, said, line, file } => {
-                write!(
-                    f,
-                    "error: on `{host}`, sudo does not let `{user}` run as root without a \
-                     password what this apply runs there: {}",
-                    refused.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
-                )?;
-                if let Some(said) = said {
-                    write!(f, " (sudo says: {said})")?;
-                }
-                write!(
-                    f,
-                    "; nothing was sent or changed\n  fix: on {host}, add this line with `sudo \
-                     visudo -f {file}` (it lets {user} install systemd units as root, which makes \
-                     {user} root-equivalent on {host}; README, \"Server requirements\"):\n    \
-                     {line}"
-                )
-            }
-            Error::Refused { reason, fix } => {
-                write!(
-                    f,
-                    "error: gen will not apply this: {reason}; nothing was changed\n  fix: {fix}"
-                )
-            }
-            Error::Legacy { host, root, groups, nodes } => write!(
-                f,
-                "error: `{host}` runs VMs of gen's first layout (one Vagrantfile per role group: \
-                 {}); this gen keeps one Vagrant environment per VM and would orphan them, so \
-                 nothing was changed\n  fix: on {host}, with the generation that made them \
-                 still current, for each group G of {}: `sudo systemctl disable --now \
-                 <cluster>-{host}-G.service; VAGRANT_CWD={root}/current/G \
-                 VAGRANT_DOTFILE_PATH={root}/state/G vagrant destroy -f; rm -rf {root}/state/G`, \
-                 then `gen apply {host}` creates them anew (README, \"Changing a running lab\")",
-                nodes.join(", "),
-                groups.join(", ")
-            ),
-            Error::UnsafeChange { refusals } => {
-                for r in refusals {
-                    writeln!(f, "error: {r}\n  fix: {}", r.fix())?;
-                }
-                write!(f, "nothing was written")
-            }
-            Error::Unreviewed { out, commit, changes } => {
-                let n = changes.len();
-                let head = match commit {
-                    Some(c) => format!("the commit at HEAD ({})", &c[..c.len().min(12)]),
-                    None => "any commit: the repository has none yet".to_string(),
-                };
-                writeln!(
-                    f,
-                    "error: `{}` differs from {head} in {n} file{}; gen applies only a tree that \
-                     was committed, so that a server runs what was reviewed",
-                    out.display(),
-                    if n == 1 { "" } else { "s" }
-                )?;
-                for c in changes {
-                    writeln!(f, "  {:<8} {}", c.kind.word(), c.path)?;
-                }
-                write!(
-                    f,
-                    "  fix: review `git diff out/` and `git status out/`, then `git add out/` and \
-                     `git commit`; or pass `--allow-dirty` to send it unreviewed"
-                )
-            }
-            Error::Git { out, command, detail } => write!(
-                f,
-                "error: `git {command}` failed in `{}`: {detail}\n  fix: make `git status` work \
-                 there, or pass `--allow-dirty` to apply without asking git",
-                out.display()
-            ),
-            Error::BadRecord { path, reason } => write!(
-                f,
-                "error: `{}` is not a record gen wrote ({reason}); gen reads it to judge what \
-                 the new build changes for kubespray\n  fix: restore it from git (`git checkout \
-                 -- {}`), or delete it if this tree was never deployed",
-                path.display(),
-                path.display()
-            ),
-            Error::WouldOverwrite { path } => write!(
-                f,
-                "error: `{}` exists; gen never replaces a file it did not make\n  fix: move it \
-                 away, or pass `--force` to replace it",
-                path.display()
-            ),
-            Error::InitArgument { argument, value, expected } => write!(
-                f,
-                "error: `{argument} {value}`: expected {expected}\n  fix: see `gen init --help`"
-            ),
-            Error::InitValues { diagnostics } => {
-                for d in diagnostics {
-                    writeln!(f, "error: site.toml:{d}")?;
-                }
-                write!(f, "these come from the values given to `gen init`; nothing was written")
-            }
-            Error::Inventory { path, line, reason } => write!(
-                f,
-                "error: {}:{line}: {reason}\n  fix: `gen import` reads kubespray inventories \
-                 (`inventory.ini` or `hosts.yaml`); correct the line or import another file",
-                path.display()
-            ),
-            Error::NoPrevious { host } => write!(
-                f,
-                "error: `{host}` has no previous generation to go back to\n  fix: `gen status \
-                 {host}` shows what it runs; a rollback needs an earlier apply of another tree"
-            ),
+            Severity::Error => "error:",
+            Severity::Warning => "warning:",
         }
     }
 }
 
-impl std::error::Error for Error {}
-
-/// How many files a `PartialBuild` error names one by one; it counts all of them.
-const PARTIAL_SHOWN: usize = 20;
-
-/// Printed (not an error) when another gen holds the lock on `out`.
-pub fn waiting_for_lock(out: &std::path::Path) -> String {
-    format!(
-        "waiting: another gen is using `{}` (a build writing it, or a check, diff or apply \
-         reading it); gen goes on once it is done",
-        out.display()
-    )
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
 }
+
+/// An `Error` shown with the label of a severity, or with none (`Error::headline`).
+#[derive(Debug, Clone, Copy)]
+pub struct Labelled<'e> {
+    error: &'e Error,
+    severity: Option<Severity>,
+}
+
+impl fmt::Display for Labelled<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let severity = self.severity.unwrap_or(Severity::Error);
+        if self.error.is_one_message() {
+            if let Some(severity) = self.severity {
+                write!(f, "{severity} ")?;
+            }
+        }
+        self.error.message(f, severity)
+    }
+}
+
+impl Error {
+    /// This error as a warning: for a failure that does not fail the command (pruning old
+    /// generations after an apply went through).
+    pub fn as_warning(&self) -> Labelled<'_> {
+        Labelled { error: self, severity: Some(Severity::Warning) }
+    }
+
+    /// The first line of the message, without its label: what `gen status` shows in a row.
+    pub fn headline(&self) -> String {
+        let text = Labelled { error: self, severity: None }.to_string();
+        text.lines().next().unwrap_or_default().to_string()
+    }
+
+    /// Whether the message is one labelled message; the others label each message they hold.
+    fn is_one_message(&self) -> bool {
+        !matches!(
+            self,
+            Error::InvalidSite { .. }
+                | Error::PartialBuild { .. }
+                | Error::UnsafeChange { .. }
+                | Error::InitValues { .. }
+        )
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Labelled { error: self, severity: Some(Severity::Error) }.fmt(f)
+    }
+}
+
+impl std::error::Error for Error {}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

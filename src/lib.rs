@@ -33,6 +33,7 @@ pub mod suggest;
 pub mod syntax;
 pub mod tree;
 pub mod verbosity;
+pub mod wording;
 pub mod write;
 
 pub use error::{Error, Result};

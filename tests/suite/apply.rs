@@ -20,10 +20,12 @@ use std::io::Write as _;
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use walkdir::WalkDir;
+
+use crate::support::{Run, keygen};
 
 const SSHD: &str = "/usr/sbin/sshd";
 
@@ -230,47 +232,6 @@ struct Lab {
     servers: Vec<Server>,
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    #[track_caller]
-    fn code(&self, code: i32) -> &Run {
-        assert_eq!(self.code, code, "stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
-        self
-    }
-
-    #[track_caller]
-    fn ok(&self) -> &Run {
-        self.code(0)
-    }
-
-    #[track_caller]
-    fn says(&self, text: &str) -> &Run {
-        assert!(
-            self.stdout.contains(text) || self.stderr.contains(text),
-            "expected {text:?} in\nstdout:\n{}\nstderr:\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-
-    #[track_caller]
-    fn never_says(&self, text: &str) -> &Run {
-        assert!(
-            !self.stdout.contains(text) && !self.stderr.contains(text),
-            "unexpected {text:?} in\nstdout:\n{}\nstderr:\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-}
-
 impl Lab {
     /// A lab of `servers` servers, hosts `h1`…, built; `None` (after saying SKIPPED) where sshd
     /// cannot run and `CI` is not set.
@@ -347,7 +308,7 @@ impl Lab {
     }
 
     fn run(&self, args: &[&str]) -> Run {
-        finished(self.command(args).output().unwrap())
+        Run::from(self.command(args).output().unwrap())
     }
 
     fn server(&self, n: usize) -> &Server {
@@ -357,14 +318,6 @@ impl Lab {
     /// Addresses that two running VMs held at once, on any server of this lab.
     fn clashes(&self) -> String {
         fs::read_to_string(self.dir.path().join("lan/clashes.log")).unwrap_or_default()
-    }
-}
-
-fn finished(output: Output) -> Run {
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
     }
 }
 
@@ -407,15 +360,6 @@ pub(crate) fn site(hosts: &[HostSpec], worker_cpus: u32) -> String {
 pub(crate) fn current_user() -> String {
     let output = Command::new("id").arg("-un").output().unwrap();
     String::from_utf8(output.stdout).unwrap().trim().to_string()
-}
-
-pub(crate) fn keygen(path: &Path) {
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "", "-f"])
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 /// `type base64` of a generated key, as site.toml takes it.
@@ -668,10 +612,10 @@ fn two_applies_at_once_run_one_after_the_other() {
     std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
     assert_eq!(line, "h1: waiting for the apply already running there\n");
     fs::remove_file(server.path("hold")).unwrap();
-    finished(first.wait_with_output().unwrap()).ok();
+    Run::from(first.wait_with_output().unwrap()).ok();
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
-    let later = finished(later.wait_with_output().unwrap());
+    let later = Run::from(later.wait_with_output().unwrap());
     later.ok();
     assert!(rest.contains(&format!("h1: applied {}", &second_hash[..12])), "{rest}");
 
@@ -973,7 +917,7 @@ fn an_out_that_check_refuses_is_not_applied() {
     };
     fs::write(dir.path().join("site.toml"), site(&[host], CPUS)).unwrap();
     let run = |args: &[&str]| {
-        finished(
+        Run::from(
             Command::new(env!("CARGO_BIN_EXE_gen"))
                 .args(args)
                 .current_dir(dir.path())

@@ -4,16 +4,11 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use crate::support::{Run, run_gen};
 
 struct Lab {
     root: tempfile::TempDir,
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
 }
 
 impl Lab {
@@ -32,16 +27,7 @@ impl Lab {
     }
 
     fn run(&self, args: &[&str]) -> Run {
-        let output = Command::new(env!("CARGO_BIN_EXE_gen"))
-            .args(args)
-            .current_dir(self.root.path())
-            .output()
-            .unwrap();
-        Run {
-            code: output.status.code().unwrap(),
-            stdout: String::from_utf8(output.stdout).unwrap(),
-            stderr: String::from_utf8(output.stderr).unwrap(),
-        }
+        run_gen(self.root.path(), args)
     }
 
     /// Replaces `from` (which must be there) by `to` in site.toml.
@@ -66,14 +52,6 @@ impl Lab {
             .collect();
         files.sort();
         files
-    }
-}
-
-impl Run {
-    #[track_caller]
-    fn code(&self, code: i32) -> &Run {
-        assert_eq!(self.code, code, "stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
-        self
     }
 }
 

@@ -12,14 +12,10 @@ use std::time::{Duration, SystemTime};
 
 use walkdir::WalkDir;
 
+use crate::support::{Run, run_gen};
+
 struct Lab {
     root: tempfile::TempDir,
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
 }
 
 impl Lab {
@@ -44,13 +40,7 @@ impl Lab {
     }
 
     fn run_in(&self, cwd: &Path, args: &[&str]) -> Run {
-        let output = Command::new(env!("CARGO_BIN_EXE_gen")).args(args).current_dir(cwd).output();
-        let output = output.unwrap();
-        Run {
-            code: output.status.code().expect("gen exits, it is not killed"),
-            stdout: String::from_utf8(output.stdout).unwrap(),
-            stderr: String::from_utf8(output.stderr).unwrap(),
-        }
+        run_gen(cwd, args)
     }
 
     fn built() -> Lab {
@@ -64,31 +54,6 @@ impl Lab {
         let text = fs::read_to_string(self.out().join("manifest.toml")).unwrap();
         let manifest = labgen::manifest::parse(&text).unwrap();
         manifest.files.keys().next().expect("the example builds some file").clone()
-    }
-}
-
-impl Run {
-    #[track_caller]
-    fn ok(&self) -> &Run {
-        self.code(0)
-    }
-
-    #[track_caller]
-    fn code(&self, code: i32) -> &Run {
-        assert_eq!(self.code, code, "stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
-        self
-    }
-
-    #[track_caller]
-    fn stdout_has(&self, needle: &str) -> &Run {
-        assert!(self.stdout.contains(needle), "no {needle:?} in stdout:\n{}", self.stdout);
-        self
-    }
-
-    #[track_caller]
-    fn stderr_has(&self, needle: &str) -> &Run {
-        assert!(self.stderr.contains(needle), "no {needle:?} in stderr:\n{}", self.stderr);
-        self
     }
 }
 

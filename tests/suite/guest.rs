@@ -29,7 +29,6 @@
 //! default-route checks.
 
 use std::fs;
-use std::io::Write as _;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -37,8 +36,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::validators::{
-    Json, JsonExt, Ran, copy_dir, ensure_venv, fixtures, loud, pins, repo_root, require, run, secs,
-    vagrant_command, vagrant_tools,
+    Json, JsonExt, Ran, copy_dir, ensure_venv, fixtures, loud, pins, repo_root, require, run,
+    run_with_stdin, secs, vagrant_command, vagrant_tools,
 };
 
 /// The off-LAN network behind the router (TEST-NET-3, RFC 5737): never a home LAN.
@@ -997,7 +996,8 @@ impl<'a> Guest<'a> {
         retry_connection(|| {
             let mut cmd = self.nat_ssh();
             cmd.arg(shell);
-            run_with_stdin(&mut cmd, &input, secs(600))
+            let stdin = fs::File::open(&input).unwrap().into();
+            run_with_stdin(&mut cmd, stdin, secs(600))
                 .unwrap_or_else(|e| panic!("{}: {e}", self.node.name))
         })
     }
@@ -1327,35 +1327,4 @@ fn describe(r: &Result<Ran, String>) -> String {
 
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
-}
-
-/// `run`, with stdin from a file.
-fn run_with_stdin(cmd: &mut Command, input: &Path, timeout: Duration) -> Result<Ran, String> {
-    let what = format!("{cmd:?}");
-    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let (out, err) = (tmp.path().join("stdout"), tmp.path().join("stderr"));
-    let mut child = cmd
-        .stdin(fs::File::open(input).map_err(|e| e.to_string())?)
-        .stdout(fs::File::create(&out).map_err(|e| e.to_string())?)
-        .stderr(fs::File::create(&err).map_err(|e| e.to_string())?)
-        .spawn()
-        .map_err(|e| format!("cannot run {what}: {e}"))?;
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-            break status;
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("{what} did not finish within {}s", timeout.as_secs()));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let _ = std::io::stderr().flush();
-    Ok(Ran {
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&fs::read(&out).unwrap_or_default()).into_owned(),
-        stderr: String::from_utf8_lossy(&fs::read(&err).unwrap_or_default()).into_owned(),
-    })
 }

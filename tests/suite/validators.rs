@@ -446,6 +446,15 @@ fn indent(text: &str) -> String {
 /// Runs a command with no stdin, capturing its output through files (no pipe can fill up),
 /// and kills it after `timeout`.
 pub(super) fn run(cmd: &mut Command, timeout: Duration) -> Result<Ran, String> {
+    run_with_stdin(cmd, Stdio::null(), timeout)
+}
+
+/// `run`, with `stdin` as the command's standard input.
+pub(super) fn run_with_stdin(
+    cmd: &mut Command,
+    stdin: Stdio,
+    timeout: Duration,
+) -> Result<Ran, String> {
     let what = format!("{cmd:?}");
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let out_path = tmp.path().join("stdout");
@@ -453,7 +462,7 @@ pub(super) fn run(cmd: &mut Command, timeout: Duration) -> Result<Ran, String> {
     let out = fs::File::create(&out_path).map_err(|e| e.to_string())?;
     let err = fs::File::create(&err_path).map_err(|e| e.to_string())?;
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(out)
         .stderr(err)
         .spawn()

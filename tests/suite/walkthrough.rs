@@ -22,6 +22,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::init::can_run_namespaced_sshd;
+use crate::support::keygen;
 
 const MARKER: &str = "<!-- walk-through -->";
 
@@ -53,14 +54,6 @@ fn the_readme_walkthrough_works_word_for_word_in_a_fresh_folder() {
 
     let dir = tempfile::tempdir().unwrap();
     let t = dir.path();
-    let keygen = |path: &Path| {
-        let status = Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-C", "", "-f"])
-            .arg(path)
-            .status()
-            .unwrap();
-        assert!(status.success());
-    };
     keygen(&t.join("host_key"));
     keygen(&t.join("client_key"));
     let stubs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apply/stubs");
