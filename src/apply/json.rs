@@ -99,9 +99,9 @@ pub struct FileChange {
 pub struct PlanStep {
     /// Its place in the whole plan, across servers, from 0: steps run in this order.
     pub order: usize,
-    /// `send`, `switch`, `install-unit`, `retire-unit`, `box` (fetch the box), `finish`, or what
-    /// happens to a VM:
-    /// `destroy`, `halt`, `start`, `create`, `reload`, `provision`.
+    /// `send`, `switch`, `install-unit`, `retire-unit`, `keeper` (start VBoxSVC), `box` (fetch
+    /// the box), `finish`, or what happens to a VM: `destroy`, `halt`, `start`, `create`,
+    /// `reload`, `provision`.
     pub step: &'static str,
     /// The VM, for a VM's step.
     pub node: Option<String>,

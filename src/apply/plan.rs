@@ -221,6 +221,7 @@ impl Step {
             Step::Switch => "switch",
             Step::InstallUnit => "install-unit",
             Step::RetireUnit => "retire-unit",
+            Step::Keeper => "keeper",
             Step::FetchBox { .. } => "box",
             Step::Vm { action, .. } => action.word(),
             Step::Finish => "finish",

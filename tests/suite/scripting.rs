@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use std::process::{Command, Stdio};
 
-use crate::apply::{HostSpec, keygen, public_key, site};
-use crate::init::{can_run_namespaced_sshd, run_gen, start_sshd};
+use crate::apply::{HostSpec, public_key, site};
+use crate::init::{can_run_namespaced_sshd, start_sshd};
+use crate::support::{keygen, run_gen};
 
 /// One gen command's result.
 pub(crate) struct Run {
