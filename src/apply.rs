@@ -142,7 +142,9 @@ pub fn apply(ctx: &Context, host: Option<&str>, options: &Options) -> Result<u8>
                 Ok(preview) => {
                     text += &preview.text(all[i].name.as_str(), &servers[i].wanted.hash);
                     previews[i] = Some(preview);
-                    results[i] = Some(Ok(String::new()));
+                    // The apply would stop here: the dry run says so, with the line to add.
+                    results[i] =
+                        Some(check_sudo(ctx, all[i], remote, plan.on(i)).map(|()| String::new()));
                 }
                 Err(e) => results[i] = Some(Err(e)),
             }
@@ -187,7 +189,7 @@ pub fn apply(ctx: &Context, host: Option<&str>, options: &Options) -> Result<u8>
                 }
                 Err(e) => {
                     // A warning, which `-q` does not hide: the apply itself succeeded.
-                    eprintln!("{}", e.to_string().replacen("error:", "warning:", 1));
+                    eprintln!("{}", e.as_warning());
                 }
             }
             say(&format!("{}: {summary}\n", all[i].name));
@@ -676,7 +678,7 @@ fn dry_run_json(
                 wanted: servers[i].wanted.hash.clone(),
                 busy: preview.is_some_and(|p| p.busy),
                 error: match &results[i] {
-                    Some(Err(e)) => Some(e.to_string().trim_start_matches("error: ").to_string()),
+                    Some(Err(e)) => Some(e.unlabelled()),
                     _ => None,
                 },
                 files: preview
@@ -971,8 +973,7 @@ fn brief(e: &Error) -> (Standing, String) {
         }
         Error::Login { detail, .. } => (Standing::LoginRefused(detail.clone()), detail.clone()),
         other => {
-            let text = other.to_string();
-            let first = text.lines().next().unwrap_or("").trim_start_matches("error: ").to_string();
+            let first = other.headline();
             (Standing::Failed(first.clone()), first)
         }
     }

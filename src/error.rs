@@ -185,10 +185,14 @@ impl Error {
         Labelled { error: self, severity: Some(Severity::Warning) }
     }
 
+    /// The message without its label: what `--json` gives as a server's `error`.
+    pub fn unlabelled(&self) -> String {
+        Labelled { error: self, severity: None }.to_string()
+    }
+
     /// The first line of the message, without its label: what `gen status` shows in a row.
     pub fn headline(&self) -> String {
-        let text = Labelled { error: self, severity: None }.to_string();
-        text.lines().next().unwrap_or_default().to_string()
+        self.unlabelled().lines().next().unwrap_or_default().to_string()
     }
 
     /// Whether the message is one labelled message; the others label each message they hold.

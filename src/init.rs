@@ -271,10 +271,11 @@ fn scan_keys(servers: &mut [Server]) -> Result<()> {
                 );
                 server.host_key = Some(key.clone());
             }
-            None => eprintln!(
-                "warning: `{}` ({} port {}) gave no host key; `host_key` is left to fill in",
-                server.name, server.address, server.port
-            ),
+            None => crate::error::warn(&crate::error::Warning::NoHostKey {
+                server: server.name.clone(),
+                address: server.address.clone(),
+                port: server.port,
+            }),
         }
     }
     if servers.iter().any(|s| s.host_key.is_some()) {

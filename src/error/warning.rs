@@ -18,6 +18,8 @@ pub enum Warning {
     NotGit { out: PathBuf, why: &'static str },
     /// `gen apply --allow-dirty` sends a tree that differs from HEAD.
     Dirty { out: PathBuf, changes: usize },
+    /// `gen init --keyscan`: a server answered with no host key gen reads.
+    NoHostKey { server: String, address: String, port: u16 },
 }
 
 impl fmt::Display for Warning {
@@ -51,6 +53,10 @@ impl fmt::Display for Warning {
                  `--allow-dirty` asks",
                 out.display(),
                 Count::new(*changes, "file")
+            ),
+            Warning::NoHostKey { server, address, port } => write!(
+                f,
+                "`{server}` ({address} port {port}) gave no host key; `host_key` is left to fill in"
             ),
             Warning::Allowed(r) => write!(
                 f,

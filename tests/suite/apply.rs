@@ -948,6 +948,13 @@ fn sudo_is_checked_before_anything_is_sent_and_the_named_line_is_all_it_takes() 
     let server = lab.server(1);
     let user = current_user();
     fs::write(server.path("sudoers"), format!("{user} ALL=(ALL:ALL) ALL\n")).unwrap();
+    // The dry run asks the same question and says the apply would stop, with the same line.
+    let dry = lab.run(&["apply", "h1", "--dry-run"]);
+    dry.code(1)
+        .says("h1: create    cp-1")
+        .says("sudo does not let")
+        .says("`systemctl enable --now --quiet lab-vm@cp-1.service`");
+    assert!(server.generations().is_empty(), "a dry run sends nothing");
     let refused = lab.run(&["apply", "h1"]);
     refused
         .code(1)

@@ -537,10 +537,14 @@ fn warnings() -> Vec<(Warning, &'static str)> {
             Warning::Dirty { out: path("out"), changes: 1 },
             "`out` differs from the commit at HEAD in 1 file; sent unreviewed, as `--allow-dirty` asks",
         ),
+        (
+            Warning::NoHostKey { server: s("vmhost1"), address: s("192.168.1.10"), port: 22 },
+            "`vmhost1` (192.168.1.10 port 22) gave no host key; `host_key` is left to fill in",
+        ),
     ]
 }
 
-const WARNING_VARIANTS: usize = 4;
+const WARNING_VARIANTS: usize = 5;
 
 fn warning_variant(w: &Warning) -> usize {
     match w {
@@ -548,6 +552,7 @@ fn warning_variant(w: &Warning) -> usize {
         Warning::Allowed(_) => 1,
         Warning::NotGit { .. } => 2,
         Warning::Dirty { .. } => 3,
+        Warning::NoHostKey { .. } => 4,
     }
 }
 

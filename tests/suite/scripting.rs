@@ -393,6 +393,7 @@ fn dry_run_json_gives_the_plans_typed_steps_in_the_order_the_text_gives_them() {
         h1,
         [
             ("send", None),
+            ("keeper", None),
             ("box", None),
             ("switch", None),
             ("install-unit", None),
