@@ -1223,7 +1223,8 @@ impl<'a> Guest<'a> {
 
     /// Issue 10 point 6: the facts calico's autodetection depends on, with `kube-ipvs0` holding
     /// a LAN address as kube-proxy's ipvs mode puts MetalLB's addresses there (a dummy device,
-    /// each address /32). See `calico_autodetection` in src/render.rs for the method chosen.
+    /// each address /32). See `CALICO_IP_AUTODETECTION` in src/render/kubespray.rs for the method
+    /// chosen.
     fn calico_checks(&self) -> Vec<String> {
         let lab = self.lab;
         let n = &self.node;
