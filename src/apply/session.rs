@@ -12,9 +12,15 @@
 //! the server's lock for as long as it is open, and a dead gen closes it: its ssh sees end of
 //! input, the remote shell exits, the lock is released. rsync runs beside it on its own
 //! connection.
+//!
+//! `session/link.rs` is how ssh and rsync reach a server, `session/call.rs` what gen asks of
+//! `remote.sh`, and `session/failure.rs` why ssh failed, in gen's words.
+
+mod call;
+mod failure;
+mod link;
 
 use std::io::{BufReader, Read as _, Write as _};
-use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -22,71 +28,21 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::quote;
-use crate::site::Host;
 use crate::tree::sha256_hex;
 
 /// The functions the control session calls.
 const LIBRARY: &str = include_str!("remote.sh");
 
-/// Names an ssh_config file used instead of `~/.ssh/config`: for tests and unusual setups.
-pub const CONFIG_VARIABLE: &str = "GEN_SSH_CONFIG";
-
-/// How long ssh may take to connect, and how long a silent server may take to answer a
-/// keepalive before ssh gives up: a dead link must end a session, not hang it.
-const CONNECT_SECONDS: u32 = 15;
-const KEEPALIVE_SECONDS: u32 = 15;
-const KEEPALIVE_MISSES: u32 = 4;
 /// How long a closed session may take to end before its ssh is killed.
 const CLOSE_GRACE: Duration = Duration::from_secs(10);
 
-/// How ssh reaches one server: its options, with a known_hosts file that lives as long as this.
-pub(crate) struct Link<'a> {
-    pub host: &'a Host,
-    options: Vec<String>,
-    _known_hosts: tempfile::TempDir,
-}
+pub(crate) use call::Call;
+pub use link::CONFIG_VARIABLE;
+pub(crate) use link::Link;
 
-impl<'a> Link<'a> {
-    pub(crate) fn new(host: &'a Host) -> Result<Link<'a>> {
-        let dir = plain_tempdir()?;
-        let known_hosts = dir.path().join("known_hosts");
-        let name = known_hosts_name(host);
-        std::fs::write(&known_hosts, format!("{name} {}\n", host.host_key))
-            .map_err(|e| Error::io(&known_hosts, "write", e))?;
-        let mut options = Vec::new();
-        if let Some(config) = std::env::var_os(CONFIG_VARIABLE).filter(|c| !c.is_empty()) {
-            let config = PathBuf::from(config);
-            let word = plain_word(&config)
-                .ok_or(Error::SshPath { path: config.clone(), what: CONFIG_VARIABLE })?;
-            options.extend(["-F".to_string(), word]);
-        }
-        let known_hosts = plain_word(&known_hosts).expect("plain_tempdir gives a plain path");
-        for option in [
-            "BatchMode=yes".to_string(),
-            "StrictHostKeyChecking=yes".to_string(),
-            format!("UserKnownHostsFile={known_hosts}"),
-            "GlobalKnownHostsFile=/dev/null".to_string(),
-            // The key is looked up under this name whatever the user's config says the host is.
-            format!("HostKeyAlias={name}"),
-            "CheckHostIP=no".to_string(),
-            "UpdateHostKeys=no".to_string(),
-            "ControlMaster=no".to_string(),
-            "ControlPath=none".to_string(),
-            format!("ConnectTimeout={CONNECT_SECONDS}"),
-            format!("ServerAliveInterval={KEEPALIVE_SECONDS}"),
-            format!("ServerAliveCountMax={KEEPALIVE_MISSES}"),
-        ] {
-            options.extend(["-o".to_string(), option]);
-        }
-        options.extend(["-p".to_string(), host.port.to_string()]);
-        Ok(Link { host, options, _known_hosts: dir })
-    }
+use failure::{connection_error, spawn_error};
 
-    /// `user@address`, as ssh and rsync take it.
-    fn destination(&self) -> String {
-        format!("{}@{}", self.host.user, self.host.address)
-    }
-
+impl Link<'_> {
     /// Opens the control session and checks that the server has `tools`.
     pub(crate) fn open(&self, tools: &[&str]) -> Result<Session<'_>> {
         let mut command = Command::new("ssh");
@@ -125,136 +81,6 @@ impl<'a> Link<'a> {
             return Err(Error::ServerLacks { host: self.host.name.to_string(), tools });
         }
         Ok(session)
-    }
-
-    /// Copies the folder `source` into `dest` on the server: unchanged files are hard-linked
-    /// from `link_dest` (an absolute path there) rather than sent. Returns how many files were
-    /// sent.
-    pub(crate) fn rsync(
-        &self,
-        source: &Path,
-        dest: &str,
-        link_dest: Option<&str>,
-    ) -> Result<usize> {
-        let mut shell = vec!["ssh".to_string()];
-        shell.extend(self.options.iter().cloned());
-        let mut command = Command::new("rsync");
-        // Content and mode are a tree's identity; times and owners are not, so rsync compares
-        // checksums and a file is linked exactly when it is the same file.
-        command.args(["--recursive", "--perms", "--checksum", "--chmod=D755", "--itemize-changes"]);
-        if let Some(link_dest) = link_dest {
-            command.arg(format!("--link-dest={link_dest}"));
-        }
-        let mut source = std::path::absolute(source).map_err(|e| Error::io(source, "read", e))?;
-        source.push("");
-        command
-            .arg("-e")
-            .arg(shell.join(" "))
-            .arg("--")
-            .arg(&source)
-            .arg(format!("{}:{dest}/", self.destination()));
-        crate::verbosity::command(&command);
-        let output = command.stdin(Stdio::null()).output().map_err(|e| spawn_error("rsync", e))?;
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        if !output.status.success() {
-            return Err(connection_error(self.host, &stderr)
-                .unwrap_or_else(|| self.remote_error("sending the files with rsync", &stderr)));
-        }
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        Ok(stdout.lines().filter(|l| l.starts_with("<f")).count())
-    }
-
-    fn remote_error(&self, step: &'static str, output: &str) -> Error {
-        Error::Remote { host: self.host.name.to_string(), step, output: output.trim().to_string() }
-    }
-}
-
-/// A request to `remote.sh`: each function it defines, with its arguments, typed.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Call<'c> {
-    /// Fails naming the tools the server lacks.
-    Hello(&'c [&'c str]),
-    /// Links, generations and VMs; the argument is the unit prefix (`<cluster>-vm@`).
-    State(&'c str),
-    /// Says `busy` while another session holds the lock.
-    Busy,
-    /// `MODE SHA256  ./PATH` for each file of a folder under the root.
-    Listing(&'c str),
-    /// The `machines.toml` of a generation.
-    Facts(&'c str),
-    /// An empty staging folder for this id.
-    Stage(&'c str),
-    /// The staged folder `id` becomes the generation `hash`.
-    Commit { id: &'c str, hash: &'c str },
-    /// The generation becomes current.
-    Switch(&'c str),
-    /// Marks the apply as under way.
-    Begin,
-    /// One step of the plan, run by the generation's `apply.sh`.
-    Step { hash: &'c str, step: &'c str, node: Option<&'c str> },
-    /// Records the generation as applied, from this git commit.
-    Finish { hash: &'c str, commit: Option<&'c str> },
-    /// Removes generations.
-    Drop(&'c [&'c str]),
-    /// Asks sudo whether each command line may run as root without a password.
-    May(&'c [&'c str]),
-}
-
-impl Call<'_> {
-    fn function(&self) -> &'static str {
-        match self {
-            Call::Hello(_) => "hello",
-            Call::State(_) => "state",
-            Call::Busy => "busy",
-            Call::Listing(_) => "listing",
-            Call::Facts(_) => "facts",
-            Call::Stage(_) => "stage",
-            Call::Commit { .. } => "commit",
-            Call::Switch(_) => "switch",
-            Call::Begin => "begin",
-            Call::Step { .. } => "step",
-            Call::Finish { .. } => "finish",
-            Call::Drop(_) => "drop",
-            Call::May(_) => "may",
-        }
-    }
-
-    fn args(&self) -> Vec<&str> {
-        match *self {
-            Call::Hello(tools) | Call::Drop(tools) | Call::May(tools) => tools.to_vec(),
-            Call::State(a)
-            | Call::Listing(a)
-            | Call::Facts(a)
-            | Call::Stage(a)
-            | Call::Switch(a) => {
-                vec![a]
-            }
-            Call::Busy | Call::Begin => Vec::new(),
-            Call::Commit { id, hash } => vec![id, hash],
-            Call::Step { hash, step, node } => {
-                [Some(hash), Some(step), node].into_iter().flatten().collect()
-            }
-            Call::Finish { hash, commit } => [Some(hash), commit].into_iter().flatten().collect(),
-        }
-    }
-
-    /// What the call does, in an error's words.
-    pub(crate) fn what(&self) -> &'static str {
-        match self {
-            Call::Hello(_) => "checking the server's tools",
-            Call::State(_) => "reading the generations",
-            Call::Busy => "asking about the lock",
-            Call::Listing(_) => "listing a generation",
-            Call::Facts(_) => "reading a generation's machines.toml",
-            Call::Stage(_) => "preparing a staging folder",
-            Call::Commit { .. } => "naming the new generation",
-            Call::Switch(_) => "making the generation current",
-            Call::Begin => "marking the apply as under way",
-            Call::Step { .. } => "running a step of the plan",
-            Call::Finish { .. } => "recording the generation as applied",
-            Call::Drop(_) => "removing old generations",
-            Call::May(_) => "asking sudo what this user may run as root",
-        }
     }
 }
 
@@ -417,100 +243,6 @@ impl Drop for Session<'_> {
     }
 }
 
-/// ssh's own complaints (exit 255) in gen's words; `None` when ssh got through.
-fn connection_error(host: &Host, stderr: &str) -> Option<Error> {
-    let name = host.name.to_string();
-    let detail = stderr
-        .lines()
-        .map(str::trim)
-        .rfind(|l| !l.is_empty() && !l.starts_with('@'))
-        .unwrap_or("ssh failed without saying why")
-        .to_string();
-    if stderr.contains("Host key verification failed")
-        || stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
-    {
-        return Some(Error::HostKey {
-            host: name,
-            address: host.address.to_string(),
-            port: host.port,
-        });
-    }
-    if stderr.contains("Permission denied") || stderr.contains("Too many authentication failures") {
-        return Some(Error::Login {
-            host: name,
-            user: host.user.to_string(),
-            address: host.address.to_string(),
-            port: host.port,
-            detail,
-        });
-    }
-    let unreachable = [
-        "Connection refused",
-        "Connection timed out",
-        "timed out",
-        "No route to host",
-        "Network is unreachable",
-        "Could not resolve hostname",
-        "Name or service not known",
-        "Connection closed by",
-        "Connection reset",
-        "kex_exchange_identification",
-    ];
-    if unreachable.iter().any(|u| stderr.contains(u)) {
-        return Some(Error::Unreachable {
-            host: name,
-            user: host.user.to_string(),
-            address: host.address.to_string(),
-            port: host.port,
-            detail,
-        });
-    }
-    None
-}
-
-fn spawn_error(tool: &'static str, e: std::io::Error) -> Error {
-    if e.kind() == std::io::ErrorKind::NotFound {
-        Error::MissingTool { tool }
-    } else {
-        Error::io(tool, "run", e)
-    }
-}
-
-/// The name ssh looks the host key up under: `[address]:port`, or the bare address on port 22,
-/// as OpenSSH itself writes known_hosts.
-pub(crate) fn known_hosts_name(host: &Host) -> String {
-    if host.port == 22 {
-        host.address.to_string()
-    } else {
-        format!("[{}]:{}", host.address, host.port)
-    }
-}
-
-/// ssh splits some option values at spaces and rsync splits `-e` at spaces: a path gen passes
-/// must be one plain word.
-fn plain_word(path: &Path) -> Option<String> {
-    let text = path.to_str()?;
-    let plain = |b: u8| b.is_ascii_alphanumeric() || b"/._-+,=@%:".contains(&b);
-    (!text.is_empty() && text.bytes().all(plain)).then(|| text.to_string())
-}
-
-/// A private temporary folder with a plain path: `$TMPDIR` if it is plain, else `/tmp`.
-fn plain_tempdir() -> Result<tempfile::TempDir> {
-    let base = std::env::temp_dir();
-    let base = if plain_word(&base).is_some() { base } else { PathBuf::from("/tmp") };
-    let dir = tempfile::Builder::new()
-        .prefix("gen-ssh-")
-        .tempdir_in(&base)
-        .map_err(|e| Error::io(&base, "create a folder in", e))?;
-    if plain_word(dir.path()).is_none() {
-        return Err(Error::SshPath {
-            path: dir.path().to_path_buf(),
-            what: "the temporary folder",
-        });
-    }
-    Ok(dir)
-}
-
 /// A marker no output can contain by chance, and a name for a staging folder.
 pub(crate) fn nonce() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -527,56 +259,4 @@ pub(crate) fn nonce() -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::site::{Address, HostKey, InterfaceName, Label, RemoteRoot, UserName};
-
-    fn host(port: u16) -> Host {
-        Host {
-            name: Label::parse("vmhost1").unwrap(),
-            address: Address::parse("192.168.1.10").unwrap(),
-            port,
-            user: UserName::parse("lab").unwrap(),
-            bridge: InterfaceName::parse("eno1").unwrap(),
-            host_key: HostKey::parse(
-                "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAID6K0gt3z0GigMUFpyQDyNaE/dTt9fhvEJ1xoH+becVy",
-            )
-            .unwrap(),
-            root: RemoteRoot::parse("/home/lab/gen/lab").unwrap(),
-        }
-    }
-
-    #[test]
-    fn known_hosts_names_follow_openssh() {
-        assert_eq!(known_hosts_name(&host(22)), "192.168.1.10");
-        assert_eq!(known_hosts_name(&host(2222)), "[192.168.1.10]:2222");
-    }
-
-    #[test]
-    fn ssh_messages_become_errors_naming_the_fix() {
-        let h = host(22);
-        let changed = "@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n\
-                       Host key verification failed.\n";
-        assert!(matches!(connection_error(&h, changed), Some(Error::HostKey { .. })));
-        let refused = "ssh: connect to host 192.168.1.10 port 22: Connection refused\n";
-        match connection_error(&h, refused) {
-            Some(Error::Unreachable { detail, .. }) => assert_eq!(detail, refused.trim()),
-            other => panic!("{other:?}"),
-        }
-        let denied = "lab@192.168.1.10: Permission denied (publickey).\n";
-        assert!(matches!(connection_error(&h, denied), Some(Error::Login { .. })));
-        assert!(connection_error(&h, "sh: 1: oops\n").is_none());
-    }
-
-    #[test]
-    fn only_plain_paths_pass_as_words() {
-        assert!(plain_word(Path::new("/tmp/gen-ssh-x/known_hosts")).is_some());
-        assert!(plain_word(Path::new("/tmp/a b/known_hosts")).is_none());
-        assert!(plain_word(Path::new("/tmp/it's")).is_none());
-    }
-
-    #[test]
-    fn nonces_differ() {
-        assert_ne!(nonce(), nonce());
-    }
-}
+mod tests;
