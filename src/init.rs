@@ -7,20 +7,23 @@
 //! every fingerprint: that scan is the one moment gen trusts the network, so the user compares
 //! each fingerprint with the server's own before the first apply.
 
+mod keyscan;
+mod lab;
+
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::net::Ipv4Addr;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::str::FromStr as _;
 
 use ipnet::Ipv4Net;
 
-use crate::draft::{self, Section, string, strings};
+use crate::draft;
 use crate::error::{Error, Result, exit};
 use crate::kubespray;
 
-const DEFAULT_BOX: &str = "bento/ubuntu-24.04";
-const DEFAULT_BOX_VERSION: &str = "202502.21.0";
+use keyscan::scan_keys;
+use lab::Lab;
+
 /// Node addresses start this far into the LAN when it is big enough: low addresses are where
 /// routers and servers usually sit.
 const FIRST_NODE_OFFSET: u32 = 21;
@@ -233,224 +236,6 @@ fn node_addresses(first: Ipv4Addr, n: usize, taken: &[String]) -> Vec<Ipv4Addr> 
         ip = ip.saturating_add(1);
     }
     out
-}
-
-/// Fills in each server's host key from `ssh-keyscan`, printing its fingerprint. A server that
-/// does not answer keeps a hole (and a warning), so one powered-off machine does not stop init.
-fn scan_keys(servers: &mut [Server]) -> Result<()> {
-    for server in servers.iter_mut() {
-        let mut command = Command::new("ssh-keyscan");
-        command
-            .args(["-T", "5", "-t", "ed25519,ecdsa,rsa", "-p", &server.port.to_string()])
-            .arg(&server.address);
-        crate::verbosity::command(&command);
-        let output = command
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|_| Error::MissingTool { tool: "ssh-keyscan" })?;
-        let text = String::from_utf8_lossy(&output.stdout);
-        let keys: Vec<String> = text
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .filter_map(|l| {
-                let mut words = l.split_whitespace().skip(1);
-                Some(format!("{} {}", words.next()?, words.next()?))
-            })
-            .collect();
-        let preferred = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa"];
-        let key = preferred
-            .iter()
-            .find_map(|kind| keys.iter().find(|k| k.split(' ').next() == Some(kind)))
-            .or(keys.first());
-        match key {
-            Some(key) => {
-                let fingerprint = fingerprint(key)?;
-                println!(
-                    "{} ({} port {}): {fingerprint}",
-                    server.name, server.address, server.port
-                );
-                server.host_key = Some(key.clone());
-            }
-            None => crate::error::warn(&crate::error::Warning::NoHostKey {
-                server: server.name.clone(),
-                address: server.address.clone(),
-                port: server.port,
-            }),
-        }
-    }
-    if servers.iter().any(|s| s.host_key.is_some()) {
-        println!(
-            "these keys came over the network: this scan is the one moment gen trusts it (trust \
-             on first use).\nCompare each fingerprint with the server's own, on its console: \
-             `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`.\nFrom now on `gen apply` \
-             trusts only the keys in site.toml."
-        );
-    }
-    Ok(())
-}
-
-/// `ssh-keygen -lf` of a `type base64` key: `256 SHA256:… (ED25519)`.
-fn fingerprint(key: &str) -> Result<String> {
-    let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), "write", e))?;
-    let path = dir.path().join("key.pub");
-    std::fs::write(&path, format!("{key}\n")).map_err(|e| Error::io(&path, "write", e))?;
-    let output = Command::new("ssh-keygen")
-        .arg("-lf")
-        .arg(&path)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|_| Error::MissingTool { tool: "ssh-keygen" })?;
-    let line = String::from_utf8_lossy(&output.stdout).trim().to_string();
-    // `256 SHA256:… no comment (ED25519)`: the comment is the file's, not the server's.
-    Ok(line.replace(" no comment ", " "))
-}
-
-struct Lab {
-    name: Option<String>,
-    cidr: Option<String>,
-    gateway: Option<String>,
-    dns: Vec<String>,
-    servers: Vec<Server>,
-    bridge: Option<String>,
-    control_planes: usize,
-    workers: usize,
-    release: String,
-}
-
-impl Lab {
-    fn text(&self, addresses: Option<&[Ipv4Addr]>, first_ip: Option<Ipv4Addr>) -> String {
-        let mut sections = vec![];
-        let mut cluster = Section::new("cluster");
-        cluster.set_or_fill(
-            "name",
-            self.name.as_deref().map(string),
-            "the cluster's name, a lowercase label",
-            "\"lab\"",
-        );
-        sections.push(cluster);
-
-        let mut ks = Section::new("kubespray");
-        ks.note(
-            "kube_version, network_plugin, container_manager, kube_proxy_mode: the release's\n\
-             defaults unless set here.",
-        );
-        ks.set("version", string(&self.release));
-        sections.push(ks);
-
-        let mut network = Section::new("network")
-            .with_comment("The LAN the VMs bridge onto, its router and its DNS servers.");
-        network.set_or_fill(
-            "cidr",
-            self.cidr.as_deref().map(string),
-            "the LAN, as a network address and prefix",
-            "\"192.168.1.0/24\"",
-        );
-        network.set_or_fill(
-            "gateway",
-            self.gateway.as_deref().map(string),
-            "the LAN's router",
-            "\"192.168.1.1\"",
-        );
-        let dns = (!self.dns.is_empty()).then(|| strings(&self.dns));
-        network.set_or_fill("dns", dns, "the LAN's DNS servers", "[\"192.168.1.1\"]");
-        sections.push(network);
-
-        let mut vagrant = Section::new("vagrant").with_comment(
-            "The box every VM boots, pinned: a box that moves is not reproducible.\nCPUs and \
-             memory (MiB) of every VM; a node can override them.",
-        );
-        vagrant.set("box", string(DEFAULT_BOX));
-        vagrant.set("box_version", string(DEFAULT_BOX_VERSION));
-        vagrant.set("cpus", crate::site::DEFAULT_CPUS.to_string());
-        vagrant.set("memory_mb", crate::site::DEFAULT_MEMORY_MB.to_string());
-        vagrant.note(
-            "The laptop that runs kubespray logs in to the guests with one of these keys:\n\
-             authorized_keys = [\"ssh-ed25519 AAAA… you@laptop\"]",
-        );
-        sections.push(vagrant);
-
-        let mut addons = Section::new("addons");
-        addons.set("helm", "false".into());
-        addons.note(
-            "MetalLB hands out LAN addresses to LoadBalancer services:\n\
-                     metallb = { ip_range = \"192.168.1.240-192.168.1.250\" }",
-        );
-        sections.push(addons);
-
-        for server in &self.servers {
-            let mut host = Section::new(format!("hosts.{}", key(&server.name)));
-            host.set("address", string(&server.address));
-            host.set("user", string(&server.user));
-            if server.port != 22 {
-                host.set("port", server.port.to_string());
-            }
-            host.set_or_fill(
-                "bridge",
-                self.bridge.as_deref().map(string),
-                format!("the NIC of {} the VMs bridge onto (`ip -br link` there)", server.name),
-                "\"eno1\"",
-            );
-            host.set_or_fill(
-                "host_key",
-                server.host_key.as_deref().map(string),
-                format!(
-                    "{}'s ssh host key: `gen init --keyscan`, or on the server \
-                     `cat /etc/ssh/ssh_host_ed25519_key.pub`",
-                    server.name
-                ),
-                "\"ssh-ed25519 AAAA…\"",
-            );
-            sections.push(host);
-        }
-
-        let roles = std::iter::repeat_n("control-plane", self.control_planes)
-            .chain(std::iter::repeat_n("worker", self.workers));
-        let (mut cp, mut w) = (0, 0);
-        for (i, role) in roles.enumerate() {
-            let name = if role == "worker" {
-                w += 1;
-                format!("k8s-w-{w}")
-            } else {
-                cp += 1;
-                format!("k8s-cp-{cp}")
-            };
-            let mut node = Section::new(format!("nodes.{name}"));
-            if i == 0 {
-                node.comment = Some(format!(
-                    "Nodes are spread over the servers in turn{};\nmake sure your router's DHCP \
-                     does not hand these addresses out.",
-                    first_ip.map_or(String::new(), |ip| format!(", with addresses from {ip} on"))
-                ));
-            }
-            let server = (!self.servers.is_empty()).then(|| &self.servers[i % self.servers.len()]);
-            node.set_or_fill(
-                "host",
-                server.map(|s| string(&s.name)),
-                "the server (a `[hosts.<name>]`) this VM runs on",
-                "\"vmhost1\"",
-            );
-            node.set("role", string(role));
-            node.set_or_fill(
-                "ip",
-                addresses.map(|a| string(&a[i].to_string())),
-                "the node's static address on the LAN",
-                "\"192.168.1.21\"",
-            );
-            sections.push(node);
-        }
-
-        let header = "The lab: one Kubernetes cluster over VM servers on the LAN, started by `gen \
-                      init`.\n`gen build` turns this file into out/; every key is described in \
-                      gen's README\nand, for editors, in the schema named on the first line.";
-        draft::text(header, &sections)
-    }
-}
-
-/// A table key as TOML writes it: bare when it can be.
-fn key(name: &str) -> String {
-    let bare = !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if bare { name.to_string() } else { string(name) }
 }
 
 #[cfg(test)]
