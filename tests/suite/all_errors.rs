@@ -12,9 +12,10 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use labgen::error::Error;
 use labgen::problem::Problem;
 use toml::Value;
+
+use crate::support::site_problems;
 
 /// One value changed (`Some`) or removed (`None`), by its path in the document.
 type Edit = (&'static [&'static str], Option<Value>);
@@ -298,18 +299,6 @@ fn edit(doc: &mut toml::Table, path: &[&str], value: Option<Value>) {
     }
 }
 
-/// The errors of a site, each as the key it is at and the problem.
-fn errors(doc: &toml::Table) -> Vec<(String, Problem)> {
-    let text = toml::to_string(doc).unwrap();
-    match labgen::site::Site::from_toml(&text, "site.toml") {
-        Ok(_) => vec![],
-        Err(Error::InvalidSite { diagnostics, .. }) => {
-            diagnostics.into_iter().map(|d| (d.key, d.problem)).collect()
-        }
-        Err(e) => panic!("{e}"),
-    }
-}
-
 fn planted(base: &toml::Table, mistakes: &[&Mistake]) -> toml::Table {
     let mut doc = base.clone();
     for m in mistakes {
@@ -344,14 +333,14 @@ fn every_pair_of_independent_mistakes_is_reported_together() {
     let text =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("site.toml")).unwrap();
     let base: toml::Table = toml::from_str(&text).unwrap();
-    assert_eq!(errors(&base), vec![], "the example site must be valid");
+    assert_eq!(site_problems(&base), vec![], "the example site must be valid");
     let mistakes = mistakes(&base);
 
     let mut failures = String::new();
     let alone: Vec<Vec<(String, Problem)>> = mistakes
         .iter()
         .map(|m| {
-            let errors = errors(&planted(&base, &[m]));
+            let errors = site_problems(&planted(&base, &[m]));
             if !errors.iter().any(|(key, _)| key == m.error_at) {
                 let _ = write!(
                     failures,
@@ -373,7 +362,7 @@ fn every_pair_of_independent_mistakes_is_reported_together() {
                 continue;
             }
             pairs += 1;
-            let got = errors(&planted(&base, &[ma, mb]));
+            let got = site_problems(&planted(&base, &[ma, mb]));
             let union: Vec<(String, Problem)> = ea.iter().chain(eb).cloned().collect();
             let mut lost = Vec::new();
             if !silences(mb, ma) {

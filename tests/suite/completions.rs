@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::support::tool_runs;
+
 fn gen_output(args: &[&str]) -> (i32, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_gen")).args(args).output().unwrap();
     (
@@ -12,16 +14,6 @@ fn gen_output(args: &[&str]) -> (i32, String, String) {
         String::from_utf8(output.stdout).unwrap(),
         String::from_utf8(output.stderr).unwrap(),
     )
-}
-
-/// `None` (SKIPPED, or a failure with `CI` set) when `tool` does not run.
-fn tool(name: &str, why: &str) -> Option<()> {
-    if Command::new(name).arg("--version").output().is_ok() {
-        return Some(());
-    }
-    assert!(std::env::var_os("CI").is_none(), "`{name}` is missing in CI ({why})");
-    eprintln!("SKIPPED: `{name}` is not installed ({why})");
-    None
 }
 
 /// What bash's Tab offers after `line` (the cursor at its end), with gen's script loaded as
@@ -52,7 +44,9 @@ fn bash_offers(script: &Path, line: &str) -> Vec<String> {
 
 #[test]
 fn bash_completes_commands_flags_and_choices() {
-    let Some(()) = tool("bash", "completion test") else { return };
+    if !tool_runs("bash", "--version", "the completion test", "bash") {
+        return;
+    }
     let (code, script, stderr) = gen_output(&["completions", "bash"]);
     assert_eq!(code, 0, "{stderr}");
     let dir = tempfile::tempdir().unwrap();
@@ -114,7 +108,9 @@ fn words(text: &str) -> String {
 
 #[test]
 fn the_manual_pages_render_and_name_every_command_and_flag() {
-    let Some(()) = tool("groff", "manual test; groff-base") else { return };
+    if !tool_runs("groff", "--version", "the manual test", "groff-base") {
+        return;
+    }
     let (code, page, stderr) = gen_output(&["man"]);
     assert_eq!(code, 0, "{stderr}");
     let text = words(&render(&page));

@@ -1577,12 +1577,7 @@ fn the_quoting_filters_read_back_as_the_text_in_every_consumer() {
 // A hostile file system: links and files in and around `out/`.
 
 fn gen_in(cwd: &Path, args: &[&str]) -> (i32, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_gen"))
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let output = crate::support::gen_output(cwd, args);
     let text = String::from_utf8_lossy(&output.stdout).into_owned()
         + &String::from_utf8_lossy(&output.stderr);
     (output.status.code().expect("gen exits"), text)

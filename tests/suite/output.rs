@@ -6,6 +6,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::support::tool_runs;
+
 const ESC: char = '\u{1b}';
 
 fn gen_binary() -> &'static str {
@@ -31,9 +33,7 @@ fn stderr_of(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
 /// `gen` with `args` under a pty, as on a terminal: everything it wrote to the terminal.
 /// `None` (SKIPPED, or a failure with `CI` set) without util-linux's `script`.
 fn on_a_terminal(args: &[&str], env: &[(&str, &str)]) -> Option<String> {
-    if Command::new("script").arg("--version").output().is_err() {
-        assert!(std::env::var_os("CI").is_none(), "`script` (util-linux) is missing in CI");
-        eprintln!("SKIPPED: `script` from util-linux is not installed");
+    if !tool_runs("script", "--version", "the terminal test", "util-linux") {
         return None;
     }
     let line = std::iter::once(gen_binary())
@@ -133,9 +133,7 @@ fn readme_block(marker: &str) -> String {
 
 #[test]
 fn the_readmes_pre_commit_hook_refuses_a_stale_out_and_accepts_a_fresh_one() {
-    if Command::new("git").arg("--version").output().is_err() {
-        assert!(std::env::var_os("CI").is_none(), "git is missing in CI");
-        eprintln!("SKIPPED: git is not installed");
+    if !tool_runs("git", "--version", "the pre-commit hook test", "git") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

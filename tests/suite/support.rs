@@ -1,8 +1,12 @@
 //! What several test modules need, written once: a finished run of a command and its asserts,
-//! `gen` run in a folder, and an ssh key made for a test.
+//! `gen` run in a folder, an ssh key made for a test, the problems of a site, and what a test
+//! does when a tool it needs is missing.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+
+use labgen::error::Error;
+use labgen::problem::Problem;
 
 /// A finished run of `gen` (or another command): its exit code and what it printed.
 pub(crate) struct Run {
@@ -71,13 +75,18 @@ impl Run {
 
 /// `gen ARGS` in `dir`, with no terminal on stdin.
 pub(crate) fn run_gen(dir: &Path, args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_gen"))
+    Run::from(gen_output(dir, args))
+}
+
+/// What `gen ARGS` in `dir` gave, with no terminal on stdin, as bytes: for output that need not
+/// be UTF-8 (`run_gen` insists that it is).
+pub(crate) fn gen_output(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gen"))
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
         .output()
-        .unwrap();
-    Run::from(output)
+        .unwrap()
 }
 
 /// A new ed25519 key pair at `path` (and `path.pub`), without a passphrase or comment.
@@ -96,4 +105,37 @@ pub(crate) fn is_root() -> bool {
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(str::to_string))
         .is_some_and(|l| l.split_whitespace().nth(1) == Some("0"))
+}
+
+/// The problems of a site, each as the dotted key it is at and the problem; empty when it is
+/// valid. Any other error is the test's mistake.
+pub(crate) fn site_problems(site: &toml::Table) -> Vec<(String, Problem)> {
+    let text = toml::to_string(site).unwrap();
+    match labgen::site::Site::from_toml(&text, "site.toml") {
+        Ok(_) => vec![],
+        Err(Error::InvalidSite { diagnostics, .. }) => {
+            diagnostics.into_iter().map(|d| (d.key, d.problem)).collect()
+        }
+        Err(e) => panic!("not a site error: {e}"),
+    }
+}
+
+/// Says SKIPPED: `what` cannot run here, and `why`. When `CI` is set this fails instead: CI
+/// installs every tool (`.ci/install-tools`), so a missing one there is a broken setup, not a
+/// pass.
+#[track_caller]
+pub(crate) fn skip(what: &str, why: &str) {
+    assert!(std::env::var_os("CI").is_none(), "{what} cannot run: {why}");
+    eprintln!("SKIPPED: {what} {why}");
+}
+
+/// Whether `tool` starts here (`tool ARG`); when it does not, `what` is skipped (`skip`),
+/// naming the package that has it.
+#[track_caller]
+pub(crate) fn tool_runs(tool: &str, arg: &str, what: &str, package: &str) -> bool {
+    let runs = Command::new(tool).arg(arg).output().is_ok();
+    if !runs {
+        skip(what, &format!("needs `{tool}` ({package})"));
+    }
+    runs
 }
