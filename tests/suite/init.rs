@@ -3,6 +3,9 @@
 //! `gen build` would refuse are refused before anything is written; and `--keyscan` reads the
 //! host key of a real OpenSSH sshd, run on loopback inside a network namespace of its own
 //! (`unshare -n`), and prints the fingerprint `ssh-keygen -lf` gives for the server's key file.
+//! Its questions are answered on a real pseudo-terminal, each answer typed only once its prompt
+//! is on the screen: the answers taken are the file's, a wrong one is asked again with its error
+//! and never written, Ctrl-D writes nothing, and off a terminal nothing is asked.
 
 use std::fs;
 use std::path::Path;
