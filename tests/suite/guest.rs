@@ -39,6 +39,7 @@ use super::validators::{
     Json, JsonExt, Ran, copy_dir, ensure_venv, fixtures, loud, pins, repo_root, require, run,
     run_with_stdin, secs, vagrant_command, vagrant_tools,
 };
+use crate::support::is_root;
 
 /// The off-LAN network behind the router (TEST-NET-3, RFC 5737): never a home LAN.
 const OFF_LAN_ROUTER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
@@ -193,13 +194,6 @@ fn tools(test: &str) -> Option<Tools> {
         return None;
     }
     Some(Tools { qemu, qemu_img, vagrant })
-}
-
-fn is_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(str::to_string))
-        .is_some_and(|l| l.split_whitespace().nth(1) == Some("0"))
 }
 
 /// The built guest: kernel, initrd, root file system, the box key and the guest's host key.

@@ -27,6 +27,7 @@ mod picture;
 mod review;
 mod schema;
 mod scripting;
+mod sudo;
 mod support;
 mod validators;
 mod version;

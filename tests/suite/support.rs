@@ -89,3 +89,11 @@ pub(crate) fn keygen(path: &Path) {
         .unwrap();
     assert!(status.success());
 }
+
+/// Whether the tests run as root (the real uid), as the namespaces and mounts of some need.
+pub(crate) fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(str::to_string))
+        .is_some_and(|l| l.split_whitespace().nth(1) == Some("0"))
+}
