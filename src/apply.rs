@@ -15,6 +15,7 @@
 //! (destroys before creates, control planes one at a time), so the executor runs them in plan
 //! order; sending files to several servers happens in parallel first.
 
+mod board;
 pub mod json;
 pub mod plan;
 mod server;
@@ -32,6 +33,7 @@ use crate::site::{Host, Label, Site};
 use crate::tree::{Tree, sha256_hex};
 use crate::verbosity;
 
+use board::Board;
 use plan::{Action, Plan, Server, Step, Wanted};
 use server::{Listing, State, short};
 use session::{Call, Link, Session};
@@ -396,6 +398,17 @@ fn execute(
 ) {
     let sends: Vec<usize> =
         plan.steps.iter().filter(|p| p.step == Step::Send).map(|p| p.server).collect();
+    let names: Vec<Option<&str>> =
+        remotes.iter().zip(all).map(|(r, h)| r.as_ref().map(|_| h.name.as_str())).collect();
+    let board = Board::new(&names, !one && names.iter().flatten().count() > 1);
+    for &i in &sends {
+        board.pending(i, &plan::step_line(&servers[i], &Step::Send, "sending"));
+    }
+    // The last step each server has, after which its live line says it is done.
+    let mut last: Vec<Option<usize>> = vec![None; all.len()];
+    for (n, p) in plan.steps.iter().enumerate() {
+        last[p.server] = Some(n);
+    }
     // Sends touch nothing a VM uses: they run side by side.
     let sent: Vec<(usize, Result<Sent>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = remotes
@@ -420,7 +433,7 @@ fn execute(
                     Some((n, of)) => format!("sent {n} of {of} files"),
                     None => "already on the server, sent nothing".to_string(),
                 };
-                say(&format!("{}\n", plan::step_line(&servers[i], &Step::Send, &text)));
+                board.step(i, &plan::step_line(&servers[i], &Step::Send, &text));
                 sent_counts[i] = Some(count);
             }
             Err(e) => {
@@ -432,15 +445,18 @@ fn execute(
     let mut begun = vec![false; all.len()];
     let mut changed = vec![0usize; all.len()];
     if !failed {
-        for p in &plan.steps {
+        for (n, p) in plan.steps.iter().enumerate() {
             let i = p.server;
+            if last[i] == Some(n) && p.step == Step::Send {
+                board.done(i, &format!("{}: done", all[i].name));
+            }
             if p.step == Step::Send {
                 continue;
             }
             let Some(remote) = remotes[i].as_mut() else { continue };
             let host = all[i];
             let wanted = &servers[i].wanted.hash;
-            say(&format!("{}\n", plan::step_line(&servers[i], &p.step, "")));
+            board.step(i, &plan::step_line(&servers[i], &p.step, ""));
             let mut output = Output::new(one.then(|| "    ".to_string()));
             let done = (|| -> Result<()> {
                 if !begun[i] && p.step != Step::Finish {
@@ -478,12 +494,17 @@ fn execute(
                 Ok(())
             })();
             if let Err(e) = done {
+                board.done(i, &format!("{}: failed", host.name));
                 results[i] = Some(Err(e));
                 failed = true;
                 break;
             }
+            if last[i] == Some(n) {
+                board.done(i, &format!("{}: done", host.name));
+            }
         }
     }
+    board.clear();
     for (i, remote) in remotes.iter().enumerate() {
         let Some(remote) = remote else { continue };
         if results[i].is_some() {

@@ -1,5 +1,6 @@
 //! The site file `gen init` writes: every section, with what it knows set and what it does not
-//! left as a commented-out key to fill in.
+//! left as a commented-out key to fill in; and what `gen build` would refuse in it, to check an
+//! answer by the site's own rules before it is taken.
 
 use std::net::Ipv4Addr;
 
@@ -9,6 +10,7 @@ use crate::draft::{self, Section, string, strings};
 const DEFAULT_BOX: &str = "bento/ubuntu-24.04";
 const DEFAULT_BOX_VERSION: &str = "202502.21.0";
 
+#[derive(Clone)]
 pub(super) struct Lab {
     pub(super) name: Option<String>,
     pub(super) cidr: Option<String>,
@@ -22,6 +24,24 @@ pub(super) struct Lab {
 }
 
 impl Lab {
+    /// What `gen build` would refuse (not what it finds missing) at the keys `at` picks, once
+    /// `change` is made: an answer is checked by the site's own rules, as the file will be.
+    pub(super) fn refused(
+        &self,
+        change: impl FnOnce(&mut Lab),
+        at: impl Fn(&str) -> bool,
+    ) -> Option<String> {
+        let mut lab = self.clone();
+        change(&mut lab);
+        let problems = draft::problems(&lab.text(None, None), "site.toml");
+        let refusal = draft::mistakes(&problems).into_iter().find(|d| at(&d.key))?;
+        let mut why = format!("error: `{}`: {}", refusal.key, refusal.problem);
+        if let Some(fix) = refusal.problem.fix() {
+            why += &format!("\n  fix: {fix}");
+        }
+        Some(why)
+    }
+
     pub(super) fn text(
         &self,
         addresses: Option<&[Ipv4Addr]>,

@@ -419,3 +419,180 @@ fn dry_run_json_gives_the_plans_typed_steps_in_the_order_the_text_gives_them() {
     runs[5].code(2);
     assert!(runs[5].stderr.contains("--dry-run"), "{}", runs[5].stderr);
 }
+
+/// The terminal's width in the live-progress test.
+const WIDTH: usize = 100;
+
+/// The screens a terminal showed for `raw` (what a program wrote to it): one each time the
+/// program moved the cursor up to redraw, and the last. A small VT100 model, enough for what
+/// indicatif writes: text, `\r`, `\n`, cursor up and down (`ESC[nA`, `ESC[nB`), erase line
+/// (`ESC[2K`, `ESC[K`) and erase below (`ESC[J`, `ESC[0J`); other sequences (colour, cursor visibility) are
+/// dropped.
+fn screens(raw: &str) -> Vec<Vec<String>> {
+    // A character past the last column goes to the start of the next line (autowrap); indicatif
+    // fills each line to the width and relies on it.
+    let mut lines: Vec<Vec<char>> = vec![Vec::new()];
+    let (mut row, mut col) = (0usize, 0usize);
+    let mut shown = Vec::new();
+    let snapshot = |lines: &Vec<Vec<char>>| -> Vec<String> {
+        let mut screen: Vec<String> =
+            lines.iter().map(|l| l.iter().collect::<String>().trim_end().to_string()).collect();
+        while screen.last().is_some_and(String::is_empty) {
+            screen.pop();
+        }
+        screen
+    };
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => col = 0,
+            '\n' => {
+                row += 1;
+                col = 0;
+                if row == lines.len() {
+                    lines.push(Vec::new());
+                }
+            }
+            '\u{1b}' => {
+                if chars.peek() != Some(&'[') {
+                    chars.next();
+                    continue;
+                }
+                chars.next();
+                let mut arg = String::new();
+                let mut end = ' ';
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() || c == '~' {
+                        end = c;
+                        break;
+                    }
+                    arg.push(c);
+                }
+                match end {
+                    'A' => {
+                        shown.push(snapshot(&lines));
+                        row = row.saturating_sub(arg.parse().unwrap_or(1));
+                    }
+                    'B' => {
+                        row += arg.parse().unwrap_or(1);
+                        while row >= lines.len() {
+                            lines.push(Vec::new());
+                        }
+                    }
+                    'K' if arg == "2" => lines[row].clear(),
+                    'K' => lines[row].truncate(col),
+                    'J' if arg.is_empty() || arg == "0" => {
+                        lines[row].truncate(col);
+                        lines.truncate(row + 1);
+                    }
+                    _ => {}
+                }
+            }
+            c if !c.is_control() => {
+                if col == WIDTH {
+                    row += 1;
+                    col = 0;
+                    if row == lines.len() {
+                        lines.push(Vec::new());
+                    }
+                }
+                let line = &mut lines[row];
+                if line.len() <= col {
+                    line.resize(col, ' ');
+                    line.push(c);
+                } else {
+                    line[col] = c;
+                }
+                col += 1;
+            }
+            _ => {}
+        }
+    }
+    shown.push(snapshot(&lines));
+    shown
+}
+
+#[test]
+fn the_terminal_model_redraws_in_place() {
+    let raw = "a\nh1: up\nh2: wait\r\u{1b}[1A\u{1b}[2Kh1: done\n\u{1b}[2Kh2: up 1s\n";
+    let screens = screens(raw);
+    assert_eq!(screens[0], ["a", "h1: up", "h2: wait"]);
+    assert_eq!(screens[1], ["a", "h1: done", "h2: up 1s"]);
+    // Full-width lines wrap; indicatif's clear goes up, down and up again.
+    let full = |text: &str| format!("{text:<WIDTH$}");
+    let raw = format!(
+        "{}{}\x1b[1A\r\x1b[2K\x1b[1B\r\x1b[2K\x1b[1A{}{}",
+        full("h1: send"),
+        full("h2: send"),
+        full("h1: done"),
+        full("h2: box")
+    );
+    let screens = self::screens(&raw);
+    assert_eq!(screens.len(), 3, "{screens:?}");
+    assert_eq!(screens[0], ["h1: send", "h2: send"]);
+    assert_eq!(screens.last().unwrap(), &["h1: done", "h2: box"]);
+}
+
+#[test]
+fn on_a_terminal_apply_all_keeps_one_live_line_per_server_with_its_step_and_time() {
+    if Command::new("script").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "`script` (util-linux) is missing in CI");
+        eprintln!("SKIPPED: `script` from util-linux is not installed");
+        return;
+    }
+    let Some(lab) = Lab::new(2, "live progress test") else { return };
+    // Each VM takes 1.5 s to boot, so that a step's elapsed time is seen to count.
+    for n in 1..=2 {
+        fs::write(lab.server(n).join("boot_seconds"), "1.5").unwrap();
+    }
+    // `script`'s pty has no size until one is set: 100 columns, as the model wraps.
+    let terminal = format!(
+        "TERM=xterm-256color script -qec 'stty cols {WIDTH} rows 40 && exec {} apply --all' \
+         /dev/null",
+        env!("CARGO_BIN_EXE_gen")
+    );
+    let runs = lab.session(&[&["build"], &["!", &terminal], &["apply", "--all"]]);
+    runs[0].code(0);
+    runs[1].code(0);
+    let raw = &runs[1].stdout;
+    let screens = screens(raw);
+    let last = screens.last().unwrap();
+    // The live lines are gone at the end: what is left is what a log would end with.
+    assert!(last.iter().any(|l| l.starts_with("h1: applied ")), "{last:#?}");
+    assert!(last.iter().any(|l| l.starts_with("h2: applied ")), "{last:#?}");
+    assert!(last.iter().any(|l| l == "applied 2 of 2 servers"), "{last:#?}");
+    let steps = ["send ", "switch ", "install ", "box ", "create ", "finish "];
+    let is_step = |l: &str| steps.iter().any(|s| l.contains(&format!(": {s}")));
+    assert!(!last.iter().any(|l| is_step(l)), "no step line is left: {last:#?}");
+    // While it ran: one line per server, redrawn in place, each with its step and the time
+    // that step has taken.
+    let live: Vec<&Vec<String>> = screens
+        .iter()
+        .filter(|s| {
+            let h1 = s.iter().filter(|l| l.contains("h1: ")).count();
+            let h2 = s.iter().filter(|l| l.contains("h2: ")).count();
+            h1 == 1 && h2 == 1
+        })
+        .collect();
+    assert!(live.len() >= 2, "{screens:#?}");
+    let booting_for = |screen: &Vec<String>, host: &str| {
+        screen.iter().find_map(|l| {
+            let at = l.find(&format!("{host}: create "))?;
+            let seconds = l.trim_end().rsplit(' ').next()?.strip_suffix('s')?;
+            Some((at, seconds.parse::<u32>().ok()?))
+        })
+    };
+    for host in ["h1", "h2"] {
+        let times: Vec<u32> =
+            live.iter().filter_map(|s| booting_for(s, host)).map(|(_, t)| t).collect();
+        assert!(times.contains(&0) && times.contains(&1), "{host}'s boot counted: {screens:#?}");
+    }
+    let says = |screen: &Vec<String>, text: &str| screen.iter().any(|l| l.contains(text));
+    assert!(
+        live.iter().any(|s| says(s, "h1: done") && !says(s, "h2: done")),
+        "a server that is done says so while another works: {screens:#?}"
+    );
+    // Piped (runs[2], nothing left to do), or with one server: plain lines, no redraw.
+    runs[2].code(0);
+    assert!(!runs[2].stdout.contains('\u{1b}'), "{}", runs[2].stdout);
+}
