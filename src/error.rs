@@ -93,6 +93,8 @@ pub enum Error {
     InitArgument { argument: &'static str, value: String, expected: &'static str },
     /// `gen init`'s values make a site that `gen build` refuses for more than missing keys.
     InitValues { diagnostics: Vec<Diagnostic> },
+    /// The input ended (Ctrl-D) at one of `gen init`'s questions: it stops, writing nothing.
+    InitStopped { question: String },
     /// An inventory `gen import` cannot read.
     Inventory { path: PathBuf, line: usize, reason: String },
 }

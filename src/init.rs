@@ -66,6 +66,7 @@ pub struct Arguments {
 }
 
 /// A server as given by `--server` (or answered).
+#[derive(Clone)]
 struct Server {
     name: String,
     user: String,
@@ -76,35 +77,75 @@ struct Server {
 
 /// Asks on a terminal for what the flags did not say. Off a terminal nothing is asked: a choice
 /// (the cluster's name, how many VMs) takes its default, a fact about the LAN stays a hole.
+/// On a terminal an answer `gen build` would refuse is shown why and asked again, so one typo
+/// does not cost the answers before it; the end of input (Ctrl-D) stops init with nothing
+/// written, as a person who presses it means to leave, not to take whatever comes next.
 struct Questions {
     terminal: bool,
 }
 
+/// Why an answer is refused, as shown before the question is asked again; `None` takes it.
+type Check<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 impl Questions {
     /// A fact: `suggestion` is offered on a terminal, never assumed.
-    fn ask(&self, question: &str, suggestion: Option<&str>) -> Option<String> {
+    fn ask(
+        &self,
+        question: &str,
+        suggestion: Option<&str>,
+        check: Check,
+    ) -> Result<Option<String>> {
         if !self.terminal {
-            return None;
+            return Ok(None);
         }
-        self.choose(question, suggestion)
+        Self::until_taken(question, suggestion, check)
     }
 
     /// A choice: `default` is taken when nothing is answered, or nothing can be asked.
-    fn choose(&self, question: &str, default: Option<&str>) -> Option<String> {
+    fn choose(
+        &self,
+        question: &str,
+        default: Option<&str>,
+        check: Check,
+    ) -> Result<Option<String>> {
         if !self.terminal {
-            return default.map(str::to_string);
+            return Ok(default.map(str::to_string));
         }
+        Self::until_taken(question, default, check)
+    }
+
+    fn until_taken(question: &str, default: Option<&str>, check: Check) -> Result<Option<String>> {
         let shown = default.map_or(String::new(), |d| format!(" [{d}]"));
-        eprint!("{question}{shown}: ");
-        let _ = std::io::stderr().flush();
-        let mut line = String::new();
-        if std::io::stdin().lock().read_line(&mut line).unwrap_or(0) == 0 {
-            return default.map(str::to_string);
+        loop {
+            eprint!("{question}{shown}: ");
+            let _ = std::io::stderr().flush();
+            let mut line = String::new();
+            if std::io::stdin().lock().read_line(&mut line).unwrap_or(0) == 0 {
+                // The terminal echoes nothing for Ctrl-D: end the prompt's line first.
+                eprintln!();
+                return Err(Error::InitStopped { question: question.to_string() });
+            }
+            let answer = line.trim();
+            let answer =
+                if answer.is_empty() { default.map(str::to_string) } else { Some(answer.into()) };
+            match answer.as_deref().and_then(check) {
+                Some(why) if crate::colour::on(&std::io::stderr()) => {
+                    eprintln!("{}", crate::colour::paint(&why));
+                }
+                Some(why) => eprintln!("{why}"),
+                None => return Ok(answer),
+            }
         }
-        let answer = line.trim();
-        if answer.is_empty() { default.map(str::to_string) } else { Some(answer.to_string()) }
     }
 }
+
+/// An answer that is not what the question asks for.
+fn expected(answer: &str, expected: &str) -> String {
+    format!("error: `{answer}`: expected {expected}")
+}
+
+const CIDR: &str = "a network such as 192.168.1.0/24";
+const SERVER: &str = "NAME=USER@ADDRESS or NAME=USER@ADDRESS:PORT, e.g. vmhost1=lab@192.168.1.10";
 
 pub fn run(arguments: Arguments, site: &Path) -> Result<u8> {
     if !arguments.force && site.symlink_metadata().is_ok() {
@@ -112,54 +153,110 @@ pub fn run(arguments: Arguments, site: &Path) -> Result<u8> {
     }
     let questions = Questions { terminal: std::io::stdin().is_terminal() };
     let a = arguments;
+    // The lab so far: each answer is checked in it by the site's own rules before it is taken.
+    let mut lab = Lab {
+        name: None,
+        cidr: None,
+        gateway: None,
+        dns: vec![],
+        servers: vec![],
+        bridge: None,
+        control_planes: 1,
+        workers: 2,
+        release: a.kubespray.unwrap_or_else(|| kubespray::RELEASES[0].tag.to_string()),
+    };
 
-    let name = a.name.or_else(|| questions.choose("cluster name", Some("lab")));
-    let cidr = a.cidr.or_else(|| questions.ask("LAN (CIDR) the VMs bridge onto", None));
-    let net = match &cidr {
+    lab.name = match a.name {
+        Some(name) => Some(name),
+        None => questions.choose("cluster name", Some("lab"), &|answer| {
+            lab.refused(|l| l.name = Some(answer.into()), |key| key == "cluster.name")
+        })?,
+    };
+    lab.cidr = match a.cidr {
+        Some(cidr) => Some(cidr),
+        None => questions.ask("LAN (CIDR) the VMs bridge onto", None, &|answer| {
+            if Ipv4Net::from_str(answer).is_err() {
+                return Some(expected(answer, CIDR));
+            }
+            lab.refused(|l| l.cidr = Some(answer.into()), |key| key == "network.cidr")
+        })?,
+    };
+    let net = match &lab.cidr {
         Some(c) => Some(Ipv4Net::from_str(c).map_err(|_| Error::InitArgument {
             argument: "--cidr",
             value: c.clone(),
-            expected: "a network such as 192.168.1.0/24",
+            expected: CIDR,
         })?),
         None => None,
     };
     let gateway_default = net.map(|n| u32::from(n.network()) + 1).map(Ipv4Addr::from);
-    let gateway = a.gateway.or_else(|| {
-        questions.ask("its router (gateway)", gateway_default.map(|g| g.to_string()).as_deref())
-    });
-    let mut dns = a.dns;
-    if dns.is_empty() {
-        if let Some(answer) = questions.ask("DNS servers (comma separated)", gateway.as_deref()) {
-            dns =
-                answer.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
-        }
+    lab.gateway = match a.gateway {
+        Some(gateway) => Some(gateway),
+        None => questions.ask(
+            "its router (gateway)",
+            gateway_default.map(|g| g.to_string()).as_deref(),
+            &|answer| {
+                lab.refused(|l| l.gateway = Some(answer.into()), |key| key == "network.gateway")
+            },
+        )?,
+    };
+    let list = |answer: &str| -> Vec<String> {
+        answer.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+    };
+    lab.dns = a.dns;
+    if lab.dns.is_empty() {
+        let answer =
+            questions.ask("DNS servers (comma separated)", lab.gateway.as_deref(), &|answer| {
+                lab.refused(|l| l.dns = list(answer), |key| key.starts_with("network.dns"))
+            })?;
+        lab.dns = answer.as_deref().map(list).unwrap_or_default();
     }
 
-    let mut specs = a.servers;
-    if specs.is_empty() && questions.terminal {
+    if a.servers.is_empty() && questions.terminal {
         while let Some(answer) =
-            questions.ask("a VM server as NAME=USER@ADDRESS (empty: done)", None)
+            questions.ask("a VM server as NAME=USER@ADDRESS (empty: done)", None, &|answer| {
+                let Ok(server) = parse_server(answer) else {
+                    return Some(expected(answer, SERVER));
+                };
+                lab.refused(|l| l.servers.push(server), |key| key.starts_with("hosts"))
+            })?
         {
-            specs.push(answer);
+            lab.servers.push(parse_server(&answer)?);
         }
+    } else {
+        lab.servers = a.servers.iter().map(|s| parse_server(s)).collect::<Result<Vec<_>>>()?;
     }
-    let mut servers = specs.iter().map(|s| parse_server(s)).collect::<Result<Vec<_>>>()?;
-    let bridge = a.bridge.or_else(|| questions.ask("the servers' NIC the VMs bridge onto", None));
-    let count = |flag: Option<usize>, question: &str, default: usize, argument: &'static str| {
-        if let Some(n) = flag {
-            Ok(n)
-        } else {
-            let answer = questions.choose(question, Some(&default.to_string())).unwrap_or_default();
-            answer.parse().map_err(|_| Error::InitArgument {
-                argument,
-                value: answer,
-                expected: "a number",
-            })
+    lab.bridge = match a.bridge {
+        Some(bridge) => Some(bridge),
+        None => questions.ask("the servers' NIC the VMs bridge onto", None, &|answer| {
+            lab.refused(|l| l.bridge = Some(answer.into()), |key| key.ends_with(".bridge"))
+        })?,
+    };
+    // A count is a choice: the lab's own (1 control plane, 2 workers) unless answered otherwise.
+    let count = |question: &str, lab: &Lab, default: usize, set: fn(&mut Lab, usize), argument| {
+        let answer = questions
+            .choose(question, Some(&default.to_string()), &|answer| match answer.parse() {
+                Ok(n) => lab.refused(|l| set(l, n), |key| key.starts_with("nodes")),
+                Err(_) => Some(expected(answer, "a number")),
+            })?
+            .unwrap_or_default();
+        answer.parse().map_err(|_| Error::InitArgument {
+            argument,
+            value: answer,
+            expected: "a number",
+        })
+    };
+    let cps = |l: &mut Lab, n| l.control_planes = n;
+    lab.control_planes = match a.control_planes {
+        Some(n) => n,
+        None => {
+            count("control-plane VMs (odd)", &lab, lab.control_planes, cps, "--control-planes")?
         }
     };
-    let control_planes = count(a.control_planes, "control-plane VMs (odd)", 1, "--control-planes")?;
-    let workers = count(a.workers, "worker VMs", 2, "--workers")?;
-    let release = a.kubespray.unwrap_or_else(|| kubespray::RELEASES[0].tag.to_string());
+    lab.workers = match a.workers {
+        Some(n) => n,
+        None => count("worker VMs", &lab, lab.workers, |l, n| l.workers = n, "--workers")?,
+    };
 
     let first_ip = match a.first_ip {
         Some(ip) => Some(Ipv4Addr::from_str(&ip).map_err(|_| Error::InitArgument {
@@ -169,15 +266,15 @@ pub fn run(arguments: Arguments, site: &Path) -> Result<u8> {
         })?),
         None => net.map(default_first_ip),
     };
-    let mut taken: Vec<String> = gateway.iter().chain(&dns).cloned().collect();
-    taken.extend(servers.iter().map(|s| s.address.clone()));
-    let addresses = first_ip.map(|first| node_addresses(first, control_planes + workers, &taken));
+    let mut taken: Vec<String> = lab.gateway.iter().chain(&lab.dns).cloned().collect();
+    taken.extend(lab.servers.iter().map(|s| s.address.clone()));
+    let addresses =
+        first_ip.map(|first| node_addresses(first, lab.control_planes + lab.workers, &taken));
 
     if a.keyscan {
-        scan_keys(&mut servers)?;
+        scan_keys(&mut lab.servers)?;
     }
 
-    let lab = Lab { name, cidr, gateway, dns, servers, bridge, control_planes, workers, release };
     let text = lab.text(addresses.as_deref(), first_ip);
     let file = site.display().to_string();
     let problems = draft::problems(&text, &file);
@@ -193,11 +290,8 @@ pub fn run(arguments: Arguments, site: &Path) -> Result<u8> {
 }
 
 fn parse_server(spec: &str) -> Result<Server> {
-    let bad = || Error::InitArgument {
-        argument: "--server",
-        value: spec.to_string(),
-        expected: "NAME=USER@ADDRESS or NAME=USER@ADDRESS:PORT, e.g. vmhost1=lab@192.168.1.10",
-    };
+    let bad =
+        || Error::InitArgument { argument: "--server", value: spec.to_string(), expected: SERVER };
     let (name, rest) = spec.split_once('=').ok_or_else(bad)?;
     let (user, address) = rest.split_once('@').ok_or_else(bad)?;
     let (address, port) = match address.rsplit_once(':') {
@@ -305,6 +399,7 @@ fn fingerprint(key: &str) -> Result<String> {
     Ok(line.replace(" no comment ", " "))
 }
 
+#[derive(Clone)]
 struct Lab {
     name: Option<String>,
     cidr: Option<String>,
@@ -318,6 +413,20 @@ struct Lab {
 }
 
 impl Lab {
+    /// What `gen build` would refuse (not what it finds missing) at the keys `at` picks, once
+    /// `change` is made: an answer is checked by the site's own rules, as the file will be.
+    fn refused(&self, change: impl FnOnce(&mut Lab), at: impl Fn(&str) -> bool) -> Option<String> {
+        let mut lab = self.clone();
+        change(&mut lab);
+        let problems = draft::problems(&lab.text(None, None), "site.toml");
+        let refusal = draft::mistakes(&problems).into_iter().find(|d| at(&d.key))?;
+        let mut why = format!("error: `{}`: {}", refusal.key, refusal.problem);
+        if let Some(fix) = refusal.problem.fix() {
+            why += &format!("\n  fix: {fix}");
+        }
+        Some(why)
+    }
+
     fn text(&self, addresses: Option<&[Ipv4Addr]>, first_ip: Option<Ipv4Addr>) -> String {
         let mut sections = vec![];
         let mut cluster = Section::new("cluster");

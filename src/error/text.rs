@@ -264,6 +264,11 @@ impl Error {
                 }
                 write!(f, "these come from the values given to `gen init`; nothing was written")
             }
+            Error::InitStopped { question } => write!(
+                f,
+                "the input ended at `{question}`; nothing was written\n  fix: run `gen init` \
+                 again, or give the answers as flags (`gen init --help`)"
+            ),
             Error::Inventory { path, line, reason } => write!(
                 f,
                 "{}:{line}: {reason}\n  fix: `gen import` reads kubespray inventories \

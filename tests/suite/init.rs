@@ -3,6 +3,9 @@
 //! `gen build` would refuse are refused before anything is written; and `--keyscan` reads the
 //! host key of a real OpenSSH sshd, run on loopback inside a network namespace of its own
 //! (`unshare -n`), and prints the fingerprint `ssh-keygen -lf` gives for the server's key file.
+//! Its questions are answered on a real pseudo-terminal, each answer typed only once its prompt
+//! is on the screen: the answers taken are the file's, a wrong one is asked again with its error
+//! and never written, Ctrl-D writes nothing, and off a terminal nothing is asked.
 
 use std::fs;
 use std::path::Path;
@@ -251,4 +254,230 @@ fn keyscan_reads_a_real_sshds_key_and_prints_its_fingerprint() {
     assert!(run.stdout.contains("complete"), "{}", run.stdout);
     // The scanned site builds as it is.
     run_gen(&lab, &["build"]).code(0);
+}
+
+/// What a terminal showed while `gen init` was answered on it, and how gen exited.
+struct Typed {
+    transcript: String,
+    code: i32,
+}
+
+/// `gen ARGS` in `dir` on a pseudo-terminal, answered as a person would: each answer is typed
+/// (with Enter; `None` is Ctrl-D) only once its prompt is on the screen, by `tests/init/answer.py`
+/// over python3's `pty`. `None` (SKIPPED, or a failure with `CI` set) without python3.
+fn answer_gen(dir: &Path, args: &[&str], steps: &[(&str, Option<&str>)]) -> Option<Typed> {
+    if Command::new("python3").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "python3 is missing in CI");
+        eprintln!("SKIPPED: python3 is not installed");
+        return None;
+    }
+    let steps = serde_json::to_string(steps).unwrap();
+    let output = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/init/answer.py"))
+        .arg(steps)
+        .arg(env!("CARGO_BIN_EXE_gen"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let run = Run::from(output);
+    run.code(0);
+    let typed: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let transcript = typed["transcript"].as_str().unwrap().to_string();
+    assert!(
+        typed["stuck"].is_null(),
+        "stuck at {}; the terminal showed:\n{transcript}",
+        typed["stuck"]
+    );
+    Some(Typed { transcript, code: i32::try_from(typed["code"].as_i64().unwrap()).unwrap() })
+}
+
+const NAME: &str = "cluster name [lab]: ";
+const CIDR: &str = "LAN (CIDR) the VMs bridge onto: ";
+const SERVER: &str = "a VM server as NAME=USER@ADDRESS (empty: done): ";
+
+#[test]
+fn init_on_a_terminal_asks_again_until_an_answer_is_right_and_writes_the_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = "its router (gateway) [192.168.7.1]: ";
+    let bridge = "the servers' NIC the VMs bridge onto: ";
+    let cps = "control-plane VMs (odd) [1]: ";
+    let workers = "worker VMs [2]: ";
+    let steps = [
+        (NAME, Some("Lab_1")),
+        (NAME, Some("home")),
+        (CIDR, Some("192.168.7.0/33")),
+        (CIDR, Some("192.168.7.0/24")),
+        (gateway, Some("10.0.0.1")),
+        (gateway, Some("")),
+        ("DNS servers (comma separated) [192.168.7.1]: ", Some("192.168.7.1, 192.168.7.2")),
+        (SERVER, Some("vmhost1")),
+        (SERVER, Some("vmhost1=lab@192.168.7.10")),
+        (SERVER, Some("vmhost2=admin@192.168.7.11:2222")),
+        (SERVER, Some("")),
+        (bridge, Some("enp3s0")),
+        (cps, Some("2")),
+        (cps, Some("3")),
+        (workers, Some("two")),
+        (workers, Some("1")),
+    ];
+    let Some(typed) = answer_gen(dir.path(), &["init"], &steps) else { return };
+    let t = &typed.transcript;
+    assert_eq!(typed.code, 0, "{t}");
+
+    // Each wrong answer is refused with why, between its question and the same question again.
+    let refusals = [
+        (NAME, "Lab_1", "`cluster.name`"),
+        (CIDR, "192.168.7.0/33", "expected a network such as 192.168.1.0/24"),
+        (gateway, "10.0.0.1", "`network.gateway`"),
+        (SERVER, "vmhost1", "expected NAME=USER@ADDRESS"),
+        (cps, "2", "etcd needs an odd number"),
+        (workers, "two", "expected a number"),
+    ];
+    for (question, answer, why) in refusals {
+        let asked = format!("{question}{answer}\nerror: ");
+        let at = t.find(&asked).unwrap_or_else(|| panic!("no refusal of {answer:?} in\n{t}"));
+        let after = &t[at + asked.len()..];
+        let again = after.find(question).unwrap_or_else(|| panic!("{question} not asked again"));
+        assert!(after[..again].contains(why), "{answer:?} refused without {why:?}:\n{t}");
+    }
+    assert!(t.contains("wrote `site.toml` and `site.schema.json`"), "{t}");
+
+    // The file holds the answers taken, none of the refused ones.
+    let text = fs::read_to_string(dir.path().join("site.toml")).unwrap();
+    for refused in ["Lab_1", "/33", "10.0.0.1"] {
+        assert!(!text.contains(refused), "{refused} written:\n{text}");
+    }
+    let site: toml::Table = text.parse().unwrap();
+    assert_eq!(site["cluster"]["name"].as_str(), Some("home"));
+    let network = &site["network"];
+    assert_eq!(network["cidr"].as_str(), Some("192.168.7.0/24"));
+    assert_eq!(network["gateway"].as_str(), Some("192.168.7.1"));
+    let dns: Vec<&str> =
+        network["dns"].as_array().unwrap().iter().filter_map(|d| d.as_str()).collect();
+    assert_eq!(dns, ["192.168.7.1", "192.168.7.2"]);
+    let hosts: Vec<String> = site["hosts"]
+        .as_table()
+        .unwrap()
+        .iter()
+        .map(|(name, h)| {
+            format!(
+                "{name} {}@{}:{} {}",
+                h["user"].as_str().unwrap(),
+                h["address"].as_str().unwrap(),
+                h.get("port").and_then(toml::Value::as_integer).unwrap_or(22),
+                h["bridge"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        hosts,
+        ["vmhost1 lab@192.168.7.10:22 enp3s0", "vmhost2 admin@192.168.7.11:2222 enp3s0"]
+    );
+    let nodes: Vec<String> = site["nodes"]
+        .as_table()
+        .unwrap()
+        .iter()
+        .map(|(name, n)| {
+            let field = |k: &str| n[k].as_str().unwrap();
+            format!("{name} {} {} {}", field("role"), field("host"), field("ip"))
+        })
+        .collect();
+    assert_eq!(
+        nodes,
+        [
+            "k8s-cp-1 control-plane vmhost1 192.168.7.21",
+            "k8s-cp-2 control-plane vmhost2 192.168.7.22",
+            "k8s-cp-3 control-plane vmhost1 192.168.7.23",
+            "k8s-w-1 worker vmhost2 192.168.7.24",
+        ]
+    );
+
+    // As from flags: only the host keys are missing, and filled in it builds.
+    let build = run_gen(dir.path(), &["build"]);
+    build.code(2);
+    let (missing, other) = build_errors(&build);
+    assert_eq!(missing, ["hosts.vmhost1.host_key", "hosts.vmhost2.host_key"]);
+    assert!(other.is_empty(), "{other:?}");
+    let filled = text
+        .replace("# host_key = \"ssh-ed25519 AAAA…\"", &format!("host_key = \"{SOME_HOST_KEY}\""));
+    fs::write(dir.path().join("site.toml"), filled).unwrap();
+    run_gen(dir.path(), &["build"]).code(0);
+    run_gen(dir.path(), &["check"]).code(0);
+}
+
+#[test]
+fn init_on_a_terminal_stops_at_ctrl_d_and_writes_nothing() {
+    // Ctrl-D at the first question, after answers, in the list of servers, and after a refusal.
+    let cases: [&[(&str, Option<&str>)]; 4] = [
+        &[(NAME, None)],
+        &[(NAME, Some("home")), (CIDR, Some("192.168.7.0/24")), ("[192.168.7.1]: ", None)],
+        &[
+            (NAME, Some("")),
+            (CIDR, Some("")),
+            ("its router (gateway): ", Some("")),
+            ("DNS servers (comma separated): ", Some("")),
+            (SERVER, Some("vmhost1=lab@192.168.7.10")),
+            (SERVER, None),
+        ],
+        &[(NAME, Some("-bad-")), (NAME, None)],
+    ];
+    for steps in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(typed) = answer_gen(dir.path(), &["init"], steps) else { return };
+        let t = &typed.transcript;
+        assert_eq!(typed.code, 2, "{t}");
+        assert!(t.contains("error: the input ended at `"), "{t}");
+        assert!(t.contains("nothing was written"), "{t}");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "{t}");
+    }
+}
+
+#[test]
+fn init_asks_only_what_the_flags_did_not_say_and_nothing_off_a_terminal() {
+    // On a terminal, with every flag but --workers, the one question is the workers'.
+    let dir = tempfile::tempdir().unwrap();
+    let mut flags: Vec<&str> = FLAGS.to_vec();
+    let at = flags.iter().position(|a| *a == "--workers").unwrap();
+    flags.drain(at..at + 2);
+    let Some(typed) = answer_gen(dir.path(), &flags, &[("worker VMs [2]: ", Some("4"))]) else {
+        return;
+    };
+    assert_eq!(typed.code, 0, "{}", typed.transcript);
+    for question in ["cluster name", "LAN (CIDR)", "gateway", "DNS", "VM server", "NIC", "control"]
+    {
+        assert!(!typed.transcript.contains(question), "{}", typed.transcript);
+    }
+    let site: toml::Table =
+        fs::read_to_string(dir.path().join("site.toml")).unwrap().parse().unwrap();
+    let workers =
+        site["nodes"].as_table().unwrap().keys().filter(|k| k.starts_with("k8s-w-")).count();
+    assert_eq!(workers, 4);
+
+    // Answers on a pipe are not read: stdin is not a terminal, so nothing is asked, a choice
+    // takes its default and a fact stays a hole.
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gen"))
+        .arg("init")
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let answers = "home\n192.168.7.0/24\n\n\nvmhost1=lab@192.168.7.10\n\neno1\n3\n1\n";
+    // gen may exit before the pipe is read, or without reading it: a refused write is fine.
+    let _ = std::io::Write::write_all(&mut child.stdin.take().unwrap(), answers.as_bytes());
+    let run = Run::from(child.wait_with_output().unwrap());
+    run.code(0);
+    for question in [NAME, CIDR, SERVER, "worker VMs [2]: "] {
+        run.never_says(question);
+    }
+    let site: toml::Table =
+        fs::read_to_string(dir.path().join("site.toml")).unwrap().parse().unwrap();
+    assert_eq!(site["cluster"]["name"].as_str(), Some("lab"));
+    assert!(site["network"].get("cidr").is_none());
+    assert!(site.get("hosts").is_none());
 }

@@ -221,6 +221,10 @@ fn errors() -> Vec<(Error, &'static str)> {
             "error: site.toml:3:8: `network.cidr`: `x` is not an IPv4 network in CIDR notation\n  fix: write the network as `192.168.1.0/24`\nthese come from the values given to `gen init`; nothing was written",
         ),
         (
+            Error::InitStopped { question: s("cluster name") },
+            "error: the input ended at `cluster name`; nothing was written\n  fix: run `gen init` again, or give the answers as flags (`gen init --help`)",
+        ),
+        (
             Error::Inventory { path: path("inventory.ini"), line: 4, reason: s("no host name") },
             "error: inventory.ini:4: no host name\n  fix: `gen import` reads kubespray inventories (`inventory.ini` or `hosts.yaml`); correct the line or import another file",
         ),
@@ -228,7 +232,7 @@ fn errors() -> Vec<(Error, &'static str)> {
 }
 
 /// How many `Error` variants there are: one per arm of `error_variant`.
-const ERROR_VARIANTS: usize = 31;
+const ERROR_VARIANTS: usize = 32;
 
 /// Which variant `e` is. No wildcard arm: a new variant does not compile until it is named
 /// here, next to `ERROR_VARIANTS` and the samples that must then include it.
@@ -265,6 +269,7 @@ fn error_variant(e: &Error) -> usize {
         Error::InitArgument { .. } => 28,
         Error::InitValues { .. } => 29,
         Error::Inventory { .. } => 30,
+        Error::InitStopped { .. } => 31,
     }
 }
 
