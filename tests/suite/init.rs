@@ -63,20 +63,8 @@ fn init_from_flags_builds_once_the_host_keys_are_filled_in() {
 
     // What the flags said is there: nodes spread over both servers, addresses from .21 on.
     let site: toml::Table = text.parse().unwrap();
-    let nodes = site["nodes"].as_table().unwrap();
-    let summary: Vec<String> = nodes
-        .iter()
-        .map(|(name, n)| {
-            format!(
-                "{name} {} {} {}",
-                n["role"].as_str().unwrap(),
-                n["host"].as_str().unwrap(),
-                n["ip"].as_str().unwrap()
-            )
-        })
-        .collect();
     assert_eq!(
-        summary,
+        node_lines(&site),
         [
             "k8s-cp-1 control-plane vmhost1 192.168.1.21",
             "k8s-cp-2 control-plane vmhost2 192.168.1.22",
@@ -87,18 +75,37 @@ fn init_from_flags_builds_once_the_host_keys_are_filled_in() {
     );
 
     // Only what gen cannot know is missing: the host keys.
-    let build = run_gen(dir.path(), &["build"]);
+    builds_once_the_host_keys_are_filled_in(dir.path(), &text);
+}
+
+/// Each node of a site init wrote, as `name role host ip`.
+fn node_lines(site: &toml::Table) -> Vec<String> {
+    site["nodes"]
+        .as_table()
+        .unwrap()
+        .iter()
+        .map(|(name, n)| {
+            let field = |k: &str| n[k].as_str().unwrap();
+            format!("{name} {} {} {}", field("role"), field("host"), field("ip"))
+        })
+        .collect()
+}
+
+/// The site init wrote in `dir` (`text`) lacks only the two servers' host keys, which gen
+/// cannot know, so `gen build` writes nothing; with them filled in it builds and checks.
+fn builds_once_the_host_keys_are_filled_in(dir: &Path, text: &str) {
+    let build = run_gen(dir, &["build"]);
     build.code(2);
     let (missing, other) = build_errors(&build);
     assert_eq!(missing, ["hosts.vmhost1.host_key", "hosts.vmhost2.host_key"]);
     assert!(other.is_empty(), "{other:?}");
-    assert!(!dir.path().join("out").exists());
+    assert!(!dir.join("out").exists());
 
     let filled = text
         .replace("# host_key = \"ssh-ed25519 AAAA…\"", &format!("host_key = \"{SOME_HOST_KEY}\""));
-    fs::write(dir.path().join("site.toml"), filled).unwrap();
-    run_gen(dir.path(), &["build"]).code(0);
-    run_gen(dir.path(), &["check"]).code(0);
+    fs::write(dir.join("site.toml"), filled).unwrap();
+    run_gen(dir, &["build"]).code(0);
+    run_gen(dir, &["check"]).code(0);
 }
 
 #[test]
@@ -369,17 +376,8 @@ fn init_on_a_terminal_asks_again_until_an_answer_is_right_and_writes_the_answers
         hosts,
         ["vmhost1 lab@192.168.7.10:22 enp3s0", "vmhost2 admin@192.168.7.11:2222 enp3s0"]
     );
-    let nodes: Vec<String> = site["nodes"]
-        .as_table()
-        .unwrap()
-        .iter()
-        .map(|(name, n)| {
-            let field = |k: &str| n[k].as_str().unwrap();
-            format!("{name} {} {} {}", field("role"), field("host"), field("ip"))
-        })
-        .collect();
     assert_eq!(
-        nodes,
+        node_lines(&site),
         [
             "k8s-cp-1 control-plane vmhost1 192.168.7.21",
             "k8s-cp-2 control-plane vmhost2 192.168.7.22",
@@ -389,16 +387,7 @@ fn init_on_a_terminal_asks_again_until_an_answer_is_right_and_writes_the_answers
     );
 
     // As from flags: only the host keys are missing, and filled in it builds.
-    let build = run_gen(dir.path(), &["build"]);
-    build.code(2);
-    let (missing, other) = build_errors(&build);
-    assert_eq!(missing, ["hosts.vmhost1.host_key", "hosts.vmhost2.host_key"]);
-    assert!(other.is_empty(), "{other:?}");
-    let filled = text
-        .replace("# host_key = \"ssh-ed25519 AAAA…\"", &format!("host_key = \"{SOME_HOST_KEY}\""));
-    fs::write(dir.path().join("site.toml"), filled).unwrap();
-    run_gen(dir.path(), &["build"]).code(0);
-    run_gen(dir.path(), &["check"]).code(0);
+    builds_once_the_host_keys_are_filled_in(dir.path(), &text);
 }
 
 #[test]
