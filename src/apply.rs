@@ -37,7 +37,7 @@ use crate::tree::Tree;
 use crate::verbosity;
 
 use execute::{Output, check_sudo, execute, prune};
-use fanout::{collect, each, each_link, finish, select};
+use fanout::{collect, each, finish, select};
 use plan::{Action, Plan, Server, Step};
 use preview::{Preview, dry_run_json, preview, send_text};
 pub use rollback::rollback;
@@ -100,7 +100,7 @@ pub fn apply(ctx: &Context, host: Option<&str>, options: &Options) -> Result<u8>
     let one = host.is_some();
 
     // Read every server this apply changes (each in one call), in parallel.
-    let opened = each_link(&links, options.jobs, |link| {
+    let opened = each(&links, options.jobs, |link| {
         if !is_target(link.host) {
             return None;
         }
@@ -123,7 +123,7 @@ pub fn apply(ctx: &Context, host: Option<&str>, options: &Options) -> Result<u8>
     // A single-server apply that brings an address up or takes a control plane down must know
     // what the other servers run: it asks them too (read-only), and plans again.
     if one && failures.is_empty() && needs_the_others(&servers, &planned) {
-        let others = each_link(&links, options.jobs, |link| {
+        let others = each(&links, options.jobs, |link| {
             if is_target(link.host) {
                 return None;
             }

@@ -8,7 +8,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::say;
-use super::session::Link;
 
 /// The results of the target servers, in their order.
 pub(super) fn collect(
@@ -45,22 +44,22 @@ pub(super) fn select<'s>(site: &'s Site, name: Option<&str>) -> Result<Vec<&'s H
     }
 }
 
-/// Runs `work` for each link on up to `jobs` threads; results in the order of `links`.
-pub(super) fn each_link<'l, T: Send>(
-    links: &'l [Link<'l>],
+/// Runs `work` for each item on up to `jobs` threads, each taking the next item as it is free;
+/// the results in the order of `items`.
+pub(super) fn each<'a, I: Sync, T: Send>(
+    items: &'a [I],
     jobs: usize,
-    work: impl Fn(&'l Link<'l>) -> T + Sync,
+    work: impl Fn(&'a I) -> T + Sync,
 ) -> Vec<T> {
-    let hosts: Vec<usize> = (0..links.len()).collect();
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<T>>> = Mutex::new(hosts.iter().map(|_| None).collect());
+    let results: Mutex<Vec<Option<T>>> = Mutex::new(items.iter().map(|_| None).collect());
     std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, links.len().max(1)) {
+        for _ in 0..jobs.clamp(1, items.len().max(1)) {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(link) = links.get(i) else { break };
-                    let result = work(link);
+                    let Some(item) = items.get(i) else { break };
+                    let result = work(item);
                     results.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[i] =
                         Some(result);
                 }
@@ -68,32 +67,7 @@ pub(super) fn each_link<'l, T: Send>(
         }
     });
     let results = results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-    results.into_iter().map(|r| r.expect("every link was worked on")).collect()
-}
-
-/// Runs `work` for each host on up to `jobs` threads; results in the order of `hosts`.
-pub(super) fn each<T: Send>(
-    hosts: &[&Host],
-    jobs: usize,
-    work: impl Fn(&Host) -> T + Sync,
-) -> Vec<T> {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<T>>> = Mutex::new(hosts.iter().map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, hosts.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(host) = hosts.get(i) else { break };
-                    let result = work(host);
-                    results.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[i] =
-                        Some(result);
-                }
-            });
-        }
-    });
-    let results = results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-    results.into_iter().map(|r| r.expect("every host was worked on")).collect()
+    results.into_iter().map(|r| r.expect("every item was worked on")).collect()
 }
 
 /// Reports failures (each in full, on stderr) and, given the `verb` for it, a summary line.
