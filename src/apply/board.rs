@@ -15,6 +15,9 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::verbosity::{self, Level};
 
+/// The most of a step's latest output line a live line shows.
+const EXCERPT: usize = 40;
+
 /// How often the spinner and the elapsed time are redrawn when nothing else happens.
 const TICK: Duration = Duration::from_millis(200);
 
@@ -35,7 +38,9 @@ impl Board {
             return Board::Lines;
         }
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stdout());
-        let style = ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+        // `wide_msg`: the message is cut to what the terminal's width leaves, so that a line
+        // never wraps (the redraw counts one row a server).
+        let style = ProgressStyle::with_template("{spinner} {wide_msg} {elapsed}")
             .expect("the template is valid");
         let bars = names
             .iter()
@@ -70,6 +75,25 @@ impl Board {
         if let Board::Live { bars, .. } = self {
             if let Some(bar) = &bars[server] {
                 bar.set_message(line.to_string());
+            }
+        }
+    }
+
+    /// The step of server `server` printed `line` (Vagrant's, say a box download's progress):
+    /// its live line shows `head` (the server, the step's word and node) and the latest line,
+    /// cut to [`EXCERPT`] characters. Plain lines keep the output for the error, as before.
+    pub(super) fn output(&self, server: usize, head: &str, line: &str) {
+        let line = line.trim();
+        if line.is_empty() {
+            return;
+        }
+        if let Board::Live { bars, .. } = self {
+            if let Some(bar) = &bars[server] {
+                let mut excerpt: String = line.chars().take(EXCERPT).collect();
+                if line.chars().nth(EXCERPT).is_some() {
+                    excerpt.push('…');
+                }
+                bar.set_message(format!("{head}: {excerpt}"));
             }
         }
     }

@@ -93,7 +93,8 @@ pub(super) fn execute(
             let Some(remote) = remotes[i].as_mut() else { continue };
             let host = all[i];
             let wanted = &servers[i].wanted.hash;
-            board.step(i, &plan::step_line(&servers[i], &p.step, ""));
+            let step_text = plan::step_line(&servers[i], &p.step, "");
+            board.step(i, &step_text);
             let mut output = Output::new(one.then(|| "    ".to_string()));
             let done = (|| -> Result<()> {
                 if !begun[i] && p.step != Step::Finish {
@@ -117,7 +118,16 @@ pub(super) fn execute(
                     | Step::Vm { .. } => {
                         let (step, node) = p.step.entrypoint().expect("run by apply.sh");
                         let call = Call::Step { hash: wanted, step, node };
-                        let reply = remote.session.call(&call, &mut |line| output.line(line))?;
+                        // Live, the output goes after the step's word and node: the whole step
+                        // line would leave it no room.
+                        let head = match node {
+                            Some(node) => format!("{}: {step} {node}", host.name),
+                            None => format!("{}: {step}", host.name),
+                        };
+                        let reply = remote.session.call(&call, &mut |line| {
+                            board.output(i, &head, line);
+                            output.line(line);
+                        })?;
                         if reply.status != 0 {
                             return Err(Error::Step {
                                 host: host.name.to_string(),

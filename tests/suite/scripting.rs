@@ -588,6 +588,11 @@ fn on_a_terminal_apply_all_keeps_one_live_line_per_server_with_its_step_and_time
         assert!(times.contains(&0) && times.contains(&1), "{host}'s boot counted: {screens:#?}");
     }
     let says = |screen: &Vec<String>, text: &str| screen.iter().any(|l| l.contains(text));
+    // A step's latest output line shows on its server's line: the box download's progress.
+    assert!(
+        live.iter().any(|s| s.iter().any(|l| l.contains("h1: box: box: Progress: "))),
+        "the box's progress is shown live: {screens:#?}"
+    );
     assert!(
         live.iter().any(|s| says(s, "h1: done") && !says(s, "h2: done")),
         "a server that is done says so while another works: {screens:#?}"
