@@ -76,6 +76,14 @@ done_with() {
   rm -f "$root/pending/$node"
 }
 
+# stage_unit FILE: this generation's unit FILE, put at a fixed path under the root first, so
+# that the root command that installs it is one fixed line (README, "Server requirements").
+stage_unit() {
+  mkdir -p "$root/{{ units_folder }}"
+  cp "$generation/systemd/$1" "$root/{{ units_folder }}/.$1.new"
+  mv "$root/{{ units_folder }}/.$1.new" "$root/{{ units_folder }}/$1"
+}
+
 case $step in
 preflight)
   # VirtualBox's driver: the unit is ordered after vboxdrv.service and virtualbox.service, but
@@ -129,9 +137,7 @@ keeper)
   # Before any step runs Vagrant or VBoxManage: VirtualBox starts each VM as a child of the
   # user's VBoxSVC, in that VBoxSVC's cgroup; the keeper unit says why it must be its own.
   if ! cmp -s "$generation/systemd/$keeper_template" "$units_dir/$keeper_template"; then
-    mkdir -p "$root/{{ units_folder }}"
-    cp "$generation/systemd/$keeper_template" "$root/{{ units_folder }}/.$keeper_template.new"
-    mv "$root/{{ units_folder }}/.$keeper_template.new" "$root/{{ units_folder }}/$keeper_template"
+    stage_unit "$keeper_template"
     {{ sudo.install_keeper }}
     {{ sudo.daemon_reload }}
   fi
@@ -143,11 +149,7 @@ keeper)
   ;;
 install-unit)
   if ! cmp -s "$generation/systemd/$template" "$units_dir/$template"; then
-    # Staged at a fixed path first, so that the root command is one fixed line (README,
-    # "Server requirements").
-    mkdir -p "$root/{{ units_folder }}"
-    cp "$generation/systemd/$template" "$root/{{ units_folder }}/.$template.new"
-    mv "$root/{{ units_folder }}/.$template.new" "$root/{{ units_folder }}/$template"
+    stage_unit "$template"
     {{ sudo.install }}
     {{ sudo.daemon_reload }}
   fi

@@ -15,22 +15,20 @@ use std::process::{Command, Stdio};
 
 use crate::apply::{HostSpec, public_key, site};
 use crate::init::{can_run_namespaced_sshd, start_sshd};
-use crate::support::{keygen, run_gen};
+use crate::support::{self, keygen, run_gen};
 
-/// One gen command's result.
+/// One gen command's result in a session: the run, and the ssh logins each server had
+/// accepted when the command ended (from its sshd's log).
 pub(crate) struct Run {
-    pub(crate) code: i32,
-    pub(crate) stdout: String,
-    pub(crate) stderr: String,
-    /// ssh logins each server had accepted when the command ended (from its sshd's log).
+    run: support::Run,
     pub(crate) logins: Vec<usize>,
 }
 
-impl Run {
-    #[track_caller]
-    pub(crate) fn code(&self, code: i32) -> &Run {
-        assert_eq!(self.code, code, "stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
-        self
+impl std::ops::Deref for Run {
+    type Target = support::Run;
+
+    fn deref(&self) -> &support::Run {
+        &self.run
     }
 }
 
@@ -146,9 +144,11 @@ impl Lab {
             .map(|i| {
                 let read = |ext: &str| fs::read_to_string(d.join(format!("{i}.{ext}"))).unwrap();
                 Run {
-                    code: read("code").trim().parse().unwrap(),
-                    stdout: read("out"),
-                    stderr: read("err"),
+                    run: support::Run {
+                        code: read("code").trim().parse().unwrap(),
+                        stdout: read("out"),
+                        stderr: read("err"),
+                    },
                     logins: read("logins").lines().map(|l| l.parse().unwrap()).collect(),
                 }
             })
@@ -250,7 +250,7 @@ fn manifest_hash(lab: &Lab, host: &str) -> String {
     labgen::manifest::parse(&text).unwrap().hosts[host].clone()
 }
 
-fn parse(run: &Run) -> Value {
+fn parse(run: &support::Run) -> Value {
     assert!(!run.stdout.contains("note:"), "stdout is only the JSON: {}", run.stdout);
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
 }

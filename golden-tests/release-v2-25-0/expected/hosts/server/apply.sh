@@ -76,6 +76,14 @@ done_with() {
   rm -f "$root/pending/$node"
 }
 
+# stage_unit FILE: this generation's unit FILE, put at a fixed path under the root first, so
+# that the root command that installs it is one fixed line (README, "Server requirements").
+stage_unit() {
+  mkdir -p "$root/units"
+  cp "$generation/systemd/$1" "$root/units/.$1.new"
+  mv "$root/units/.$1.new" "$root/units/$1"
+}
+
 case $step in
 preflight)
   # VirtualBox's driver: the unit is ordered after vboxdrv.service and virtualbox.service, but
@@ -129,9 +137,7 @@ keeper)
   # Before any step runs Vagrant or VBoxManage: VirtualBox starts each VM as a child of the
   # user's VBoxSVC, in that VBoxSVC's cgroup; the keeper unit says why it must be its own.
   if ! cmp -s "$generation/systemd/$keeper_template" "$units_dir/$keeper_template"; then
-    mkdir -p "$root/units"
-    cp "$generation/systemd/$keeper_template" "$root/units/.$keeper_template.new"
-    mv "$root/units/.$keeper_template.new" "$root/units/$keeper_template"
+    stage_unit "$keeper_template"
     sudo -n install -m 0644 "$root"/units/'gen-vboxsvc@.service' "$units_dir"/'gen-vboxsvc@.service'
     sudo -n systemctl daemon-reload
   fi
@@ -143,11 +149,7 @@ keeper)
   ;;
 install-unit)
   if ! cmp -s "$generation/systemd/$template" "$units_dir/$template"; then
-    # Staged at a fixed path first, so that the root command is one fixed line (README,
-    # "Server requirements").
-    mkdir -p "$root/units"
-    cp "$generation/systemd/$template" "$root/units/.$template.new"
-    mv "$root/units/.$template.new" "$root/units/$template"
+    stage_unit "$template"
     sudo -n install -m 0644 "$root"/units/'home-vm@.service' "$units_dir"/'home-vm@.service'
     sudo -n systemctl daemon-reload
   fi
