@@ -314,7 +314,7 @@ mod etcd;
 mod refusal;
 
 pub use commands::{after_apply, commands};
-pub use etcd::{EtcdMajority, etcd_majority};
+pub use etcd::etcd_majority;
 
 #[cfg(test)]
 mod tests;

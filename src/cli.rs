@@ -84,7 +84,7 @@ fn run(arguments: Arguments) -> Result<u8> {
     }
     let paths = Paths::resolve(arguments.site, arguments.out);
     let site_bytes = read_site(&paths.site)?;
-    let site_text = crate::source::decode(site_bytes, &paths.site.display().to_string())?;
+    let site_text = crate::site::decode(site_bytes, &paths.site.display().to_string())?;
     paths.refuse_out_containing_site()?;
     let built = crate::build(&site_text, &paths.site.display().to_string())?;
     let context =

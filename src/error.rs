@@ -8,13 +8,13 @@
 use std::fmt;
 use std::path::PathBuf;
 
-pub use crate::parse::Diagnostic;
+pub use crate::snippet::Diagnostic;
 
 mod text;
 mod warning;
 
 pub use text::waiting_for_lock;
-pub use warning::{Warning, warn};
+pub use warning::{EtcdMajority, Warning, warn};
 /// Exit status of every command (README, "Exit codes").
 pub mod exit {
     pub const OK: u8 = 0;
@@ -80,9 +80,9 @@ pub enum Error {
     /// `gen rollback` on a server with no other generation to go back to.
     NoPrevious { host: String },
     /// The new build is a change kubespray cannot make from what `out/` deploys now.
-    UnsafeChange { refusals: Vec<crate::change::Refusal> },
+    UnsafeChange { refusals: Vec<Objection> },
     /// `gen apply` was asked to send an `out/` that differs from the commit at HEAD.
-    Unreviewed { out: PathBuf, commit: Option<String>, changes: Vec<crate::review::Change> },
+    Unreviewed { out: PathBuf, commit: Option<String>, changes: Vec<Change> },
     /// git failed on `out/` in a way that is not "no repository here".
     Git { out: PathBuf, command: String, detail: String },
     /// `out/kubespray/cluster.toml` exists but cannot be read as a record gen wrote.
@@ -107,6 +107,41 @@ pub enum SiteFileProblem {
     NotAFile(&'static str),
     /// Larger than this many bytes.
     TooLarge(u64),
+}
+
+/// A change `gen build` refuses, in the words of the module that judged it (`change::Refusal`):
+/// what kubespray cannot do, and what to do instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Objection {
+    pub reason: String,
+    pub fix: String,
+}
+
+/// A path under `out/` that is not as HEAD has it, as git names it (from the work tree's top):
+/// what `review.rs` finds and `Error::Unreviewed` lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub kind: ChangeKind,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    New,
+    Ignored,
+    Changed,
+    Deleted,
+}
+
+impl ChangeKind {
+    pub fn word(self) -> &'static str {
+        match self {
+            ChangeKind::New => "new",
+            ChangeKind::Ignored => "ignored",
+            ChangeKind::Changed => "changed",
+            ChangeKind::Deleted => "deleted",
+        }
+    }
 }
 
 impl Error {

@@ -39,9 +39,6 @@ pub mod write;
 pub use error::{Error, Result};
 pub use tree::Tree;
 
-/// Version recorded in every manifest: output depends on `site.toml` and this, nothing else.
-pub const GENERATOR: &str = concat!("gen ", env!("CARGO_PKG_VERSION"));
-
 /// What one pure build of a site file gives: the validated site, the output tree and its
 /// manifest. Every command starts from one, so the site is validated once.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,14 +7,13 @@
 //! that later, cross-field checks can point at the right line.
 
 use std::collections::HashSet;
-use std::fmt;
 use std::ops::Range;
 
 use toml::Spanned;
 use toml::de::DeTable;
 
 use crate::problem::Problem;
-use crate::snippet::Excerpt;
+use crate::snippet::{Diagnostic, Excerpt};
 use crate::source::Lines;
 use crate::syntax;
 
@@ -44,33 +43,6 @@ pub struct Sp<T> {
 impl<T> Sp<T> {
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Sp<U> {
         Sp { value: f(self.value), loc: self.loc }
-    }
-}
-
-/// A problem at one place of `site.toml`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
-    pub line: usize,
-    pub column: usize,
-    /// Dotted key, e.g. `nodes.k8s-cp-1.ip`; empty for the document itself.
-    pub key: String,
-    pub problem: Problem,
-    /// The lines to show with a caret; `None` where there is nothing in the file to point at
-    /// (a key missing from the document itself).
-    pub excerpt: Option<Excerpt>,
-}
-
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.key.is_empty() {
-            write!(f, "{}:{}: {}", self.line, self.column, self.problem)?;
-        } else {
-            write!(f, "{}:{}: `{}`: {}", self.line, self.column, self.key, self.problem)?;
-        }
-        if let Some(fix) = self.problem.fix() {
-            write!(f, "\n  fix: {fix}")?;
-        }
-        Ok(())
     }
 }
 

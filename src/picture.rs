@@ -13,7 +13,6 @@
 use askama::Template;
 
 use crate::layout;
-use crate::render::etcd_members;
 use crate::site::{Host, Node, Role, Site};
 use crate::tree::Tree;
 
@@ -97,7 +96,7 @@ fn server(host: &Host, nodes: &[&Node], etcd: &[&str]) -> Server {
 
 /// Adds `out/README.md` to the tree.
 pub fn render(site: &Site, tree: &mut Tree) {
-    let etcd: Vec<&str> = etcd_members(site).into_iter().map(crate::site::Label::as_str).collect();
+    let etcd: Vec<&str> = site.etcd_members().into_iter().map(crate::site::Label::as_str).collect();
     let servers: Vec<Server> = site
         .hosts
         .iter()

@@ -62,7 +62,7 @@ impl Record {
     }
 
     pub fn to_toml(&self) -> String {
-        let mut text = format!("# {}\n", crate::render::HEADER);
+        let mut text = format!("# {}\n", crate::layout::HEADER);
         text += "# What this tree deploys with kubespray. The next `gen build` reads it back to name\n\
                  # kubespray's next step and to refuse a change kubespray cannot make.\n";
         let _ = writeln!(text, "release = \"{}\"", self.release);

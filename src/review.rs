@@ -13,7 +13,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::error::{Error, Result};
+use crate::error::{Change, ChangeKind, Error, Result};
 
 /// What git says about `out/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,32 +24,6 @@ pub enum Review {
     Differs { commit: Option<String>, changes: Vec<Change> },
     /// `out/` is not inside a git work tree, or git is not installed.
     NotGit { why: &'static str },
-}
-
-/// A path under `out/` that is not as HEAD has it, as git names it (from the work tree's top).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
-    pub kind: ChangeKind,
-    pub path: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChangeKind {
-    New,
-    Ignored,
-    Changed,
-    Deleted,
-}
-
-impl ChangeKind {
-    pub fn word(self) -> &'static str {
-        match self {
-            ChangeKind::New => "new",
-            ChangeKind::Ignored => "ignored",
-            ChangeKind::Changed => "changed",
-            ChangeKind::Deleted => "deleted",
-        }
-    }
 }
 
 /// Asks git about the folder `out` (which exists).

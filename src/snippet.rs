@@ -5,11 +5,12 @@
 //! A `Diagnostic` carries its own `Excerpt` (the few lines it is about), so an error can be
 //! printed long after the text it came from is gone, and golden cases pin the exact rendering.
 
+use std::fmt;
 use std::ops::Range;
 
 use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet};
 
-use crate::error::Diagnostic;
+use crate::problem::Problem;
 use crate::source::Lines;
 
 /// The lines of the file an error is about, with byte ranges relative to `source`.
@@ -86,6 +87,33 @@ fn floor(text: &str, mut offset: usize) -> usize {
         offset -= 1;
     }
     offset
+}
+
+/// A problem at one place of `site.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub line: usize,
+    pub column: usize,
+    /// Dotted key, e.g. `nodes.k8s-cp-1.ip`; empty for the document itself.
+    pub key: String,
+    pub problem: Problem,
+    /// The lines to show with a caret; `None` where there is nothing in the file to point at
+    /// (a key missing from the document itself).
+    pub excerpt: Option<Excerpt>,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}:{}: {}", self.line, self.column, self.problem)?;
+        } else {
+            write!(f, "{}:{}: `{}`: {}", self.line, self.column, self.key, self.problem)?;
+        }
+        if let Some(fix) = self.problem.fix() {
+            write!(f, "\n  fix: {fix}")?;
+        }
+        Ok(())
+    }
 }
 
 /// Every diagnostic, each with its excerpt and fix, separated by blank lines.

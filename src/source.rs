@@ -1,25 +1,5 @@
-//! The text of `site.toml`, and byte offsets in it to the line and column a person sees.
-
-use crate::error::Error;
-use crate::parse::{Loc, Report};
-use crate::problem::Problem;
-
-/// The bytes of a site file as text. TOML is UTF-8; anything else is an invalid site whose
-/// error shows the line, the column and the byte that is not UTF-8.
-pub fn decode(bytes: Vec<u8>, file: &str) -> Result<String, Error> {
-    let e = match String::from_utf8(bytes) {
-        Ok(text) => return Ok(text),
-        Err(e) => e,
-    };
-    let offset = e.utf8_error().valid_up_to();
-    let byte = e.as_bytes()[offset];
-    // Shown with the bad bytes replaced; the prefix before the first one is unchanged.
-    let shown = String::from_utf8_lossy(e.as_bytes());
-    let mut report = Report::new(&shown);
-    let loc = Loc { key: String::new(), offset, len: char::REPLACEMENT_CHARACTER.len_utf8() };
-    report.add(&loc, Problem::NotUtf8 { byte, offset });
-    Err(Error::InvalidSite { file: file.to_string(), diagnostics: report.into_diagnostics() })
-}
+//! Byte offsets in the text of `site.toml` to the line and column a person sees. The bytes
+//! become that text in `site::decode`, which can say where they are not UTF-8.
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -70,15 +50,6 @@ fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn text_that_is_not_utf8_is_refused_at_its_line_and_byte() {
-        let err = decode(b"a = 1\nb = \"\xffx\"\n".to_vec(), "site.toml").unwrap_err();
-        let Error::InvalidSite { diagnostics, .. } = &err else { panic!("{err}") };
-        assert_eq!((diagnostics[0].line, diagnostics[0].column), (2, 6));
-        assert_eq!(diagnostics[0].problem, Problem::NotUtf8 { byte: 0xff, offset: 11 });
-        assert!(err.to_string().contains("b = \"\u{fffd}x\"\n  |      ^"), "{err}");
-    }
 
     #[test]
     fn lines_and_columns_are_one_based_and_count_characters() {

@@ -1,5 +1,5 @@
 #!/bin/sh
-# {{ crate::render::HEADER }}
+# {{ crate::layout::HEADER }}
 # The steps `gen apply {{ host }}` runs on host {{ host }} as {{ user }}, one per call:
 # `apply.sh STEP [NODE]`. gen decides which steps run and in which order (its plan, printed by
 # `gen apply --dry-run`); each step here does one thing to one VM or to the unit, and running

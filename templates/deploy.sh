@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# {{ crate::render::HEADER }}
+# {{ crate::layout::HEADER }}
 # Deploys cluster {{ cluster }} with kubespray {{ tag }} from this machine (Linux or macOS): a venv of
 # exactly requirements.lock, kubespray at {{ tag }}, then a playbook of it with inventory/.
 #   deploy.sh [PLAYBOOK [ANSIBLE-PLAYBOOK ARGUMENTS...]]

@@ -27,7 +27,8 @@ use serde::Deserialize;
 mod check;
 mod order;
 
-pub use order::{plan, quorum_allowance};
+pub use check::quorum_allowance;
+pub use order::plan;
 
 /// One VM's row of `machines.toml` (rendered by `render.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::error::EtcdMajority;
 use crate::record::Record;
 
 /// A server that holds more than half of the etcd members (every control plane): losing it
@@ -26,13 +27,4 @@ pub fn etcd_majority(record: &Record) -> Option<EtcdMajority> {
         total,
         servers: servers.len(),
     })
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EtcdMajority {
-    pub host: String,
-    pub held: usize,
-    pub total: usize,
-    /// Servers that run nodes.
-    pub servers: usize,
 }

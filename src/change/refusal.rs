@@ -1,6 +1,7 @@
 //! What gen says about each change it refuses, and what to do instead: written once, here.
 
 use super::{Refusal, Unremoved};
+use crate::error::{Objection, Warning};
 use crate::record::role_word;
 
 impl std::fmt::Display for Refusal {
@@ -93,5 +94,17 @@ impl Refusal {
                 "give it a name that sorts after `{before}`, such as the next number of the series"
             ),
         }
+    }
+}
+
+impl Refusal {
+    /// The refusal as the shared error carries it (`Error::UnsafeChange`): its words and its fix.
+    pub fn objection(&self) -> Objection {
+        Objection { reason: self.to_string(), fix: self.fix() }
+    }
+
+    /// The warning `gen build` gives when the refusal's flag allowed the change.
+    pub fn warning(&self) -> Warning {
+        Warning::Allowed { reason: self.to_string(), flag: self.flag().unwrap_or_default() }
     }
 }

@@ -1,9 +1,10 @@
 //! Unit tests of `change`: the steps and refusals `judge` gives for each kind of change.
 
 use super::*;
+use crate::error::EtcdMajority;
 
 /// A record from `name:host:role-letter[:ip][!]` (`!` = remove), control planes by name with
-/// the leaving ones last, as `render::etcd_members` orders them.
+/// the leaving ones last, as `Site::etcd_members` orders them.
 fn rec(release: &str, kube: &str, nodes: &[&str]) -> Record {
     let mut map = BTreeMap::new();
     for spec in nodes {

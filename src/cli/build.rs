@@ -22,11 +22,12 @@ pub(super) fn build(paths: &Paths, built: &Built, allow: change::Allow) -> Resul
     let _lock = lock::exclusive(&paths.out)?;
     let new = Record::of_tree(&built.tree);
     let old = read_record(&paths.out)?;
-    let judgement = change::judge(old.as_ref(), &new, allow)
-        .map_err(|refusals| Error::UnsafeChange { refusals })?;
+    let judgement = change::judge(old.as_ref(), &new, allow).map_err(|refusals| {
+        Error::UnsafeChange { refusals: refusals.iter().map(change::Refusal::objection).collect() }
+    })?;
     let report = write::write_tree(&paths.out, &built.tree, &built.manifest)?;
     for refusal in judgement.allowed {
-        warn(&Warning::Allowed(refusal));
+        warn(&refusal.warning());
     }
     if let Some(majority) = change::etcd_majority(&new) {
         warn(&Warning::EtcdMajority(majority));

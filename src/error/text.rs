@@ -209,7 +209,7 @@ impl Error {
             ),
             Error::UnsafeChange { refusals } => {
                 for r in refusals {
-                    writeln!(f, "{severity} {r}\n  fix: {}", r.fix())?;
+                    writeln!(f, "{severity} {}\n  fix: {}", r.reason, r.fix)?;
                 }
                 write!(f, "nothing was written")
             }

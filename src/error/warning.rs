@@ -11,15 +11,26 @@ use crate::wording::Count;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Warning {
     /// One server holds a majority of the etcd members.
-    EtcdMajority(crate::change::EtcdMajority),
-    /// A refusal the user overrode with its flag.
-    Allowed(crate::change::Refusal),
+    EtcdMajority(EtcdMajority),
+    /// A refusal the user overrode with its flag (`change::Refusal` words it).
+    Allowed { reason: String, flag: &'static str },
     /// `gen apply` cannot ask git whether `out/` was committed.
     NotGit { out: PathBuf, why: &'static str },
     /// `gen apply --allow-dirty` sends a tree that differs from HEAD.
     Dirty { out: PathBuf, changes: usize },
     /// `gen init --keyscan`: a server answered with no host key gen reads.
     NoHostKey { server: String, address: String, port: u16 },
+}
+
+/// A server that holds more than half of the etcd members (every control plane), as
+/// `change::etcd_majority` finds it: losing it loses quorum, and with it the cluster's API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcdMajority {
+    pub host: String,
+    pub held: usize,
+    pub total: usize,
+    /// Servers that run nodes.
+    pub servers: usize,
 }
 
 impl fmt::Display for Warning {
@@ -58,11 +69,9 @@ impl fmt::Display for Warning {
                 f,
                 "`{server}` ({address} port {port}) gave no host key; `host_key` is left to fill in"
             ),
-            Warning::Allowed(r) => write!(
-                f,
-                "{r}\n  allowed by `{}`: gen writes the change as asked",
-                r.flag().unwrap_or_default()
-            ),
+            Warning::Allowed { reason, flag } => {
+                write!(f, "{reason}\n  allowed by `{flag}`: gen writes the change as asked")
+            }
         }
     }
 }

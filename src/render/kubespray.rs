@@ -127,22 +127,11 @@ fn python_candidates((lo, hi): (u32, u32)) -> String {
     names.join(" ")
 }
 
-/// Kubespray's etcd group: with stacked etcd (kubespray's default) it is the control planes, in
-/// name order except that those leaving (`remove = true`) come last. kubespray cannot remove the
-/// first control plane, and its docs (`docs/operations/nodes.md`, "Adding/Removal of first
-/// `kube_control_plane`") have it pushed to another place first; a node that leaves is never the
-/// one the others depend on.
-pub fn etcd_members(site: &Site) -> Vec<&Label> {
-    let staying = site.control_planes().filter(|n| !n.remove);
-    let leaving = site.control_planes().filter(|n| n.remove);
-    staying.chain(leaving).map(|n| &n.name).collect()
-}
-
 /// Nodes that run workloads. A lab with no worker schedules on its control planes; otherwise
 /// control planes stay dedicated, as in the lab gen was made for.
 fn kube_nodes(site: &Site) -> Vec<&Label> {
     let workers: Vec<&Label> = site.workers().map(|n| &n.name).collect();
-    if workers.is_empty() { etcd_members(site) } else { workers }
+    if workers.is_empty() { site.etcd_members() } else { workers }
 }
 
 /// MetalLB answers ARP for service addresses in layer 2; kube-proxy in ipvs mode would answer
@@ -155,7 +144,7 @@ fn needs_strict_arp(site: &Site) -> bool {
 pub(super) fn render_kubespray(site: &Site, tree: &mut Tree) {
     let k = &site.kubespray;
     let release = k.release;
-    let etcd = etcd_members(site);
+    let etcd = site.etcd_members();
     let inventory = Inventory {
         release: release.tag,
         cluster: &site.cluster,

@@ -19,7 +19,7 @@ use ipnet::Ipv4Net;
 
 use crate::error::Error;
 use crate::kubespray::Release;
-use crate::parse::{self, Report};
+use crate::parse::{self, Loc, Report};
 use crate::problem::Problem;
 
 /// For the schema and `gen init`, which describe and write the same keys.
@@ -156,6 +156,23 @@ impl Role {
     }
 }
 
+/// The bytes of a site file as text. TOML is UTF-8; anything else is an invalid site whose
+/// error shows the line, the column and the byte that is not UTF-8.
+pub fn decode(bytes: Vec<u8>, file: &str) -> Result<String, Error> {
+    let e = match String::from_utf8(bytes) {
+        Ok(text) => return Ok(text),
+        Err(e) => e,
+    };
+    let offset = e.utf8_error().valid_up_to();
+    let byte = e.as_bytes()[offset];
+    // Shown with the bad bytes replaced; the prefix before the first one is unchanged.
+    let shown = String::from_utf8_lossy(e.as_bytes());
+    let mut report = Report::new(&shown);
+    let loc = Loc { key: String::new(), offset, len: char::REPLACEMENT_CHARACTER.len_utf8() };
+    report.add(&loc, Problem::NotUtf8 { byte, offset });
+    Err(Error::InvalidSite { file: file.to_string(), diagnostics: report.into_diagnostics() })
+}
+
 impl Site {
     /// Validates the text of a site file. `file` names it in error messages.
     pub fn from_toml(text: &str, file: &str) -> Result<Site, Error> {
@@ -181,5 +198,31 @@ impl Site {
 
     pub fn workers(&self) -> impl Iterator<Item = &Node> {
         self.nodes.iter().filter(|n| n.role == Role::Worker)
+    }
+
+    /// Kubespray's etcd group: with stacked etcd (kubespray's default) it is the control planes,
+    /// in name order except that those leaving (`remove = true`) come last. kubespray cannot
+    /// remove the first control plane, and its docs (`docs/operations/nodes.md`, "Adding/Removal
+    /// of first `kube_control_plane`") have it pushed to another place first; a node that leaves
+    /// is never the one the others depend on. The inventory (`render/kubespray.rs`) and the
+    /// picture (`picture.rs`) both mark these.
+    pub fn etcd_members(&self) -> Vec<&Label> {
+        let staying = self.control_planes().filter(|n| !n.remove);
+        let leaving = self.control_planes().filter(|n| n.remove);
+        staying.chain(leaving).map(|n| &n.name).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_that_is_not_utf8_is_refused_at_its_line_and_byte() {
+        let err = decode(b"a = 1\nb = \"\xffx\"\n".to_vec(), "site.toml").unwrap_err();
+        let Error::InvalidSite { diagnostics, .. } = &err else { panic!("{err}") };
+        assert_eq!((diagnostics[0].line, diagnostics[0].column), (2, 6));
+        assert_eq!(diagnostics[0].problem, Problem::NotUtf8 { byte: 0xff, offset: 11 });
+        assert!(err.to_string().contains("b = \"\u{fffd}x\"\n  |      ^"), "{err}");
     }
 }

@@ -7,10 +7,11 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use labgen::change::{EtcdMajority, Refusal};
-use labgen::error::{Diagnostic, Error, SiteFileProblem, Warning};
+use labgen::change::Refusal;
+use labgen::error::{
+    Change, ChangeKind, Diagnostic, Error, EtcdMajority, SiteFileProblem, Warning,
+};
 use labgen::problem::Problem;
-use labgen::review::{Change, ChangeKind};
 
 fn s(text: &str) -> String {
     text.to_string()
@@ -179,7 +180,7 @@ fn errors() -> Vec<(Error, &'static str)> {
             "error: `vmhost1` has no previous generation to go back to\n  fix: `gen status vmhost1` shows what it runs; a rollback needs an earlier apply of another tree",
         ),
         (
-            Error::UnsafeChange { refusals: vec![refusal] },
+            Error::UnsafeChange { refusals: vec![refusal.objection()] },
             "error: `kubespray.kube_version` goes down from 1.31.4 (deployed now, per out/) to 1.30.4; kubeadm never downgrades a cluster\n  fix: keep `kube_version` at 1.31.4 or later; or, knowing the risk, pass `--allow-version-change`\nnothing was written",
         ),
         (
@@ -531,7 +532,7 @@ fn warnings() -> Vec<(Warning, &'static str)> {
             "`vmhost1` holds 2 of the 3 etcd members (control planes); if that server is down, etcd loses quorum and the cluster's API stops until it is back\n  fix: on two servers one always holds a majority; a third server with one control plane keeps quorum when any one is down",
         ),
         (
-            Warning::Allowed(Refusal::ReleaseSkip { from: s("v2.25.0"), to: s("v2.27.0") }),
+            Refusal::ReleaseSkip { from: s("v2.25.0"), to: s("v2.27.0") }.warning(),
             "`kubespray.version` goes from v2.25.0 (deployed now, per out/) to v2.27.0, skipping a minor release; kubespray's upgrade docs say \"upgrade by one tag at a time\"\n  allowed by `--allow-version-change`: gen writes the change as asked",
         ),
         (
@@ -554,7 +555,7 @@ const WARNING_VARIANTS: usize = 5;
 fn warning_variant(w: &Warning) -> usize {
     match w {
         Warning::EtcdMajority(_) => 0,
-        Warning::Allowed(_) => 1,
+        Warning::Allowed { .. } => 1,
         Warning::NotGit { .. } => 2,
         Warning::Dirty { .. } => 3,
         Warning::NoHostKey { .. } => 4,
@@ -617,7 +618,7 @@ fn labels_come_from_the_severity() {
     );
     assert_eq!(e.headline(), "apply to `vmhost1` failed: the server hung up");
     let many = Error::UnsafeChange {
-        refusals: vec![Refusal::KubeDowngrade { from: s("1.31.4"), to: s("1.30.4") }],
+        refusals: vec![Refusal::KubeDowngrade { from: s("1.31.4"), to: s("1.30.4") }.objection()],
     };
     assert!(many.as_warning().to_string().starts_with("warning: `kubespray.kube_version`"));
 }

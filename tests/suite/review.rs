@@ -8,7 +8,8 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use labgen::review::{ChangeKind, Review, review};
+use labgen::error::ChangeKind;
+use labgen::review::{Review, review};
 
 use crate::support::tool_runs;
 

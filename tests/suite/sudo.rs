@@ -20,6 +20,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::Command;
 
+use labgen::layout;
 use labgen::sudo::{Root, UNITS_DIR, of_step};
 
 use crate::support::skip;
@@ -183,4 +184,33 @@ fn the_readme_line_lets_the_real_sudo_run_every_root_command_of_apply_sh_and_not
     let answer = without.may(&commands[0]);
     assert!(!answer.allowed, "{}", answer.stdout);
     assert!(answer.stderr.contains("a password is required"), "{}", answer.stderr);
+}
+
+/// Each step's branch of the rendered `apply.sh` runs exactly the root commands `of_step`
+/// says, in that order: what `gen apply` checks is what runs. Needs neither root nor sudo.
+#[test]
+fn apply_sh_runs_the_root_commands_of_each_step() {
+    let built = labgen::build(include_str!("../../site.toml"), "site.toml").unwrap();
+    let host = &built.site.hosts[0];
+    let path = format!("{}/{}", layout::host_dir(host.name.as_str()), layout::APPLY);
+    let text = String::from_utf8(built.tree.get(&path).unwrap().bytes.clone()).unwrap();
+    let root =
+        Root { root: host.root.as_str(), cluster: &built.site.cluster, user: host.user.as_str() };
+    let files = root.unit_files();
+    for step in
+        ["install-unit", "retire-unit", "keeper", "create", "start", "reload", "halt", "destroy"]
+    {
+        let branch = text
+            .split(";;\n")
+            .find(|b| b.lines().any(|l| l.split(" | ").any(|w| w.trim_end_matches(')') == step)))
+            .unwrap_or_else(|| panic!("no branch for {step}"));
+        // `if ! sudo -n ...; then` counts as the command it runs.
+        let ran: Vec<&str> = branch
+            .lines()
+            .filter_map(|l| l.find("sudo -n").map(|at| l[at..].trim_end_matches("; then")))
+            .collect();
+        let want: Vec<String> =
+            of_step(step, Some("x"), &files).iter().map(|c| root.shell(c)).collect();
+        assert_eq!(ran, want, "step {step}");
+    }
 }

@@ -6,13 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::check::check;
 use super::{Action, Facts, Plan, Planned, Refusal, Server, Step, Vm};
 
-/// At most this many etcd members may be down at once with `members` of them: etcd needs a
-/// majority. A lab with fewer than 3 has no failure to tolerate; gen still takes them down
-/// one at a time (and says so).
-pub fn quorum_allowance(members: usize) -> usize {
-    if members >= 3 { (members - 1) / 2 } else { 1 }
-}
-
 /// Per VM on one server: what it needs, before ordering.
 pub(super) struct Need {
     server: usize,
