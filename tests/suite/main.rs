@@ -20,6 +20,7 @@ mod import;
 mod init;
 mod io_failure;
 mod laptop;
+mod layers;
 mod messages;
 mod model;
 mod output;
