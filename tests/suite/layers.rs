@@ -692,8 +692,17 @@ fn synthetic(files: &[(&str, &str)]) -> Graph {
     Graph::of(&Sources { files, templates: templates.into_iter().collect() })
 }
 
+/// Layers as ARCHITECTURE.md's table gives them, top to bottom.
+fn declared(rows: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
+    rows.iter()
+        .map(|(name, modules)| {
+            ((*name).to_string(), modules.iter().map(|m| (*m).to_string()).collect())
+        })
+        .collect()
+}
+
 fn arrows(graph: &Graph, parent: &[&str]) -> Vec<String> {
-    let parent: ModPath = parent.iter().map(|p| p.to_string()).collect();
+    let parent: ModPath = parent.iter().map(|p| (*p).to_string()).collect();
     let mut out = Vec::new();
     for (from, tos) in graph.arrows.get(&parent).into_iter().flatten() {
         for (to, place) in tos {
@@ -740,12 +749,8 @@ fn arrows_come_from_use_trees_inline_paths_super_templates_and_the_root_but_not_
         ]
     );
     assert_eq!(arrows(&graph, &["b"]), ["x→y@b/x.rs:1", "y→x@b/y.rs:1"]);
-    let layers = vec![
-        ("top".to_string(), vec!["lib".to_string(), "a".to_string()]),
-        ("low".to_string(), vec!["b".to_string(), "c".to_string()]),
-    ];
     assert_eq!(
-        check(&graph, &layers),
+        check(&graph, &declared(&[("top", &["lib", "a"]), ("low", &["b", "c"])])),
         [
             "`b` (low) uses `a` (top), a higher layer: src/b/z.rs:1",
             "a cycle among the top-level modules: a → c → b → a; `a` → `c` at src/a.rs:5; \
@@ -759,12 +764,8 @@ fn arrows_come_from_use_trees_inline_paths_super_templates_and_the_root_but_not_
 #[test]
 fn a_module_left_out_of_the_layers_or_named_twice_is_reported() {
     let graph = synthetic(&[("lib.rs", "pub mod a;\npub mod b;\n"), ("a.rs", ""), ("b.rs", "")]);
-    let layers = vec![
-        ("one".to_string(), vec!["lib".to_string(), "a".to_string()]),
-        ("two".to_string(), vec!["a".to_string(), "gone".to_string()]),
-    ];
     assert_eq!(
-        check(&graph, &layers),
+        check(&graph, &declared(&[("one", &["lib", "a"]), ("two", &["a", "gone"])])),
         [
             "`a` is in two layers, one and two",
             "`b` is in no layer of ARCHITECTURE.md",
