@@ -95,9 +95,7 @@ impl Refusal {
             ),
         }
     }
-}
 
-impl Refusal {
     /// The refusal as the shared error carries it (`Error::UnsafeChange`): its words and its fix.
     pub fn objection(&self) -> Objection {
         Objection { reason: self.to_string(), fix: self.fix() }
