@@ -101,9 +101,17 @@ pub fn unit_file(cluster: &Label) -> String {
     format!("systemd/{}", unit_template(cluster))
 }
 
-/// The VirtualBox name of a node's VM: the cluster's name keeps two labs on one server apart.
+/// The VirtualBox name, or the libvirt domain, of a node's VM: the cluster's name keeps two
+/// labs on one server apart.
 pub fn vm_name(cluster: &Label, node: &str) -> String {
-    format!("{cluster}-{node}")
+    format!("{}{node}", libvirt_prefix(cluster))
+}
+
+/// vagrant-libvirt names a domain `default_prefix` + the machine's name (its
+/// `set_name_of_domain.rb`), and the machine is the node: this prefix makes the domain
+/// [`vm_name`].
+pub fn libvirt_prefix(cluster: &Label) -> String {
+    format!("{cluster}-")
 }
 
 // On the server, below the host's `root`.

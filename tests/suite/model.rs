@@ -380,7 +380,9 @@ fn run_step(
         Step::Vm { node, action, .. } => {
             let new = wanted.machines.get(node);
             match action {
-                Action::Create | Action::Start | Action::Reload => {
+                // A launch is a create whose wait comes later; the model brings the VM up at
+                // once, which is the earliest a launched VM can be up.
+                Action::Create | Action::Launch | Action::Start | Action::Reload => {
                     let h = &mut hosts[server];
                     if h.unit.is_none() {
                         return Err(format!("{context}: the unit is not installed"));
@@ -397,6 +399,11 @@ fn run_step(
                         h.active.insert(node.clone());
                     }
                     h.pending.remove(node);
+                }
+                Action::Wait => {
+                    if !hosts[server].active.contains(node) {
+                        return Err(format!("{context}: a wait for a VM nothing launched"));
+                    }
                 }
                 Action::Halt => {
                     let h = &mut hosts[server];

@@ -118,8 +118,12 @@ fn readme_line() -> String {
 fn root_commands() -> (String, Vec<String>) {
     let built = labgen::build(include_str!("../../site.toml"), "site.toml").unwrap();
     let host = &built.site.hosts[0];
-    let root =
-        Root { root: host.root.as_str(), cluster: &built.site.cluster, user: host.user.as_str() };
+    let root = Root {
+        root: host.root.as_str(),
+        cluster: &built.site.cluster,
+        user: host.user.as_str(),
+        provider: host.provider,
+    };
     let files = root.unit_files();
     let nodes: Vec<&str> =
         built.site.nodes.iter().filter(|n| n.host == host.name).map(|n| n.name.as_str()).collect();
