@@ -215,7 +215,9 @@ impl Root<'_> {
         commands.push(Command::Remove(&files[0]));
         commands.push(Command::DaemonReload);
         match self.provider {
-            Provider::VirtualBox => commands.extend([Command::StartKeeper, Command::EnableNow(None)]),
+            Provider::VirtualBox => {
+                commands.extend([Command::StartKeeper, Command::EnableNow(None)]);
+            }
             Provider::Libvirt { .. } => commands.extend([
                 Command::EnableNow(None),
                 Command::EnableQueued(None),
@@ -317,7 +319,8 @@ mod tests {
     #[test]
     fn apply_sh_and_the_check_run_the_same_words() {
         let cluster = cluster();
-        let root = Root { root: "/r", cluster: &cluster, user: "alice", provider: Provider::VirtualBox };
+        let root =
+            Root { root: "/r", cluster: &cluster, user: "alice", provider: Provider::VirtualBox };
         let c = Command::EnableNow(Some("cp-1"));
         assert_eq!(root.shell(&c), "sudo -n systemctl enable --now --quiet \"$unit\"");
         assert_eq!(root.argv(&c, UNITS_DIR), "systemctl enable --now --quiet lab-vm@cp-1.service");
@@ -334,44 +337,44 @@ mod tests {
     }
 
     /// Each step's branch of the rendered `apply.sh` runs exactly the root commands `of_step`
-    /// says, in that order: what `gen apply` checks is what runs.
+    /// says, in that order: what `gen apply` checks is what runs. For a VirtualBox server (the
+    /// example's) and a libvirt one (the golden case `mixed-providers`).
     #[test]
     fn apply_sh_runs_the_root_commands_of_each_step() {
-        let site = crate::build(include_str!("../site.toml"), "site.toml").unwrap();
-        let host = &site.site.hosts[0];
-        let path = format!("{}/{}", layout::host_dir(host.name.as_str()), layout::APPLY);
-        let text = String::from_utf8(site.tree.get(&path).unwrap().bytes.clone()).unwrap();
-        let root = Root {
-            root: host.root.as_str(),
-            cluster: &site.site.cluster,
-            user: host.user.as_str(),
-            provider: host.provider,
-        };
-        let files = root.unit_files();
-        for step in [
-            "install-unit",
-            "retire-unit",
-            "keeper",
-            "create",
-            "start",
-            "reload",
-            "halt",
-            "destroy",
-        ] {
-            let branch = text
-                .split(";;\n")
-                .find(|b| {
-                    b.lines().any(|l| l.split(" | ").any(|w| w.trim_end_matches(')') == step))
-                })
-                .unwrap_or_else(|| panic!("no branch for {step}"));
-            // `if ! sudo -n ...; then` counts as the command it runs.
-            let ran: Vec<&str> = branch
-                .lines()
-                .filter_map(|l| l.find("sudo -n").map(|at| l[at..].trim_end_matches("; then")))
-                .collect();
-            let want: Vec<String> =
-                of_step(step, Some("x"), &files).iter().map(|c| root.shell(c)).collect();
-            assert_eq!(ran, want, "step {step}");
+        let common =
+            ["install-unit", "retire-unit", "create", "start", "reload", "halt", "destroy"];
+        let example = include_str!("../site.toml");
+        let mixed = include_str!("../golden-tests/mixed-providers/site.toml");
+        for (text, host, only) in
+            [(example, "vmhost1", &["keeper"][..]), (mixed, "kvm1", &["launch", "wait"][..])]
+        {
+            let site = crate::build(text, "site.toml").unwrap();
+            let host = site.site.hosts.iter().find(|h| h.name.as_str() == host).unwrap();
+            let path = format!("{}/{}", layout::host_dir(host.name.as_str()), layout::APPLY);
+            let text = String::from_utf8(site.tree.get(&path).unwrap().bytes.clone()).unwrap();
+            let root = Root {
+                root: host.root.as_str(),
+                cluster: &site.site.cluster,
+                user: host.user.as_str(),
+                provider: host.provider,
+            };
+            let files = root.unit_files();
+            for step in common.iter().chain(only) {
+                let branch = text
+                    .split(";;\n")
+                    .find(|b| {
+                        b.lines().any(|l| l.split(" | ").any(|w| w.trim_end_matches(')') == *step))
+                    })
+                    .unwrap_or_else(|| panic!("no branch for {step}"));
+                // `if ! sudo -n ...; then` counts as the command it runs.
+                let ran: Vec<&str> = branch
+                    .lines()
+                    .filter_map(|l| l.find("sudo -n").map(|at| l[at..].trim_end_matches("; then")))
+                    .collect();
+                let want: Vec<String> =
+                    of_step(step, Some("x"), &files).iter().map(|c| root.shell(c)).collect();
+                assert_eq!(ran, want, "step {step} on {}", host.name);
+            }
         }
     }
 
@@ -389,6 +392,22 @@ mod tests {
         let line = root.sudoers_line(host.user.as_str(), UNITS_DIR);
         let readme = include_str!("../README.md");
         let block = readme.split("<!-- sudoers-line -->").nth(1).expect("the marked block");
+        assert_eq!(block.lines().nth(2).map(str::trim), Some(line.as_str()));
+    }
+
+    /// The README's line for a libvirt server is what gen names for one.
+    #[test]
+    fn the_readme_gives_a_libvirt_servers_line() {
+        let cluster = cluster();
+        let root = Root {
+            root: "/home/lab/gen/lab",
+            cluster: &cluster,
+            user: "lab",
+            provider: Provider::Libvirt { driver: crate::site::LibvirtDriver::Kvm },
+        };
+        let line = root.sudoers_line("lab", UNITS_DIR);
+        let readme = include_str!("../README.md");
+        let block = readme.split("<!-- sudoers-line-libvirt -->").nth(1).expect("the marked block");
         assert_eq!(block.lines().nth(2).map(str::trim), Some(line.as_str()));
     }
 

@@ -65,7 +65,7 @@ impl Facts {
     /// Whether its VMs' units start side by side: vagrant-libvirt's machines are independent
     /// libvirt domains; VirtualBox's share one VBoxSVC and, with linked clones, one master.
     pub fn starts_in_parallel(&self) -> bool {
-        self.provider == crate::site::Provider::Libvirt { driver: Default::default() }.word()
+        self.provider == crate::site::Provider::LIBVIRT
     }
 
     /// What the VM was made with: another provider or libvirt driver is another machine.

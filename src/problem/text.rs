@@ -9,11 +9,11 @@ use crate::wording::List;
 // Both `Display` and `fix` match on every variant; they name them from this one list.
 use super::Problem::{
     AddressReadAsIpv4, BadAddress, BadKey, BadRange, BadSyntax, CidrHasHostBits, CidrOverlaps,
-    CidrTooSmall, DuplicateAddress, DuplicateKey, EmptyList, EvenEtcd, MemoryTooLow, Missing,
-    NoControlPlane, NotACidr, NotALabel, NotAnIpv4, NotInNetwork, NotUtf8, OutOfRange,
-    RangeOutsideNetwork, RangeOverlaps, ReservedAddress, ReservedName, Syntax, TableAsSwitch,
-    DriverWithoutLibvirt, OverlapsManagementNetwork, TooFewCpus, UnknownHost, UnknownKey, UnknownChoice, UnknownRelease, UnknownRole, UnsupportedChoice,
-    UnsupportedKubeVersion, WrongType,
+    CidrTooSmall, DriverWithoutLibvirt, DuplicateAddress, DuplicateKey, EmptyList, EvenEtcd,
+    MemoryTooLow, Missing, NoControlPlane, NotACidr, NotALabel, NotAnIpv4, NotInNetwork, NotUtf8,
+    OutOfRange, OverlapsManagementNetwork, RangeOutsideNetwork, RangeOverlaps, ReservedAddress,
+    ReservedName, Syntax, TableAsSwitch, TooFewCpus, UnknownChoice, UnknownHost, UnknownKey,
+    UnknownRelease, UnknownRole, UnsupportedChoice, UnsupportedKubeVersion, WrongType,
 };
 
 /// A list of values for a message: `` `a`, `b` or `c` ``.

@@ -131,15 +131,18 @@ pub enum LibvirtDriver {
 }
 
 impl Provider {
+    const VIRTUALBOX: &'static str = "virtualbox";
+    pub const LIBVIRT: &'static str = "libvirt";
+
     /// The values `provider` takes, as `site.toml` writes them, the default first.
-    pub const WORDS: &'static [&'static str] = &["virtualbox", "libvirt"];
+    pub const WORDS: &'static [&'static str] = &[Provider::VIRTUALBOX, Provider::LIBVIRT];
 
     /// The provider as `site.toml`, Vagrant (`--provider`, `vagrant box list`) and
     /// `machines.toml` name it.
     pub fn word(self) -> &'static str {
         match self {
-            Provider::VirtualBox => "virtualbox",
-            Provider::Libvirt { .. } => "libvirt",
+            Provider::VirtualBox => Provider::VIRTUALBOX,
+            Provider::Libvirt { .. } => Provider::LIBVIRT,
         }
     }
 }

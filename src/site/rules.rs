@@ -12,8 +12,8 @@ use std::sync::Arc;
 use ipnet::Ipv4Net;
 
 use super::{Address, AddressRange, Host, Label, Node, Role};
-use crate::libvirt;
 use crate::kubespray::{GUEST_KERNEL_RESERVE_MB, Release};
+use crate::libvirt;
 use crate::parse::{Loc, Report, Sp};
 use crate::problem::Problem;
 
@@ -68,7 +68,11 @@ pub(super) struct HostAt {
 }
 
 /// The LAN of a lab with a libvirt server overlaps no network vagrant-libvirt makes there.
-pub(super) fn check_management_network(cidr: Option<Ipv4Net>, hosts: &[HostAt], report: &mut Report) {
+pub(super) fn check_management_network(
+    cidr: Option<Ipv4Net>,
+    hosts: &[HostAt],
+    report: &mut Report,
+) {
     let Some(net) = cidr else { return };
     let management = Ipv4Net::from_str(libvirt::MANAGEMENT_CIDR).expect("constant network");
     if !(net.contains(&management.network()) || management.contains(&net.network())) {
@@ -77,7 +81,10 @@ pub(super) fn check_management_network(cidr: Option<Ipv4Net>, hosts: &[HostAt], 
     for h in hosts {
         if let Some(loc) = &h.libvirt_at {
             let host = h.shown.clone();
-            report.add(loc, Problem::OverlapsManagementNetwork { host, management: libvirt::MANAGEMENT_CIDR });
+            report.add(
+                loc,
+                Problem::OverlapsManagementNetwork { host, management: libvirt::MANAGEMENT_CIDR },
+            );
         }
     }
 }

@@ -484,7 +484,10 @@ fn problems() -> Vec<(Problem, &'static str)> {
             "`libvirt_driver` is only read when `provider = \"libvirt\"`\n  fix: set `provider = \"libvirt\"` on this host, or remove `libvirt_driver`",
         ),
         (
-            Problem::OverlapsManagementNetwork { host: s("vmhost1"), management: "192.168.121.0/24" },
+            Problem::OverlapsManagementNetwork {
+                host: s("vmhost1"),
+                management: "192.168.121.0/24",
+            },
             "`network.cidr` overlaps `192.168.121.0/24`, the NAT network vagrant-libvirt gives every VM of `vmhost1`: the guests could not tell the LAN from it\n  fix: vagrant-libvirt's network is fixed at that range: the LAN must use another one",
         ),
     ]

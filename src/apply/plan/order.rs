@@ -281,8 +281,14 @@ pub(super) fn vm_need(vm: &Vm, new: &Facts) -> Option<(Action, String)> {
         return Some((Action::Reload, "its last generation is gone: applied afresh".to_string()));
     };
     if old.made_with() != new.made_with() {
-        let was = old.libvirt_driver.as_ref().map_or(old.provider.clone(), |d| format!("{} ({d})", old.provider));
-        let is = new.libvirt_driver.as_ref().map_or(new.provider.clone(), |d| format!("{} ({d})", new.provider));
+        let was = old
+            .libvirt_driver
+            .as_ref()
+            .map_or(old.provider.clone(), |d| format!("{} ({d})", old.provider));
+        let is = new
+            .libvirt_driver
+            .as_ref()
+            .map_or(new.provider.clone(), |d| format!("{} ({d})", new.provider));
         return Some((Action::Destroy, format!("made again under {is}, was {was}")));
     }
     if old.vm_name != new.vm_name {

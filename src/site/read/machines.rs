@@ -4,9 +4,9 @@ use super::{
     CPUS, CPUS_WHY, DEFAULT_SSH_PORT, MEMORY_MB, MEMORY_WHY, NodeDefaults, ipv4, label, typed,
 };
 use crate::parse::{Report, Sp, Table};
+use crate::problem::Problem;
 use crate::site::rules::{self, HostAt, NodeAt};
 use crate::site::text::{Address, HostKey, InterfaceName, Label, RemoteRoot, UserName};
-use crate::problem::Problem;
 use crate::site::{Host, LibvirtDriver, Node, Provider, Role};
 
 pub(super) fn read_host(
@@ -82,9 +82,8 @@ fn read_provider(
     };
     let provider = match provider {
         None => Some(Provider::VirtualBox.word()),
-        Some(p) => choice(report, p, Provider::WORDS).map(|p| {
-            if p.value == "libvirt" { Provider::WORDS[1] } else { Provider::WORDS[0] }
-        }),
+        Some(p) => choice(report, p, Provider::WORDS)
+            .map(|p| if p.value == "libvirt" { Provider::WORDS[1] } else { Provider::WORDS[0] }),
     };
     let driver = match driver {
         None => Some(None),
@@ -93,8 +92,7 @@ fn read_provider(
                 report.add(&d.loc, Problem::DriverWithoutLibvirt);
                 None
             } else {
-                choice(report, d, LibvirtDriver::WORDS)
-                    .map(|d| LibvirtDriver::parse(&d.value))
+                choice(report, d, LibvirtDriver::WORDS).map(|d| LibvirtDriver::parse(&d.value))
             }
         }
     };
