@@ -169,7 +169,9 @@ fn site_text(inventory: &Inventory, arguments: &Arguments, path: &Path) -> Resul
         .with_comment("The VM servers: the inventory names the VMs, not the machines they run on.");
     hosts.note(
         "to fill in: one table per server, e.g.\n[hosts.vmhost1]\naddress = \"192.168.1.10\"\n\
-         user = \"lab\"\nbridge = \"eno1\"\nhost_key = \"ssh-ed25519 AAAA…\"",
+         user = \"lab\"\nbridge = \"eno1\"\nhost_key = \"ssh-ed25519 AAAA…\"\n\
+         # under libvirt (KVM) instead of VirtualBox, with bridge a Linux bridge (br0):\n\
+         # provider = \"libvirt\"",
     );
     sections.push(hosts);
 

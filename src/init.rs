@@ -50,6 +50,15 @@ pub struct Arguments {
     /// The NIC on every server that the VMs bridge onto, e.g. eno1 (`ip -br link` there)
     #[arg(long, value_name = "NIC")]
     bridge: Option<String>,
+    /// What runs the VMs on every server: VirtualBox, or libvirt (KVM) through vagrant-libvirt,
+    /// whose --bridge is then a Linux bridge holding the NIC, e.g. br0 [default: virtualbox]
+    #[arg(long, value_name = "PROVIDER",
+          value_parser = clap::builder::PossibleValuesParser::new(crate::site::Provider::WORDS))]
+    provider: Option<String>,
+    /// With --provider libvirt: kvm, or qemu (software emulation) [default: kvm]
+    #[arg(long, value_name = "DRIVER", requires = "provider",
+          value_parser = clap::builder::PossibleValuesParser::new(crate::site::LibvirtDriver::WORDS))]
+    libvirt_driver: Option<String>,
     /// How many control-plane VMs (the etcd members: an odd number)
     #[arg(long, value_name = "N")]
     control_planes: Option<usize>,
@@ -102,6 +111,8 @@ pub fn run(arguments: Arguments, site: &Path) -> Result<u8> {
         dns: vec![],
         servers: vec![],
         bridge: None,
+        provider: a.provider.clone().filter(|p| p.as_str() != crate::site::Provider::WORDS[0]),
+        libvirt_driver: a.libvirt_driver.clone(),
         control_planes: 1,
         workers: 2,
         release: a.kubespray.unwrap_or_else(|| kubespray::RELEASES[0].tag.to_string()),

@@ -104,9 +104,17 @@ pub fn unit_file(cluster: impl std::fmt::Display) -> String {
     format!("systemd/{}", unit_template(cluster))
 }
 
-/// The VirtualBox name of a node's VM: the cluster's name keeps two labs on one server apart.
+/// The VirtualBox name, or the libvirt domain, of a node's VM: the cluster's name keeps two
+/// labs on one server apart.
 pub fn vm_name(cluster: impl std::fmt::Display, node: &str) -> String {
-    format!("{cluster}-{node}")
+    format!("{}{node}", libvirt_prefix(cluster))
+}
+
+/// vagrant-libvirt names a domain `default_prefix` + the machine's name (its
+/// `set_name_of_domain.rb`), and the machine is the node: this prefix makes the domain
+/// [`vm_name`].
+pub fn libvirt_prefix(cluster: impl std::fmt::Display) -> String {
+    format!("{cluster}-")
 }
 
 // On the server, below the host's `root`.

@@ -15,6 +15,7 @@ pub mod import;
 pub mod init;
 pub mod kubespray;
 pub mod layout;
+pub mod libvirt;
 pub mod lock;
 pub mod manifest;
 pub mod parse;

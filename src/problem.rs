@@ -163,6 +163,18 @@ pub enum Problem {
         ip: String,
         what: String,
     },
+    /// A value that is not one of the few a key takes (`provider`, `libvirt_driver`).
+    UnknownChoice {
+        value: String,
+        allowed: &'static [&'static str],
+    },
+    /// `libvirt_driver` on a host whose provider is VirtualBox.
+    DriverWithoutLibvirt,
+    /// The LAN overlaps the NAT network vagrant-libvirt gives every VM (`libvirt.rs`).
+    OverlapsManagementNetwork {
+        host: String,
+        management: &'static str,
+    },
 }
 
 impl Problem {

@@ -216,7 +216,8 @@ const HOST: &[Key] = &[
         "bridge",
         true,
         Kind::String,
-        "The host's NIC the guests bridge onto, e.g. `eno1` (`ip -br link` on the server).",
+        "The host's NIC the guests bridge onto, e.g. `eno1` (`ip -br link` on the server); \
+         under `provider = \"libvirt\"` a Linux bridge that holds that NIC, e.g. `br0`.",
     ),
     key(
         "host_key",
@@ -232,6 +233,20 @@ const HOST: &[Key] = &[
         false,
         Kind::String,
         "Absolute folder on the server for gen's generations; default `/home/<user>/gen/<cluster>`.",
+    ),
+    key(
+        "provider",
+        false,
+        Kind::OneOf(|| crate::site::Provider::WORDS.to_vec()),
+        "What runs this server's VMs under Vagrant: `virtualbox` (default) or `libvirt` \
+         (vagrant-libvirt on the system libvirtd, KVM).",
+    ),
+    key(
+        "libvirt_driver",
+        false,
+        Kind::OneOf(|| crate::site::LibvirtDriver::WORDS.to_vec()),
+        "With `provider = \"libvirt\"`: `kvm` (default) or `qemu`, software emulation for a \
+         server without VT-x or AMD-V.",
     ),
 ];
 

@@ -29,7 +29,7 @@
 use std::fmt::Write as _;
 
 use crate::layout;
-use crate::site::Label;
+use crate::site::{Label, Provider};
 
 /// Where systemd reads the units an administrator installs (systemd.unit(5), "Unit File Load
 /// Path"); `GEN_UNIT_DIR` replaces it only in gen's tests.
@@ -53,6 +53,10 @@ pub enum Command<'a> {
     StartKeeper,
     /// Enables and starts one VM's unit (`None`: any VM's, as a sudoers rule names it).
     EnableNow(Option<&'a str>),
+    /// The same, only queuing the start (libvirt's *launch*: the VMs boot side by side).
+    EnableQueued(Option<&'a str>),
+    /// Starts one VM's unit; a start already queued is joined (libvirt's *wait*).
+    Start(Option<&'a str>),
     Restart(Option<&'a str>),
     Stop(Option<&'a str>),
     DisableNow(Option<&'a str>),
@@ -65,6 +69,8 @@ pub struct Root<'a> {
     pub cluster: &'a Label,
     /// The ssh user, whose VBoxSVC the keeper runs.
     pub user: &'a str,
+    /// Which steps `apply.sh` has there.
+    pub provider: Provider,
 }
 
 /// One word of a command: what it is in `apply.sh`, on the server, and in a sudoers rule.
@@ -107,6 +113,10 @@ impl<'a> Command<'a> {
             Command::DaemonReload => vec![Lit("daemon-reload")],
             Command::StartKeeper => vec![Lit("start"), Word::Keeper],
             Command::EnableNow(vm) => vec![Lit("enable"), Lit("--now"), Lit("--quiet"), Vm(vm)],
+            Command::EnableQueued(vm) => {
+                vec![Lit("enable"), Lit("--now"), Lit("--no-block"), Lit("--quiet"), Vm(vm)]
+            }
+            Command::Start(vm) => vec![Lit("start"), Vm(vm)],
             Command::Restart(vm) => vec![Lit("restart"), Vm(vm)],
             Command::Stop(vm) => vec![Lit("stop"), Vm(vm)],
             Command::DisableNow(vm) => {
@@ -119,6 +129,8 @@ impl<'a> Command<'a> {
     fn any_vm(self) -> Command<'a> {
         match self {
             Command::EnableNow(_) => Command::EnableNow(None),
+            Command::EnableQueued(_) => Command::EnableQueued(None),
+            Command::Start(_) => Command::Start(None),
             Command::Restart(_) => Command::Restart(None),
             Command::Stop(_) => Command::Stop(None),
             Command::DisableNow(_) => Command::DisableNow(None),
@@ -132,7 +144,12 @@ impl Root<'_> {
     /// `retire-unit`), then the keeper's (`keeper`), which is the user's, not the cluster's,
     /// and so is never retired.
     pub fn unit_files(&self) -> Vec<String> {
-        vec![layout::unit_template(self.cluster), layout::KEEPER_TEMPLATE.to_string()]
+        match self.provider {
+            Provider::VirtualBox => {
+                vec![layout::unit_template(self.cluster), layout::KEEPER_TEMPLATE.to_string()]
+            }
+            Provider::Libvirt { .. } => vec![layout::unit_template(self.cluster)],
+        }
     }
 
     fn prefix(&self) -> String {
@@ -196,14 +213,18 @@ impl Root<'_> {
         let mut commands: Vec<Command> = Vec::new();
         commands.extend(files.iter().map(|f| Command::Install(f)));
         commands.push(Command::Remove(&files[0]));
-        commands.extend([
-            Command::DaemonReload,
-            Command::StartKeeper,
-            Command::EnableNow(None),
-            Command::Restart(None),
-            Command::Stop(None),
-            Command::DisableNow(None),
-        ]);
+        commands.push(Command::DaemonReload);
+        match self.provider {
+            Provider::VirtualBox => {
+                commands.extend([Command::StartKeeper, Command::EnableNow(None)]);
+            }
+            Provider::Libvirt { .. } => commands.extend([
+                Command::EnableNow(None),
+                Command::EnableQueued(None),
+                Command::Start(None),
+            ]),
+        }
+        commands.extend([Command::Restart(None), Command::Stop(None), Command::DisableNow(None)]);
         commands.iter().map(|c| self.rule(c, units_dir)).collect()
     }
 
@@ -240,6 +261,9 @@ pub fn of_step<'a>(step: &str, node: Option<&'a str>, files: &'a [String]) -> Ve
             commands.push(Command::StartKeeper);
         }
         "create" | "start" => commands.push(Command::EnableNow(node)),
+        // Queued once libvirt's pool has the box, else waited for: apply.sh's branch runs one.
+        "launch" => commands.extend([Command::EnableQueued(node), Command::EnableNow(node)]),
+        "wait" => commands.push(Command::Start(node)),
         "reload" => commands.push(Command::Restart(node)),
         "halt" => commands.push(Command::Stop(node)),
         "destroy" => commands.push(Command::DisableNow(node)),
@@ -273,7 +297,12 @@ mod tests {
     #[test]
     fn the_sudoers_line_names_every_root_command_by_its_full_path() {
         let cluster = cluster();
-        let root = Root { root: "/home/alice/gen/lab", cluster: &cluster, user: "alice" };
+        let root = Root {
+            root: "/home/alice/gen/lab",
+            cluster: &cluster,
+            user: "alice",
+            provider: Provider::VirtualBox,
+        };
         assert_eq!(
             root.sudoers_line("alice", UNITS_DIR),
             "alice ALL=(root) NOPASSWD: /usr/bin/install -m 0644 \
@@ -290,7 +319,8 @@ mod tests {
     #[test]
     fn apply_sh_and_the_check_run_the_same_words() {
         let cluster = cluster();
-        let root = Root { root: "/r", cluster: &cluster, user: "alice" };
+        let root =
+            Root { root: "/r", cluster: &cluster, user: "alice", provider: Provider::VirtualBox };
         let c = Command::EnableNow(Some("cp-1"));
         assert_eq!(root.shell(&c), "sudo -n systemctl enable --now --quiet \"$unit\"");
         assert_eq!(root.argv(&c, UNITS_DIR), "systemctl enable --now --quiet lab-vm@cp-1.service");
@@ -311,11 +341,31 @@ mod tests {
     fn the_readme_gives_the_example_labs_line() {
         let site = crate::site::Site::from_toml(include_str!("../site.toml"), "site.toml").unwrap();
         let host = &site.hosts[0];
-        let root =
-            Root { root: host.root.as_str(), cluster: &site.cluster, user: host.user.as_str() };
+        let root = Root {
+            root: host.root.as_str(),
+            cluster: &site.cluster,
+            user: host.user.as_str(),
+            provider: host.provider,
+        };
         let line = root.sudoers_line(host.user.as_str(), UNITS_DIR);
         let readme = include_str!("../README.md");
         let block = readme.split("<!-- sudoers-line -->").nth(1).expect("the marked block");
+        assert_eq!(block.lines().nth(2).map(str::trim), Some(line.as_str()));
+    }
+
+    /// The README's line for a libvirt server is what gen names for one.
+    #[test]
+    fn the_readme_gives_a_libvirt_servers_line() {
+        let cluster = cluster();
+        let root = Root {
+            root: "/home/lab/gen/lab",
+            cluster: &cluster,
+            user: "lab",
+            provider: Provider::Libvirt { driver: crate::site::LibvirtDriver::Kvm },
+        };
+        let line = root.sudoers_line("lab", UNITS_DIR);
+        let readme = include_str!("../README.md");
+        let block = readme.split("<!-- sudoers-line-libvirt -->").nth(1).expect("the marked block");
         assert_eq!(block.lines().nth(2).map(str::trim), Some(line.as_str()));
     }
 

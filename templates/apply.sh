@@ -7,15 +7,28 @@
 # a password on): the sudoers line it needs is in the README, "Server requirements", and `gen
 # apply` checks it with `sudo -n -l` before it sends anything.
 #
+{%- match provider %}
+{%- when Which::VirtualBox %}
 #   preflight NODE  run by the VM's unit before `vagrant up` (ExecStartPre): wait for
 #                   VirtualBox's driver, check the bridge NIC as Vagrant will choose it
 #   keeper          install and start the user's VBoxSVC keeper unit, before any VirtualBox
 #                   client runs, so that every VM is a child of the keeper's VBoxSVC
+{%- when Which::Libvirt %}
+#   preflight NODE  run by the VM's unit before `vagrant up` (ExecStartPre): wait for the
+#                   bridge to exist and be up
+{%- endmatch %}
 #   box             add the box the VMs are made from to the user's box store, if missing
 #   install-unit    copy the template unit into systemd's folder when it differs
 #   retire-unit     remove the template unit (no VM left on this host)
 #   create NODE     point vms/NODE at this generation, enable and start its unit (vagrant up)
 #   start NODE      the same, for a VM that exists but is not running
+{%- match provider %}
+{%- when Which::VirtualBox %}
+{%- when Which::Libvirt %}
+#   launch NODE     the same as create, but only queue the unit's start, so that the new VMs
+#                   boot side by side (once libvirt's pool has the box: see the step)
+#   wait NODE       wait for a launched VM's start, and fail as it failed
+{%- endmatch %}
 #   reload NODE     point vms/NODE here and restart its unit (halt, then up: new cpus, memory, NIC)
 #   halt NODE       stop its unit (vagrant halt), before another VM takes its address
 #   provision NODE  point vms/NODE here and run the provisioners in the running VM, no reboot
@@ -26,8 +39,12 @@ set -eu
 generation=$(cd "$(dirname "$0")" && pwd -P)
 root={{ root|sh }}
 template={{ unit|sh }}
+{%- match provider %}
+{%- when Which::VirtualBox %}
 keeper_template={{ keeper_template|sh }}
 keeper={{ keeper|sh }}
+{%- when Which::Libvirt %}
+{%- endmatch %}
 bridge={{ bridge|sh }}
 box={{ box_name|sh }}
 box_version={{ box_version|sh }}
@@ -86,6 +103,8 @@ stage_unit() {
 
 case $step in
 preflight)
+{%- match provider %}
+{%- when Which::VirtualBox %}
   # VirtualBox's driver: the unit is ordered after vboxdrv.service and virtualbox.service, but
   # the device node may come a moment after the module loads. GEN_VBOXDRV is for gen's tests.
   driver=${GEN_VBOXDRV:-/dev/vboxdrv}
@@ -118,21 +137,45 @@ preflight)
     exit 1
     ;;
   esac
+  
+{%- when Which::Libvirt %}
+  # The bridge, as libvirt attaches the VM to it (a Linux bridge, `<source bridge=...>`): it
+  # may come up a moment after network-online.target. `ip -d` names a bridge's kind.
+  waited=0
+  while :; do
+    link=$(command ip -d -o link show dev "$bridge" 2>/dev/null || true)
+    case $link in
+    *[\<,]UP[,\>]*" bridge "*) break ;;
+    esac
+    if [ "$waited" -ge {{ bridge_wait }} ]; then
+      case $link in
+      "") echo "apply.sh: there is no network interface $bridge: libvirt attaches $node to the Linux bridge hosts.{{ host }}.bridge names (README, \"Server requirements\": a bridge that holds the LAN NIC); make it, or fix hosts.{{ host }}.bridge in site.toml" >&2 ;;
+      *" bridge "*) echo "apply.sh: the bridge $bridge is down after {{ bridge_wait }} s: bring it up" >&2 ;;
+      *) echo "apply.sh: $bridge is not a Linux bridge: libvirt attaches $node to a bridge that holds the LAN NIC (README, \"Server requirements\"), not to the NIC itself; make one, or fix hosts.{{ host }}.bridge in site.toml" >&2 ;;
+      esac
+      exit 1
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+{%- endmatch %}
   ;;
 box)
   # Before any unit starts: `vagrant up` of a machine not yet created would download the box
   # inside the unit's start timeout. `vagrant box list` prints `NAME (PROVIDER, VERSION)` (and
   # `, (ARCH)` before the `)` from Vagrant 2.4: plugins/commands/box/command/list.rb).
   if VAGRANT_CWD="$generation" VAGRANT_CHECKPOINT_DISABLE=1 command vagrant box list |
-    awk -v box="$box" -v version="$box_version" '$1 == box && $2 == "(virtualbox," &&
+    awk -v box="$box" -v version="$box_version" '$1 == box && $2 == "({{ provider_word }}," &&
       ($3 == version ")" || $3 == version ",") { found = 1 } END { exit !found }'; then
-    echo "box $box $box_version (virtualbox) is in the box store"
+    echo "box $box $box_version ({{ provider_word }}) is in the box store"
   elif ! VAGRANT_CWD="$generation" VAGRANT_CHECKPOINT_DISABLE=1 command vagrant box add \
-    --box-version "$box_version" --provider virtualbox "$box"; then
-    echo "apply.sh: could not add the box $box $box_version (virtualbox); no VM was created" >&2
+    --box-version "$box_version" --provider {{ provider_word }} "$box"; then
+    echo "apply.sh: could not add the box $box $box_version ({{ provider_word }}); no VM was created" >&2
     exit 1
   fi
   ;;
+{%- match provider %}
+{%- when Which::VirtualBox %}
 keeper)
   # Before any step runs Vagrant or VBoxManage: VirtualBox starts each VM as a child of the
   # user's VBoxSVC, in that VBoxSVC's cgroup; the keeper unit says why it must be its own.
@@ -147,6 +190,8 @@ keeper)
     exit 1
   fi
   ;;
+{%- when Which::Libvirt %}
+{%- endmatch %}
 install-unit)
   if ! cmp -s "$generation/systemd/$template" "$units_dir/$template"; then
     stage_unit "$template"
@@ -165,6 +210,32 @@ create | start)
   {{ sudo.enable_now }}
   done_with
   ;;
+{%- match provider %}
+{%- when Which::VirtualBox %}
+{%- when Which::Libvirt %}
+launch)
+  point
+  # vagrant-libvirt uploads a box's image into libvirt's pool, and makes its management
+  # network, when the first VM needs them, under a lock held only inside one Vagrant process
+  # (action/handle_box_image.rb, create_networks.rb): two first `vagrant up` side by side
+  # would both try. So the start is only queued once both are there; until then this VM comes
+  # up alone and makes them. vms/NODE stays pending until its wait.
+  if command virsh -q -c {{ uri|sh }} vol-info --pool {{ pool|sh }} {{ pool_volume|sh }} >/dev/null 2>&1 &&
+    command virsh -q -c {{ uri|sh }} net-info {{ management_network|sh }} 2>/dev/null | grep -q '^Active: *yes'; then
+    {{ sudo.enable_queued }}
+    echo "$unit: start queued (vagrant up runs beside the others)"
+  else
+    {{ sudo.enable_now }}
+  fi
+  ;;
+wait)
+  # `systemctl start` of a unit whose start job runs joins that job and returns its result
+  # (systemctl(1)); one that is active already returns at once, and one that failed is
+  # started again, once.
+  {{ sudo.start }}
+  done_with
+  ;;
+{%- endmatch %}
 reload)
   point
   {{ sudo.restart }}

@@ -199,6 +199,7 @@ pub(super) fn check_sudo<'s>(
         root: host.root.as_str(),
         cluster: &ctx.site.cluster,
         user: host.user.as_str(),
+        provider: host.provider,
     };
     let files = root.unit_files();
     let units_dir = remote.state.units_dir.clone().unwrap_or_else(|| crate::sudo::UNITS_DIR.into());

@@ -45,11 +45,33 @@ pub struct Facts {
     pub box_name: String,
     pub box_version: String,
     pub guest: String,
+    /// The Vagrant provider that runs it; absent in the `machines.toml` of a VirtualBox server
+    /// (whose bytes predate providers).
+    #[serde(default = "virtualbox")]
+    pub provider: String,
+    /// libvirt's domain type (`kvm`, `qemu`), on a libvirt server.
+    #[serde(default)]
+    pub libvirt_driver: Option<String>,
+}
+
+fn virtualbox() -> String {
+    crate::site::Provider::VirtualBox.word().to_string()
 }
 
 impl Facts {
     pub fn is_control_plane(&self) -> bool {
         self.role == CONTROL_PLANE
+    }
+
+    /// Whether its VMs' units start side by side: vagrant-libvirt's machines are independent
+    /// libvirt domains; VirtualBox's share one VBoxSVC and, with linked clones, one master.
+    pub fn starts_in_parallel(&self) -> bool {
+        self.provider == crate::site::Provider::LIBVIRT
+    }
+
+    /// What the VM was made with: another provider or libvirt driver is another machine.
+    fn made_with(&self) -> (&str, Option<&str>) {
+        (&self.provider, self.libvirt_driver.as_deref())
     }
 
     /// What VirtualBox gives the VM at boot from its network configuration.
@@ -126,6 +148,11 @@ pub enum Action {
     Create,
     Reload,
     Provision,
+    /// A *create* that does not wait for `vagrant up`: its unit's start is queued, so that the
+    /// new VMs of a server boot side by side (libvirt).
+    Launch,
+    /// Wait for a launched VM's start, and fail as it failed.
+    Wait,
 }
 
 impl Action {
@@ -137,6 +164,8 @@ impl Action {
             Action::Create => "create",
             Action::Reload => "reload",
             Action::Provision => "provision",
+            Action::Launch => "launch",
+            Action::Wait => "wait",
         }
     }
 }
@@ -162,6 +191,8 @@ pub enum Step {
     FetchBox {
         name: String,
         version: String,
+        /// The provider the box is for, as Vagrant names it.
+        provider: String,
     },
     Vm {
         node: String,
@@ -245,8 +276,8 @@ pub fn step_line(server: &Server, step: &Step, files: &str) -> String {
         Step::InstallUnit => format!("{name}: install   the template unit"),
         Step::RetireUnit => format!("{name}: retire    the template unit (no VM left there)"),
         Step::Keeper => format!("{name}: keeper    start the user's VBoxSVC, before any VM step"),
-        Step::FetchBox { name: b, version } => {
-            format!("{name}: box       {b} {version} (virtualbox), before any VM is created")
+        Step::FetchBox { name: b, version, provider } => {
+            format!("{name}: box       {b} {version} ({provider}), before any VM is created")
         }
         Step::Vm { node, action, why } => format!("{name}: {:<9} {node} ({why})", action.word()),
         Step::Finish => format!("{name}: finish    {hash} is applied"),

@@ -109,7 +109,8 @@ pub(super) fn needs_the_others(
                 .machines
                 .get(node)
                 .is_some_and(plan::Facts::is_control_plane);
-            matches!(action, Action::Create | Action::Halt) || (cp && *action != Action::Provision)
+            matches!(action, Action::Create | Action::Launch | Action::Halt)
+                || (cp && *action != Action::Provision)
         }
         _ => false,
     })

@@ -18,6 +18,9 @@ pub(super) struct Lab {
     pub(super) dns: Vec<String>,
     pub(super) servers: Vec<Server>,
     pub(super) bridge: Option<String>,
+    /// `provider` of every server, when not the default.
+    pub(super) provider: Option<String>,
+    pub(super) libvirt_driver: Option<String>,
     pub(super) control_planes: usize,
     pub(super) workers: usize,
     pub(super) release: String,
@@ -118,6 +121,12 @@ impl Lab {
                 format!("the NIC of {} the VMs bridge onto (`ip -br link` there)", server.name),
                 "\"eno1\"",
             );
+            if let Some(provider) = &self.provider {
+                host.set("provider", string(provider));
+            }
+            if let Some(driver) = &self.libvirt_driver {
+                host.set("libvirt_driver", string(driver));
+            }
             host.set_or_fill(
                 "host_key",
                 server.host_key.as_deref().map(string),

@@ -9,11 +9,11 @@ use crate::wording::List;
 // Both `Display` and `fix` match on every variant; they name them from this one list.
 use super::Problem::{
     AddressReadAsIpv4, BadAddress, BadKey, BadRange, BadSyntax, CidrHasHostBits, CidrOverlaps,
-    CidrTooSmall, DuplicateAddress, DuplicateKey, EmptyList, EvenEtcd, MemoryTooLow, Missing,
-    NoControlPlane, NotACidr, NotALabel, NotAnIpv4, NotInNetwork, NotUtf8, OutOfRange,
-    RangeOutsideNetwork, RangeOverlaps, ReservedAddress, ReservedName, Syntax, TableAsSwitch,
-    TooFewCpus, UnknownHost, UnknownKey, UnknownRelease, UnknownRole, UnsupportedChoice,
-    UnsupportedKubeVersion, WrongType,
+    CidrTooSmall, DriverWithoutLibvirt, DuplicateAddress, DuplicateKey, EmptyList, EvenEtcd,
+    MemoryTooLow, Missing, NoControlPlane, NotACidr, NotALabel, NotAnIpv4, NotInNetwork, NotUtf8,
+    OutOfRange, OverlapsManagementNetwork, RangeOutsideNetwork, RangeOverlaps, ReservedAddress,
+    ReservedName, Syntax, TableAsSwitch, TooFewCpus, UnknownChoice, UnknownHost, UnknownKey,
+    UnknownRelease, UnknownRole, UnsupportedChoice, UnsupportedKubeVersion, WrongType,
 };
 
 /// A list of values for a message: `` `a`, `b` or `c` ``.
@@ -155,6 +155,17 @@ impl fmt::Display for Problem {
             RangeOverlaps { range, ip, what } => {
                 write!(f, "`{range}` contains `{ip}`, the address of {what}")
             }
+            UnknownChoice { value, allowed } => {
+                write!(f, "`{}` is not one of {}", shown(value), one_of(allowed))
+            }
+            DriverWithoutLibvirt => {
+                write!(f, "`libvirt_driver` is only read when `provider = \"libvirt\"`")
+            }
+            OverlapsManagementNetwork { host, management } => write!(
+                f,
+                "`network.cidr` overlaps `{management}`, the NAT network vagrant-libvirt gives \
+                 every VM of `{host}`: the guests could not tell the LAN from it"
+            ),
         }
     }
 }
@@ -241,6 +252,17 @@ impl Problem {
             BadRange { .. } => "write `192.168.1.240-192.168.1.250` or `192.168.1.240/28`".into(),
             RangeOutsideNetwork { .. } | RangeOverlaps { .. } => {
                 "choose a range of free LAN addresses that no node, host or gateway uses".into()
+            }
+            UnknownChoice { value, allowed } => match suggest::closest(value, allowed) {
+                Some(meant) => format!("did you mean `{meant}`?"),
+                None => format!("use {}", one_of(allowed)),
+            },
+            DriverWithoutLibvirt => {
+                "set `provider = \"libvirt\"` on this host, or remove `libvirt_driver`".into()
+            }
+            OverlapsManagementNetwork { .. } => {
+                "vagrant-libvirt's network is fixed at that range: the LAN must use another one"
+                    .into()
             }
         })
     }

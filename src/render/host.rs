@@ -10,7 +10,8 @@ use super::{GUEST_USER, filters, text};
 use crate::layout;
 // The template unit's name is in `layout`; the unit of one VM is its instance.
 use crate::layout::{unit_instance, unit_template};
-use crate::site::{AuthorizedKey, Host, Label, Node, Site};
+use crate::libvirt;
+use crate::site::{AuthorizedKey, Host, Label, Node, Provider, Site};
 use crate::tree::{Tree, sha256_hex};
 
 /// The netplan ID of the bridged NIC. The NIC is matched by MAC, so the ID need not be its name:
@@ -32,6 +33,9 @@ const UNIT_SECONDS_MARGIN: u32 = 120;
 /// after vboxdrv.service or virtualbox.service loads the module; a driver that never comes
 /// (a kernel update without rebuilt modules) fails the unit well inside its start timeout.
 const DRIVER_WAIT_SECONDS: u32 = 60;
+/// How long a libvirt VM's unit waits for its bridge before `vagrant up`: the bridge may come
+/// up a moment after network-online.target.
+const BRIDGE_WAIT_SECONDS: u32 = 60;
 /// How long the VBoxSVC keeper waits for a VBoxSVC that runs already to quit: one started on
 /// demand quits 5 s after its last client (server.cpp, `gShutdownDelayMs`), and one asked
 /// with SIGUSR1 at once when idle; one that serves VMs never does.
@@ -73,11 +77,52 @@ struct Vagrantfile<'a> {
     mac: String,
     cpus: u32,
     memory_mb: u32,
-    linked_clone: bool,
+    provider: ProviderBlock,
     netplan_source: &'static str,
     guest_netplan: &'static str,
     guest_user: &'static str,
     authorized_keys: &'a [AuthorizedKey],
+}
+
+/// What the Vagrantfile says of its provider, by provider.
+enum ProviderBlock {
+    /// `vb.linked_clone`.
+    VirtualBox(bool),
+    Libvirt(LibvirtBlock),
+}
+
+struct LibvirtBlock {
+    uri: &'static str,
+    prefix: String,
+    driver: &'static str,
+    disk_bus: &'static str,
+    nic_model: &'static str,
+    management_network: &'static str,
+    management_cidr: &'static str,
+}
+
+/// Which provider's lines a unit or `apply.sh` has (their values are the views' fields).
+#[derive(Clone, Copy)]
+enum Which {
+    VirtualBox,
+    Libvirt,
+}
+
+fn which(provider: Provider) -> Which {
+    match provider {
+        Provider::VirtualBox => Which::VirtualBox,
+        Provider::Libvirt { .. } => Which::Libvirt,
+    }
+}
+
+/// The MAC of the bridged NIC as the provider's Vagrant option takes it.
+fn provider_mac(provider: Provider, mac: [u8; 6]) -> String {
+    match provider {
+        Provider::VirtualBox => mac_vbox(mac),
+        // vagrant-libvirt reads pairs of hex digits and joins them with colons
+        // (create_network_interfaces.rb): the form libvirt's XML has.
+        Provider::Libvirt { .. } => mac_colons(mac),
+    }
 }
 
 #[derive(Template)]
@@ -100,7 +145,8 @@ struct Unit<'a> {
     description: String,
     user: &'a str,
     root: &'a str,
-    /// The user's VBoxSVC keeper, which the VM's unit requires and starts after.
+    provider: Which,
+    /// The user's VBoxSVC keeper, which the VM's unit requires and starts after (VirtualBox).
     keeper: String,
     /// What the unit runs before `vagrant up` (`apply.sh preflight`).
     preflight: String,
@@ -144,11 +190,17 @@ struct MachineFacts<'a> {
     box_name: &'a str,
     box_version: &'a str,
     guest: String,
+    provider: &'static str,
+    /// Written for libvirt only: a VirtualBox server's rows are as before providers.
+    libvirt_driver: Option<&'static str>,
 }
 
 #[derive(Template)]
 #[template(path = "apply.sh", escape = "none")]
 struct Apply<'a> {
+    provider: Which,
+    /// `vagrant box list`'s and `--provider`'s name of it.
+    provider_word: &'static str,
     host: &'a Label,
     user: &'a str,
     root: &'a str,
@@ -168,6 +220,12 @@ struct Apply<'a> {
     vagrant_environment: [(&'static str, String); 3],
     bin_folder: &'static str,
     sudo: SudoLines,
+    // libvirt's steps.
+    uri: &'static str,
+    pool: &'static str,
+    pool_volume: String,
+    management_network: &'static str,
+    bridge_wait: u32,
 }
 
 /// The lines of `apply.sh` that run as root, each written by `sudo.rs` (which also checks and
@@ -182,6 +240,8 @@ struct SudoLines {
     restart: String,
     stop: String,
     disable_now: String,
+    enable_queued: String,
+    start: String,
 }
 
 impl SudoLines {
@@ -197,6 +257,8 @@ impl SudoLines {
             restart: root.shell(&Command::Restart(None)),
             stop: root.shell(&Command::Stop(None)),
             disable_now: root.shell(&Command::DisableNow(None)),
+            enable_queued: root.shell(&Command::EnableQueued(None)),
+            start: root.shell(&Command::Start(None)),
         }
     }
 }
@@ -230,6 +292,18 @@ pub(super) fn render_host(site: &Site, host: &Host, nodes: &[&Node], tree: &mut 
         let netplan = text(&netplan);
         tree.insert_text(format!("{base}/{}", layout::netplan(n.name.as_str())), &netplan);
         let vm_name = layout::vm_name(&site.cluster, n.name.as_str());
+        let provider = match host.provider {
+            Provider::VirtualBox => ProviderBlock::VirtualBox(site.vagrant.linked_clone),
+            Provider::Libvirt { driver } => ProviderBlock::Libvirt(LibvirtBlock {
+                uri: libvirt::URI,
+                prefix: layout::libvirt_prefix(&site.cluster),
+                driver: driver.word(),
+                disk_bus: libvirt::DISK_BUS,
+                nic_model: libvirt::NIC_MODEL,
+                management_network: libvirt::MANAGEMENT_NETWORK,
+                management_cidr: libvirt::MANAGEMENT_CIDR,
+            }),
+        };
         let vagrantfile = Vagrantfile {
             cluster: &site.cluster,
             host: &host.name,
@@ -241,10 +315,10 @@ pub(super) fn render_host(site: &Site, host: &Host, nodes: &[&Node], tree: &mut 
             bridge: &host.bridge,
             vm_name: vm_name.clone(),
             ip: n.ip,
-            mac: mac_vbox(mac),
+            mac: provider_mac(host.provider, mac),
             cpus: n.cpus,
             memory_mb: n.memory_mb,
-            linked_clone: site.vagrant.linked_clone,
+            provider,
             netplan_source: layout::NETPLAN,
             guest_netplan: layout::GUEST_NETPLAN_PATH,
             guest_user: GUEST_USER,
@@ -266,6 +340,11 @@ pub(super) fn render_host(site: &Site, host: &Host, nodes: &[&Node], tree: &mut 
             box_name: &site.vagrant.box_name,
             box_version: &site.vagrant.box_version,
             guest: guest_hash(&netplan, &site.vagrant.authorized_keys),
+            provider: host.provider.word(),
+            libvirt_driver: match host.provider {
+                Provider::VirtualBox => None,
+                Provider::Libvirt { driver } => Some(driver.word()),
+            },
         });
     }
     if !nodes.is_empty() {
@@ -276,6 +355,7 @@ pub(super) fn render_host(site: &Site, host: &Host, nodes: &[&Node], tree: &mut 
             description: format!("Vagrant VM %i of cluster {} on {}", site.cluster, host.name),
             user: &host.user,
             root,
+            provider: which(host.provider),
             keeper: layout::keeper_instance(host.user.as_str()),
             preflight: layout::server_current_entrypoint(root),
             cwd: layout::server_vm_dir(root, "%i"),
@@ -292,7 +372,9 @@ pub(super) fn render_host(site: &Site, host: &Host, nodes: &[&Node], tree: &mut 
             wait: KEEPER_WAIT_SECONDS,
             ready: KEEPER_READY_TENTHS,
         };
-        tree.insert_text(format!("{base}/{}", layout::keeper_file()), &text(&keeper));
+        if host.provider == Provider::VirtualBox {
+            tree.insert_text(format!("{base}/{}", layout::keeper_file()), &text(&keeper));
+        }
     }
     let facts = Machines { host: &host.name, machines };
     tree.insert_text(format!("{base}/{}", layout::MACHINES), &text(&facts));
@@ -300,8 +382,16 @@ pub(super) fn render_host(site: &Site, host: &Host, nodes: &[&Node], tree: &mut 
         root: host.root.as_str(),
         cluster: &site.cluster,
         user: host.user.as_str(),
+        provider: host.provider,
     };
     let apply = Apply {
+        provider: which(host.provider),
+        provider_word: host.provider.word(),
+        uri: libvirt::URI,
+        pool: libvirt::STORAGE_POOL,
+        pool_volume: libvirt::box_volume(&site.vagrant.box_name, &site.vagrant.box_version),
+        management_network: libvirt::MANAGEMENT_NETWORK,
+        bridge_wait: BRIDGE_WAIT_SECONDS,
         host: &host.name,
         user: &host.user,
         root: &host.root,

@@ -107,6 +107,65 @@ pub struct Host {
     pub host_key: HostKey,
     /// Where the host keeps its generations.
     pub root: RemoteRoot,
+    /// What runs its VMs under Vagrant.
+    pub provider: Provider,
+}
+
+/// The Vagrant provider of a server's VMs: one per server, since it decides the server's
+/// packages, units and steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Provider {
+    #[default]
+    VirtualBox,
+    /// vagrant-libvirt on the system libvirtd, with qemu under `driver`.
+    Libvirt { driver: LibvirtDriver },
+}
+
+/// How libvirt runs the guests: `kvm` (hardware virtualization) or `qemu` (software
+/// emulation, for a server or CI machine without VT-x/AMD-V; many times slower).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum LibvirtDriver {
+    #[default]
+    Kvm,
+    Qemu,
+}
+
+impl Provider {
+    const VIRTUALBOX: &'static str = "virtualbox";
+    pub const LIBVIRT: &'static str = "libvirt";
+
+    /// The values `provider` takes, as `site.toml` writes them, the default first.
+    pub const WORDS: &'static [&'static str] = &[Provider::VIRTUALBOX, Provider::LIBVIRT];
+
+    /// The provider as `site.toml`, Vagrant (`--provider`, `vagrant box list`) and
+    /// `machines.toml` name it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Provider::VirtualBox => Provider::VIRTUALBOX,
+            Provider::Libvirt { .. } => Provider::LIBVIRT,
+        }
+    }
+}
+
+impl LibvirtDriver {
+    /// The values `libvirt_driver` takes, the default first.
+    pub const WORDS: &'static [&'static str] = &["kvm", "qemu"];
+
+    pub fn parse(value: &str) -> Option<LibvirtDriver> {
+        match value {
+            "kvm" => Some(LibvirtDriver::Kvm),
+            "qemu" => Some(LibvirtDriver::Qemu),
+            _ => None,
+        }
+    }
+
+    /// The driver as vagrant-libvirt's `driver` names it (the libvirt domain type).
+    pub fn word(self) -> &'static str {
+        match self {
+            LibvirtDriver::Kvm => "kvm",
+            LibvirtDriver::Qemu => "qemu",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

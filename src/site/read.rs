@@ -82,6 +82,7 @@ pub(super) fn read_site(doc: &toml::Spanned<DeTable<'_>>, report: &mut Report) -
     }
     rules::check_hosts_and_nodes(&host_names, &nodes, report);
     rules::check_addresses(network.cidr, network.gateway, &hosts, &nodes, report);
+    rules::check_management_network(network.cidr, &hosts, report);
     if every_node_is_a_table {
         rules::check_etcd(&nodes, &nodes_loc, report);
     }

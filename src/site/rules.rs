@@ -13,6 +13,7 @@ use ipnet::Ipv4Net;
 
 use super::{Address, AddressRange, Host, Label, Node, Role};
 use crate::kubespray::{GUEST_KERNEL_RESERVE_MB, Release};
+use crate::libvirt;
 use crate::parse::{Loc, Report, Sp};
 use crate::problem::Problem;
 
@@ -61,7 +62,31 @@ pub(super) struct HostAt {
     /// The name as messages show it (the table key, escaped when it is not a label).
     pub(super) shown: String,
     pub(super) address: Option<Sp<Address>>,
+    /// Where `provider = "libvirt"` is written, on a libvirt server.
+    pub(super) libvirt_at: Option<Loc>,
     pub(super) host: Option<Host>,
+}
+
+/// The LAN of a lab with a libvirt server overlaps no network vagrant-libvirt makes there.
+pub(super) fn check_management_network(
+    cidr: Option<Ipv4Net>,
+    hosts: &[HostAt],
+    report: &mut Report,
+) {
+    let Some(net) = cidr else { return };
+    let management = Ipv4Net::from_str(libvirt::MANAGEMENT_CIDR).expect("constant network");
+    if !(net.contains(&management.network()) || management.contains(&net.network())) {
+        return;
+    }
+    for h in hosts {
+        if let Some(loc) = &h.libvirt_at {
+            let host = h.shown.clone();
+            report.add(
+                loc,
+                Problem::OverlapsManagementNetwork { host, management: libvirt::MANAGEMENT_CIDR },
+            );
+        }
+    }
 }
 
 /// The LAN overlaps no network the guests or the cluster already use.

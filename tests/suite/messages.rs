@@ -472,11 +472,30 @@ fn problems() -> Vec<(Problem, &'static str)> {
             },
             "`192.168.1.20-192.168.1.30` contains `192.168.1.21`, the address of node `k8s-cp-1`\n  fix: choose a range of free LAN addresses that no node, host or gateway uses",
         ),
+        (
+            Problem::UnknownChoice { value: s("libvrit"), allowed: &["virtualbox", "libvirt"] },
+            "`libvrit` is not one of `virtualbox` or `libvirt`\n  fix: did you mean `libvirt`?",
+        ),
+        (
+            Problem::UnknownChoice { value: s("xen"), allowed: &["kvm", "qemu"] },
+            "`xen` is not one of `kvm` or `qemu`\n  fix: use `kvm` or `qemu`",
+        ),
+        (
+            Problem::DriverWithoutLibvirt,
+            "`libvirt_driver` is only read when `provider = \"libvirt\"`\n  fix: set `provider = \"libvirt\"` on this host, or remove `libvirt_driver`",
+        ),
+        (
+            Problem::OverlapsManagementNetwork {
+                host: s("vmhost1"),
+                management: "192.168.121.0/24",
+            },
+            "`network.cidr` overlaps `192.168.121.0/24`, the NAT network vagrant-libvirt gives every VM of `vmhost1`: the guests could not tell the LAN from it\n  fix: vagrant-libvirt's network is fixed at that range: the LAN must use another one",
+        ),
     ]
 }
 
 /// How many `Problem` variants there are: one per arm of `problem_variant`.
-const PROBLEM_VARIANTS: usize = 35;
+const PROBLEM_VARIANTS: usize = 38;
 
 /// Which variant `p` is; no wildcard arm, as in `error_variant`.
 fn problem_variant(p: &Problem) -> usize {
@@ -516,6 +535,9 @@ fn problem_variant(p: &Problem) -> usize {
         Problem::BadRange { .. } => 32,
         Problem::RangeOutsideNetwork { .. } => 33,
         Problem::RangeOverlaps { .. } => 34,
+        Problem::UnknownChoice { .. } => 35,
+        Problem::DriverWithoutLibvirt => 36,
+        Problem::OverlapsManagementNetwork { .. } => 37,
     }
 }
 

@@ -59,6 +59,8 @@ struct Lab {
     keys: usize,
     box_version: u32,
     next_name: usize,
+    /// Servers whose provider is libvirt (whose creates launch, then wait).
+    libvirt: BTreeSet<usize>,
 }
 
 const KEYS: [&str; 3] = [
@@ -70,7 +72,17 @@ const KEYS: [&str; 3] = [
 impl Lab {
     fn new(rng: &mut Rng) -> Lab {
         let hosts = 2 + rng.below(2);
-        let mut lab = Lab { hosts, nodes: BTreeMap::new(), keys: 1, box_version: 1, next_name: 0 };
+        let mut lab = Lab {
+            hosts,
+            nodes: BTreeMap::new(),
+            keys: 1,
+            box_version: 1,
+            next_name: 0,
+            libvirt: BTreeSet::new(),
+        };
+        if rng.below(2) == 0 {
+            lab.libvirt.insert(1);
+        }
         for i in 0..3 {
             lab.add(i % hosts, true);
         }
@@ -104,7 +116,7 @@ impl Lab {
         let workers = self.names(Some(false));
         let cps = self.names(Some(true));
         let all = self.names(None);
-        match rng.below(10) {
+        match rng.below(11) {
             0 => {
                 let host = rng.below(self.hosts);
                 self.add(host, false);
@@ -167,6 +179,16 @@ impl Lab {
                 self.nodes.get_mut(&name).unwrap().ip = ip;
                 format!("new ip for {name}")
             }
+            10 => {
+                let host = rng.below(self.hosts);
+                let was = if self.libvirt.remove(&host) {
+                    "libvirt"
+                } else {
+                    self.libvirt.insert(host);
+                    "virtualbox"
+                };
+                format!("h{} moves from {was} to the other provider", host + 1)
+            }
             _ => "nothing".to_string(),
         }
     }
@@ -181,8 +203,13 @@ impl Lab {
             KEYS[..self.keys].iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", ")
         );
         for h in 0..self.hosts {
+            let provider = if self.libvirt.contains(&h) {
+                "bridge = \"br0\"\nprovider = \"libvirt\"\n"
+            } else {
+                "bridge = \"eno1\"\n"
+            };
             text += &format!(
-                "\n[hosts.h{}]\naddress = \"10.0.0.{}\"\nuser = \"lab\"\nbridge = \"eno1\"\n\
+                "\n[hosts.h{}]\naddress = \"10.0.0.{}\"\nuser = \"lab\"\n{provider}\
                  host_key = \"{}\"\n",
                 h + 1,
                 h + 1,
@@ -227,6 +254,8 @@ struct Host {
     links: BTreeMap<String, Facts>,
     pending: BTreeSet<String>,
     active: BTreeSet<String>,
+    /// Launched (a queued start): up only at its wait.
+    launched: BTreeSet<String>,
     enabled: BTreeSet<String>,
     unit: Option<String>,
     current: Option<String>,
@@ -380,6 +409,17 @@ fn run_step(
         Step::Vm { node, action, .. } => {
             let new = wanted.machines.get(node);
             match action {
+                Action::Launch => {
+                    // The start is queued: the VM comes up at the latest at its wait, which is
+                    // when the model brings it up (the LAN and quorum checks then see it).
+                    let h = &mut hosts[server];
+                    if h.unit.is_none() {
+                        return Err(format!("{context}: the unit is not installed"));
+                    }
+                    h.point(node, new.expect("launched from the new tree"));
+                    h.enabled.insert(node.clone());
+                    h.launched.insert(node.clone());
+                }
                 Action::Create | Action::Start | Action::Reload => {
                     let h = &mut hosts[server];
                     if h.unit.is_none() {
@@ -396,6 +436,15 @@ fn run_step(
                         h.up(node).map_err(|e| format!("{context}: {e}"))?;
                         h.active.insert(node.clone());
                     }
+                    h.pending.remove(node);
+                }
+                Action::Wait => {
+                    let h = &mut hosts[server];
+                    if !h.launched.remove(node) {
+                        return Err(format!("{context}: a wait for a VM nothing launched"));
+                    }
+                    h.up(node).map_err(|e| format!("{context}: {e}"))?;
+                    h.active.insert(node.clone());
                     h.pending.remove(node);
                 }
                 Action::Halt => {

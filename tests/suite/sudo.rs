@@ -119,8 +119,12 @@ fn readme_line() -> String {
 fn root_commands() -> (String, Vec<String>) {
     let built = labgen::build(include_str!("../../site.toml"), "site.toml").unwrap();
     let host = &built.site.hosts[0];
-    let root =
-        Root { root: host.root.as_str(), cluster: &built.site.cluster, user: host.user.as_str() };
+    let root = Root {
+        root: host.root.as_str(),
+        cluster: &built.site.cluster,
+        user: host.user.as_str(),
+        provider: host.provider,
+    };
     let files = root.unit_files();
     let nodes: Vec<&str> =
         built.site.nodes.iter().filter(|n| n.host == host.name).map(|n| n.name.as_str()).collect();
@@ -187,30 +191,42 @@ fn the_readme_line_lets_the_real_sudo_run_every_root_command_of_apply_sh_and_not
 }
 
 /// Each step's branch of the rendered `apply.sh` runs exactly the root commands `of_step`
-/// says, in that order: what `gen apply` checks is what runs. Needs neither root nor sudo.
+/// says, in that order: what `gen apply` checks is what runs. For a VirtualBox server (the
+/// example's) and a libvirt one (the golden case `mixed-providers`). Needs neither root nor sudo.
 #[test]
 fn apply_sh_runs_the_root_commands_of_each_step() {
-    let built = labgen::build(include_str!("../../site.toml"), "site.toml").unwrap();
-    let host = &built.site.hosts[0];
-    let path = format!("{}/{}", layout::host_dir(host.name.as_str()), layout::APPLY);
-    let text = String::from_utf8(built.tree.get(&path).unwrap().bytes.clone()).unwrap();
-    let root =
-        Root { root: host.root.as_str(), cluster: &built.site.cluster, user: host.user.as_str() };
-    let files = root.unit_files();
-    for step in
-        ["install-unit", "retire-unit", "keeper", "create", "start", "reload", "halt", "destroy"]
+    let common = ["install-unit", "retire-unit", "create", "start", "reload", "halt", "destroy"];
+    let example = include_str!("../../site.toml");
+    let mixed = include_str!("../../golden-tests/mixed-providers/site.toml");
+    for (text, host, only) in
+        [(example, "vmhost1", &["keeper"][..]), (mixed, "kvm1", &["launch", "wait"][..])]
     {
-        let branch = text
-            .split(";;\n")
-            .find(|b| b.lines().any(|l| l.split(" | ").any(|w| w.trim_end_matches(')') == step)))
-            .unwrap_or_else(|| panic!("no branch for {step}"));
-        // `if ! sudo -n ...; then` counts as the command it runs.
-        let ran: Vec<&str> = branch
-            .lines()
-            .filter_map(|l| l.find("sudo -n").map(|at| l[at..].trim_end_matches("; then")))
-            .collect();
-        let want: Vec<String> =
-            of_step(step, Some("x"), &files).iter().map(|c| root.shell(c)).collect();
-        assert_eq!(ran, want, "step {step}");
+        let built = labgen::build(text, "site.toml").unwrap();
+        let host = built.site.hosts.iter().find(|h| h.name.as_str() == host).unwrap();
+        let path = format!("{}/{}", layout::host_dir(host.name.as_str()), layout::APPLY);
+        let text = String::from_utf8(built.tree.get(&path).unwrap().bytes.clone()).unwrap();
+        let root = Root {
+            root: host.root.as_str(),
+            cluster: &built.site.cluster,
+            user: host.user.as_str(),
+            provider: host.provider,
+        };
+        let files = root.unit_files();
+        for step in common.iter().chain(only) {
+            let branch = text
+                .split(";;\n")
+                .find(|b| {
+                    b.lines().any(|l| l.split(" | ").any(|w| w.trim_end_matches(')') == *step))
+                })
+                .unwrap_or_else(|| panic!("no branch for {step}"));
+            // `if ! sudo -n ...; then` counts as the command it runs.
+            let ran: Vec<&str> = branch
+                .lines()
+                .filter_map(|l| l.find("sudo -n").map(|at| l[at..].trim_end_matches("; then")))
+                .collect();
+            let want: Vec<String> =
+                of_step(step, Some("x"), &files).iter().map(|c| root.shell(c)).collect();
+            assert_eq!(ran, want, "step {step} on {}", host.name);
+        }
     }
 }

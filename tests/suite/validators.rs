@@ -68,6 +68,16 @@ struct Host {
     bridge: String,
     /// The remote root: `hosts.<name>.root`, default `/home/<user>/gen/<cluster>` (README).
     root: String,
+    /// `hosts.<name>.provider`: `virtualbox` (default) or `libvirt`.
+    provider: String,
+    /// `hosts.<name>.libvirt_driver`: `kvm` (default) or `qemu`; only for libvirt.
+    libvirt_driver: String,
+}
+
+impl Host {
+    fn libvirt(&self) -> bool {
+        self.provider == "libvirt"
+    }
 }
 
 /// What the validators need from a `site.toml`, read independently of gen's own parser so that
@@ -166,7 +176,13 @@ fn parse_site(text: &str) -> Result<Site, String> {
             || format!("/home/{user}/gen/{cluster_name}"),
             |r| r.trim_end_matches('/').to_string(),
         );
-        let host = Host { bridge: need_str(t, &format!("hosts.{name}"), "bridge")?, user, root };
+        let host = Host {
+            bridge: need_str(t, &format!("hosts.{name}"), "bridge")?,
+            user,
+            root,
+            provider: toml_str(t, "provider").unwrap_or("virtualbox").to_string(),
+            libvirt_driver: toml_str(t, "libvirt_driver").unwrap_or("kvm").to_string(),
+        };
         hosts.insert(name.clone(), host);
     }
     let mut nodes = BTreeMap::new();
@@ -663,6 +679,22 @@ fn virtualbox_mac_problem(mac: &str) -> Option<String> {
     None
 }
 
+/// What vagrant-libvirt accepts for a NIC's `mac:` (`config.rb`, `validate`: `xx:xx:xx:xx:xx:xx`,
+/// or 12 bare digits it rewrites so) and libvirt's domain XML takes, unicast and locally
+/// administered as gen assigns them.
+fn libvirt_mac_problem(mac: &str) -> Option<String> {
+    let groups: Vec<&str> = mac.split(':').collect();
+    if groups.len() != 6
+        || !groups.iter().all(|g| g.len() == 2 && g.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        return Some(format!(
+            "mac {mac:?} is not in xx:xx:xx:xx:xx:xx form; vagrant-libvirt answers \"Configured NIC \
+             MAC ... is not in 'xx:xx:xx:xx:xx:xx' or 'xxxxxxxxxxxx' format\""
+        ));
+    }
+    virtualbox_mac_problem(&groups.concat())
+}
+
 /// The `match: macaddress:` value in a netplan override, by a plain text scan.
 fn netplan_mac(text: &str) -> Option<String> {
     text.lines().find_map(|l| {
@@ -688,6 +720,38 @@ const PUBLIC_NETWORK_OPTIONS: &[&str] = &[
     "netmask",
     "nic_type",
     "protocol",
+    "type",
+    "use_dhcp_assigned_default_route",
+];
+
+/// Options of a public network that vagrant-libvirt reads
+/// (`action/create_network_interfaces.rb`, `lib/vagrant-libvirt/util/network_util.rb`), and the
+/// ones Vagrant itself reads or adds. Anything else is silently ignored.
+const LIBVIRT_PUBLIC_NETWORK_OPTIONS: &[&str] = &[
+    "adapter",
+    "auto_config",
+    "bus",
+    "dev",
+    "driver_iommu",
+    "driver_name",
+    "driver_queues",
+    "gateway",
+    "id",
+    "iface_name",
+    "ip",
+    "mac",
+    "mode",
+    "model_type",
+    "mtu",
+    "netmask",
+    "network_name",
+    "ovs",
+    "ovs_interfaceid",
+    "portgroup",
+    "protocol",
+    "route",
+    "slot",
+    "trust_guest_rx_filters",
     "type",
     "use_dhcp_assigned_default_route",
 ];
@@ -979,9 +1043,12 @@ fn check_machine(
             c.add(case, at, format!("hostname {h:?} is not the node name"));
         }
     }
-    if !m["providers"].strings().contains("virtualbox") {
-        c.add(case, at, "has no `virtualbox` provider block");
+    let provider = if host.libvirt() { "libvirt" } else { "virtualbox" };
+    if !m["providers"].strings().contains(provider) {
+        c.add(case, at, format!("has no `{provider}` provider block (site.toml: {provider})"));
     }
+    let known_options =
+        if host.libvirt() { LIBVIRT_PUBLIC_NETWORK_OPTIONS } else { PUBLIC_NETWORK_OPTIONS };
 
     // Networks: exactly one bridged NIC, nothing else but Vagrant's own ssh forward.
     let mut bridged = Vec::new();
@@ -1005,7 +1072,7 @@ fn check_machine(
         let keys: BTreeSet<&str> =
             opts.obj().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
         for k in &keys {
-            if !PUBLIC_NETWORK_OPTIONS.contains(k) {
+            if !known_options.contains(k) {
                 c.add(
                     case,
                     at,
@@ -1015,7 +1082,16 @@ fn check_machine(
                 );
             }
         }
-        match ruby_str(&opts["bridge"]) {
+        // VirtualBox names the NIC to bridge with `bridge:`; vagrant-libvirt with `dev:`, and
+        // only `type: "bridge"` attaches it to a Linux bridge (its default, `direct`, is a
+        // macvtap NIC through which the server cannot reach its own guests).
+        let bridge_key = if host.libvirt() { "dev" } else { "bridge" };
+        match ruby_str(&opts[bridge_key]) {
+            None if host.libvirt() => c.add(
+                case,
+                at,
+                "public_network has no `dev:` string: vagrant-libvirt would attach the NIC to eth0",
+            ),
             None => c.add(
                 case,
                 at,
@@ -1023,9 +1099,20 @@ fn check_machine(
                  bridge, which hangs the boot unit",
             ),
             Some(b) if b != host.bridge => {
-                c.add(case, at, format!("bridge {b:?} is not the host's {:?}", host.bridge));
+                c.add(case, at, format!("{bridge_key} {b:?} is not the host's {:?}", host.bridge));
             }
             Some(_) => {}
+        }
+        if host.libvirt() && ruby_str(&opts["type"]) != Some("bridge") {
+            c.add(
+                case,
+                at,
+                format!(
+                    "public_network type {} is not \"bridge\": vagrant-libvirt makes a macvtap NIC, \
+                     through which the server cannot reach its guests",
+                    opts["type"]["value"].show()
+                ),
+            );
         }
         match ruby_str(&opts["ip"]).map(|s| (s, s.parse::<Ipv4Addr>())) {
             None => c.add(case, at, "public_network has no `ip:` string"),
@@ -1050,7 +1137,12 @@ fn check_machine(
                 "public_network has no `mac:` string (the netplan override matches by MAC)",
             ),
             Some(mac) => {
-                if let Some(p) = virtualbox_mac_problem(mac) {
+                let problem = if host.libvirt() {
+                    libvirt_mac_problem(mac)
+                } else {
+                    virtualbox_mac_problem(mac)
+                };
+                if let Some(p) = problem {
                     c.add(case, at, p);
                 }
                 let digits = mac_digits(mac).unwrap_or_else(|| mac.to_string());
@@ -1078,8 +1170,24 @@ fn check_machine(
         }
     }
 
-    // VirtualBox: integer cpus and memory equal to the site's, a VM name with the cluster prefix.
-    let vb = &m["virtualbox"];
+    if host.libvirt() {
+        check_libvirt_block(c, case, at, &m["libvirt"], node, host, vm_names);
+    } else {
+        check_virtualbox_block(c, case, at, &m["virtualbox"], node, vm_names);
+    }
+    check_netplan_provisioners(c, case, at, m, node, host_dir, work);
+}
+
+/// VirtualBox: integer cpus and memory equal to the site's, a VM name with the cluster prefix.
+fn check_virtualbox_block(
+    c: &Complaints,
+    case: &Case,
+    at: &str,
+    vb: &Json,
+    node: &Node,
+    vm_names: &mut BTreeMap<String, String>,
+) {
+    let site = &case.site;
     for (what, raw_key, flag, expected) in [
         ("memory", "raw_memory", "--memory", node.memory_mb),
         ("cpus", "raw_cpus", "--cpus", node.cpus),
@@ -1131,8 +1239,132 @@ fn check_machine(
             }
         }
     }
+}
 
-    // The netplan override goes into the guest.
+/// vagrant-libvirt: the system libvirtd, the site's driver, cpus and memory, virtio, a domain
+/// name (prefix + node) unique on the server and carrying the cluster's name, and the
+/// management network Vagrant reaches the guest through.
+fn check_libvirt_block(
+    c: &Complaints,
+    case: &Case,
+    at: &str,
+    lv: &Json,
+    node: &Node,
+    host: &Host,
+    vm_names: &mut BTreeMap<String, String>,
+) {
+    let site = &case.site;
+    let int = |key: &str| match ruby(&lv[key]) {
+        ("Integer", Json::Number(n)) => n.as_i64(),
+        _ => None,
+    };
+    for (key, expected) in [("memory", node.memory_mb), ("cpus", node.cpus)] {
+        match int(key) {
+            Some(n) if n == expected => {}
+            Some(n) => c.add(case, at, format!("lv.{key} {n} is not site.toml's {expected}")),
+            None => {
+                c.add(
+                    case,
+                    at,
+                    format!("lv.{key} = {} is not an Integer", lv[key]["value"].show()),
+                );
+            }
+        }
+    }
+    // The system daemon: a boot unit's VMs must not live in the user's session daemon, which
+    // dies with the user's last login.
+    let expected_str: [(&str, &str); 4] = [
+        ("uri", "qemu:///system"),
+        ("driver", host.libvirt_driver.as_str()),
+        ("disk_bus", "virtio"),
+        ("nic_model_type", "virtio"),
+    ];
+    for (key, expected) in expected_str {
+        if ruby_str(&lv[key]) != Some(expected) {
+            c.add(case, at, format!("lv.{key} = {} is not {expected:?}", lv[key]["value"].show()));
+        }
+    }
+    match ruby_str(&lv["default_prefix"]) {
+        None => c.add(
+            case,
+            at,
+            "lv.default_prefix is not set: vagrant-libvirt would name the domain after the folder",
+        ),
+        Some(prefix) => {
+            let domain = format!("{prefix}{}", node.name);
+            if !domain.starts_with(&format!("{}-", site.cluster)) {
+                c.add(
+                    case,
+                    at,
+                    format!(
+                        "domain {domain:?} does not start with the cluster name {:?}",
+                        site.cluster
+                    ),
+                );
+            }
+            if let Some(other) =
+                vm_names.insert(format!("{}/{domain}", node.host), node.name.clone())
+            {
+                c.add(case, at, format!("domain {domain:?} is also {other}'s"));
+            }
+        }
+    }
+    match ruby_str(&lv["management_network_address"]).map(|a| (a, a.split_once('/'))) {
+        Some((_, Some((net, len)))) => {
+            let lan = Ipv4Net::new(site.gateway, site.prefix);
+            let mgmt = net.parse().ok().zip(len.parse().ok()).map(|(n, l)| Ipv4Net::new(n, l));
+            match mgmt {
+                Some(m) if m.overlaps(lan) => c.add(
+                    case,
+                    at,
+                    format!("management network {m} overlaps the LAN {lan}: routes would clash"),
+                ),
+                Some(_) => {}
+                None => c.add(case, at, format!("management network {net}/{len} is not a CIDR")),
+            }
+        }
+        other => c.add(case, at, format!("lv.management_network_address {other:?} is not a CIDR")),
+    }
+}
+
+/// An IPv4 network by its first address and prefix length, for overlap checks.
+#[derive(Debug, Clone, Copy)]
+struct Ipv4Net {
+    first: u32,
+    len: u8,
+}
+
+impl Ipv4Net {
+    fn new(addr: Ipv4Addr, len: u8) -> Ipv4Net {
+        let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len.min(32))) };
+        Ipv4Net { first: u32::from(addr) & mask, len }
+    }
+
+    fn last(self) -> u32 {
+        self.first | if self.len >= 32 { 0 } else { u32::MAX >> self.len }
+    }
+
+    fn overlaps(self, other: Ipv4Net) -> bool {
+        self.first <= other.last() && other.first <= self.last()
+    }
+}
+
+impl Display for Ipv4Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", Ipv4Addr::from(self.first), self.len)
+    }
+}
+
+/// The netplan override goes into the guest.
+fn check_netplan_provisioners(
+    c: &Complaints,
+    case: &Case,
+    at: &str,
+    m: &Json,
+    node: &Node,
+    host_dir: &Path,
+    work: &Path,
+) {
     let override_path = host_dir.join("vms").join(&node.name).join("netplan.yaml");
     let override_text = fs::read_to_string(&override_path).unwrap_or_default();
     let want = work.join("netplan.yaml");
@@ -1626,7 +1858,14 @@ fn check_systemd_case(c: &Complaints, case: &Case, analyze: &Path, units: &Path)
             }
         }
         let has_nodes = case.site.nodes.values().any(|n| n.host == host);
-        if has_nodes && !has_keeper {
+        if site_host.libvirt() && has_keeper {
+            c.add(
+                case,
+                format!("hosts/{host}/systemd/{keeper}"),
+                "a VBoxSVC keeper on a libvirt server",
+            );
+        }
+        if has_nodes && !has_keeper && !site_host.libvirt() {
             c.add(
                 case,
                 format!("hosts/{host}/systemd/{keeper}"),
@@ -1706,14 +1945,30 @@ fn check_unit(c: &Complaints, case: &Case, rel: &str, unit: &Ini, host: &Host, r
     }
     let after = words("Unit", "After");
     // VirtualBox's driver: Oracle's package loads it from vboxdrv.service, Ubuntu's and
-    // Debian's from virtualbox.service.
-    for dep in ["network-online.target", "vboxdrv.service", "virtualbox.service"] {
-        if !after.contains(dep) {
+    // Debian's from virtualbox.service. libvirt: the monolithic daemon or the modular one, and
+    // libvirt-guests.service, which must act only on domains the unit has not halted yet.
+    let deps: &[&str] = if host.libvirt() {
+        &[
+            "network-online.target",
+            "libvirtd.service",
+            "virtqemud.service",
+            "libvirt-guests.service",
+        ]
+    } else {
+        &["network-online.target", "vboxdrv.service", "virtualbox.service"]
+    };
+    for dep in deps {
+        if !after.contains(*dep) {
             c.add(case, rel, format!("[Unit] After= lacks {dep}"));
         }
     }
     let keeper = format!("gen-vboxsvc@{}.service", host.user);
-    if !after.contains(&keeper) || !words("Unit", "Requires").contains(&keeper) {
+    let requires_keeper = after.contains(&keeper) && words("Unit", "Requires").contains(&keeper);
+    if host.libvirt() {
+        if after.contains(&keeper) || words("Unit", "Requires").contains(&keeper) {
+            c.add(case, rel, format!("[Unit] names {keeper} on a libvirt server"));
+        }
+    } else if !requires_keeper {
         c.add(case, rel, format!("[Unit] lacks Requires= and After= {keeper}"));
     }
     if !words("Unit", "RequiresMountsFor").contains(host.root.as_str()) {
@@ -2912,12 +3167,45 @@ const MUTATIONS: &[Mutation] = &[
     m(Kind::Requirements, "kubespray/requirements.txt", "netaddr==1.3.0\n", "", "netaddr==1.3.0"),
 ];
 
+/// The case libvirt mistakes are planted in: VirtualBox and libvirt servers side by side.
+const LIBVIRT_BASE: &str = "golden-tests/mixed-providers";
+const LV_VF: &str = "hosts/kvm1/vms/w-1/Vagrantfile";
+const LV_UNIT: &str = "hosts/kvm1/systemd/lab-vm@.service";
+
+const LIBVIRT_MUTATIONS: &[Mutation] = &[
+    m(Kind::Vagrant, LV_VF, "type: \"bridge\", ", "", "macvtap"),
+    m(Kind::Vagrant, LV_VF, "dev: 'br0'", "dev: 'br1'", "dev \"br1\" is not the host's"),
+    m(Kind::Vagrant, LV_VF, "mac: '02:00:c0:a8:01:1f'", "mac: '02:00:c0:a8:01'", "xx:xx"),
+    m(Kind::Vagrant, LV_VF, "lv.memory = 4096", "lv.memory = '4096'", "lv.memory"),
+    m(Kind::Vagrant, LV_VF, "lv.driver = 'kvm'", "lv.driver = 'qemu'", "lv.driver"),
+    m(Kind::Vagrant, LV_VF, "qemu:///system", "qemu:///session", "lv.uri"),
+    m(Kind::Vagrant, LV_VF, "lv.default_prefix = 'lab-'", "lv.default_prefix = ''", "cluster name"),
+    m(Kind::Vagrant, LV_VF, "'192.168.121.0/24'", "'192.168.0.0/16'", "overlaps the LAN"),
+    m(Kind::Vagrant, LV_VF, "provider \"libvirt\"", "provider \"virtualbox\"", "no `libvirt`"),
+    m(Kind::Systemd, LV_UNIT, "target libvirtd.service", "target", "lacks libvirtd.service"),
+    m(
+        Kind::Systemd,
+        LV_UNIT,
+        "virtqemud.service libvirt-guests.service",
+        "virtqemud.service",
+        "lacks libvirt-guests",
+    ),
+];
+
 #[test]
 fn validators_catch_broken_artifacts() {
     let (cases, _) = cases();
-    let Some(base) = cases.iter().find(|c| c.label == MUTANT_BASE) else {
-        panic!("the validators' own test plants mistakes in {MUTANT_BASE}, which is gone");
+    let base_case = |label: &str| {
+        let Some(base) = cases.iter().find(|c| c.label == label) else {
+            panic!("the validators' own test plants mistakes in {label}, which is gone");
+        };
+        base
     };
+    let planted: Vec<(&Case, &Mutation)> = MUTATIONS
+        .iter()
+        .map(|m| (base_case(MUTANT_BASE), m))
+        .chain(LIBVIRT_MUTATIONS.iter().map(|m| (base_case(LIBVIRT_BASE), m)))
+        .collect();
     let test = "validators_catch_broken_artifacts";
     let vagrant = vagrant_tools(test);
     let netplan = netplan_tools(test);
@@ -2931,7 +3219,7 @@ fn validators_catch_broken_artifacts() {
 
     let failures = Mutex::new(Vec::new());
     let tried = std::sync::atomic::AtomicUsize::new(0);
-    par_each(MUTATIONS, |mutation| {
+    par_each(&planted, |&(base, mutation)| {
         let Mutation { kind, file, from, to, expect } = *mutation;
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("tree");
@@ -2944,7 +3232,7 @@ fn validators_catch_broken_artifacts() {
         }
         fs::write(&path, text.replacen(from, to, 1)).unwrap();
         let case =
-            Case { label: format!("mutant of {MUTANT_BASE}"), root, site: base.site.clone() };
+            Case { label: format!("mutant of {}", base.label), root, site: base.site.clone() };
         let c = Complaints::new("mutant", Vec::new());
         let ran = match kind {
             Kind::Vagrant => vagrant.as_ref().map(|t| check_vagrant_case(&c, &case, t)),

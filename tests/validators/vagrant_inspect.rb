@@ -59,8 +59,16 @@ begin
 
   machines = env.machine_names.map do |name|
     config = env.vagrantfile.machine_config(name, :virtualbox, env.boxes)[:config]
+    providers = config.vm.instance_variable_get(:@__providers).keys
+    # A machine with only a libvirt block is loaded as Vagrant would load it for that provider,
+    # so that its provider overrides apply.
+    if providers.include?(:libvirt) && !providers.include?(:virtualbox)
+      raise "the vagrant-libvirt plugin is not loaded" unless Vagrant.plugin("2").manager.provider_configs[:libvirt]
+      config = env.vagrantfile.machine_config(name, :libvirt, env.boxes)[:config]
+    end
     vm = config.vm
     vb = vm.get_provider_config(:virtualbox)
+    lv = providers.include?(:libvirt) ? vm.get_provider_config(:libvirt) : nil
     raw = lambda do |ivar|
       vb.instance_variable_defined?(ivar) ? describe(vb.instance_variable_get(ivar)) : nil
     end
@@ -79,6 +87,8 @@ begin
         "raw_cpus" => raw.call(:@gen_raw_cpus),
         "customizations" => vb.customizations.map { |event, cmd| { "event" => event, "command" => describe(cmd) } },
       },
+      "libvirt" => lv && %w[uri default_prefix driver cpus memory disk_bus nic_model_type
+                              management_network_name management_network_address].to_h { |k| [k, describe(lv.public_send(k))] },
       "provisioners" => vm.provisioners.map do |p|
         c = p.config
         ivars = c.instance_variables.map { |iv| [iv.to_s.delete_prefix("@"), describe(c.instance_variable_get(iv))] }

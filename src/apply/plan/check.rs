@@ -90,9 +90,9 @@ pub(super) fn check(servers: &[Server], plan: &mut Plan, members: usize) -> Resu
                     }
                 }
             }
-            Action::Create | Action::Start | Action::Reload => {
+            Action::Create | Action::Launch | Action::Start | Action::Reload => {
                 let new = new.expect("a VM brought up is in the new tree").clone();
-                if *action == Action::Create {
+                if matches!(action, Action::Create | Action::Launch) {
                     if !unknown.is_empty() {
                         return Err(Refusal {
                             reason: format!(
@@ -160,7 +160,7 @@ pub(super) fn check(servers: &[Server], plan: &mut Plan, members: usize) -> Resu
                 }
                 running.insert(key, new);
             }
-            Action::Provision => {}
+            Action::Provision | Action::Wait => {}
         }
         let down = member_names.len() - up_members(&running);
         // Members that were down before the apply (or on servers gen cannot ask) are not this

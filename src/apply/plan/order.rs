@@ -129,7 +129,8 @@ pub fn plan(servers: &[Server]) -> Result<Plan, Refusal> {
     for (i, s) in servers.iter().enumerate() {
         let (Some(w), Some(seen)) = (s.target(), &s.seen) else { continue };
         let touched = needs.iter().any(|n| n.server == i) || seen.unit != w.unit;
-        if w.unit.is_some() && touched {
+        let virtualbox = w.machines.values().any(|f| !f.starts_in_parallel());
+        if w.unit.is_some() && touched && virtualbox {
             steps.push(Planned { server: i, step: Step::Keeper });
         }
     }
@@ -143,6 +144,7 @@ pub fn plan(servers: &[Server]) -> Result<Plan, Refusal> {
                 step: Step::FetchBox {
                     name: facts.box_name.clone(),
                     version: facts.box_version.clone(),
+                    provider: facts.provider.clone(),
                 },
             });
         }
@@ -218,8 +220,33 @@ pub fn plan(servers: &[Server]) -> Result<Plan, Refusal> {
     rest.sort_by_key(|n| {
         (n.action == Action::Provision, !is_cp(n.server, &n.node), n.node.clone())
     });
-    for n in rest {
-        push(&mut steps, n);
+    // Where VMs start side by side (libvirt), a create only launches its VM, and the wait for
+    // each comes after every other step of its server. Only these creates: a start or a
+    // control plane's cycle may bring back an etcd member that a later step counts on.
+    let launched = |n: &Need| {
+        n.action == Action::Create
+            && servers[n.server].wanted.machines.get(&n.node).is_some_and(Facts::starts_in_parallel)
+    };
+    for n in &rest {
+        if launched(n) {
+            let why = format!("{}; boots beside the others", n.why);
+            steps.push(Planned {
+                server: n.server,
+                step: Step::Vm { node: n.node.clone(), action: Action::Launch, why },
+            });
+        } else {
+            push(&mut steps, n);
+        }
+    }
+    for n in rest.iter().filter(|n| launched(n)) {
+        steps.push(Planned {
+            server: n.server,
+            step: Step::Vm {
+                node: n.node.clone(),
+                action: Action::Wait,
+                why: "until its vagrant up is done".to_string(),
+            },
+        });
     }
     // 6. Units of servers left without VMs, and the record of each applied generation.
     for (i, s) in servers.iter().enumerate() {
@@ -246,6 +273,17 @@ pub(super) fn vm_need(vm: &Vm, new: &Facts) -> Option<(Action, String)> {
     let Some(old) = &vm.facts else {
         return Some((Action::Reload, "its last generation is gone: applied afresh".to_string()));
     };
+    if old.made_with() != new.made_with() {
+        let was = old
+            .libvirt_driver
+            .as_ref()
+            .map_or(old.provider.clone(), |d| format!("{} ({d})", old.provider));
+        let is = new
+            .libvirt_driver
+            .as_ref()
+            .map_or(new.provider.clone(), |d| format!("{} ({d})", new.provider));
+        return Some((Action::Destroy, format!("made again under {is}, was {was}")));
+    }
     if old.vm_name != new.vm_name {
         return Some((Action::Destroy, format!("renamed in VirtualBox to {}", new.vm_name)));
     }

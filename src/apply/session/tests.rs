@@ -19,6 +19,7 @@ fn host(port: u16) -> Host {
         )
         .unwrap(),
         root: RemoteRoot::parse("/home/lab/gen/lab").unwrap(),
+        provider: crate::site::Provider::VirtualBox,
     }
 }
 

@@ -4,9 +4,10 @@ use super::{
     CPUS, CPUS_WHY, DEFAULT_SSH_PORT, MEMORY_MB, MEMORY_WHY, NodeDefaults, ipv4, label, typed,
 };
 use crate::parse::{Report, Sp, Table};
+use crate::problem::Problem;
 use crate::site::rules::{self, HostAt, NodeAt};
 use crate::site::text::{Address, HostKey, InterfaceName, Label, RemoteRoot, UserName};
-use crate::site::{Host, Node, Role};
+use crate::site::{Host, LibvirtDriver, Node, Provider, Role};
 
 pub(super) fn read_host(
     name: Sp<String>,
@@ -30,7 +31,11 @@ pub(super) fn read_host(
     );
     let port = t.has("port").then(|| t.int(report, "port", 1, u16::MAX, None));
     let root = t.str(report, "root");
+    let provider = t.str(report, "provider");
+    let driver = t.str(report, "libvirt_driver");
     t.finish(report);
+    let provider_loc = provider.as_ref().map(|p| p.loc.clone());
+    let provider = read_provider(report, provider, driver);
 
     let address = address.and_then(|a| typed(report, a, Address::parse));
     let user = user.and_then(|u| typed(report, u, UserName::parse));
@@ -54,9 +59,47 @@ pub(super) fn read_host(
             bridge: bridge?.value,
             host_key: host_key?.value,
             root: root?,
+            provider: provider?,
         })
     })();
-    HostAt { shown, address, host }
+    let libvirt_at = provider_loc.filter(|_| matches!(provider, Some(Provider::Libvirt { .. })));
+    HostAt { shown, address, libvirt_at, host }
+}
+
+/// `provider` and, for libvirt, `libvirt_driver`: a driver under another provider would be
+/// ignored, so it is refused.
+fn read_provider(
+    report: &mut Report,
+    provider: Option<Sp<String>>,
+    driver: Option<Sp<String>>,
+) -> Option<Provider> {
+    let choice = |report: &mut Report, v: Sp<String>, allowed: &'static [&'static str]| {
+        let known = allowed.contains(&v.value.as_str());
+        if !known {
+            report.add(&v.loc, Problem::UnknownChoice { value: v.value.clone(), allowed });
+        }
+        known.then_some(v)
+    };
+    let provider = match provider {
+        None => Some(Provider::VirtualBox.word()),
+        Some(p) => choice(report, p, Provider::WORDS)
+            .map(|p| if p.value == "libvirt" { Provider::WORDS[1] } else { Provider::WORDS[0] }),
+    };
+    let driver = match driver {
+        None => Some(None),
+        Some(d) => {
+            if provider == Some(Provider::VirtualBox.word()) {
+                report.add(&d.loc, Problem::DriverWithoutLibvirt);
+                None
+            } else {
+                choice(report, d, LibvirtDriver::WORDS).map(|d| LibvirtDriver::parse(&d.value))
+            }
+        }
+    };
+    match (provider?, driver?) {
+        ("libvirt", driver) => Some(Provider::Libvirt { driver: driver.unwrap_or_default() }),
+        _ => Some(Provider::VirtualBox),
+    }
 }
 
 /// An entry's name as messages show it: its key after `section.`, which `parse` has quoted

@@ -561,14 +561,14 @@ def systemctl(args):
             unit_file(u)
             open(enabled(u), "w").close()
             if "--now" in flags:
-                start(u, active)
+                start(u, active, "--no-block" in flags)
         elif command == "disable":
             if os.path.exists(enabled(u)):
                 os.remove(enabled(u))
             if "--now" in flags:
                 stop(u, active)
         elif command == "start":
-            start(u, active)
+            start(u, active, "--no-block" in flags)
         elif command == "stop":
             stop(u, active)
         elif command == "restart":
@@ -578,11 +578,45 @@ def systemctl(args):
             fail("fake systemctl: no command %s" % command)
 
 
-def start(u, active):
+def job_file(u):
+    return os.path.join(systemd_dir("jobs", ""), u)
+
+
+def start(u, active, queue=False):
+    """systemd's start job: with --no-block it is queued and runs on its own (here: a detached
+    process) while systemctl returns; a later blocking start of the unit joins that job and
+    returns its result (systemctl(1), --no-block; jobs of one unit merge)."""
+    job = job_file(u)
+    if os.path.exists(job):
+        while os.path.exists(job):
+            time.sleep(0.05)
+        if not os.path.exists(active(u)):
+            fail("Job for %s failed." % u)
+        return
     if os.path.exists(active(u)):
         return
-    run_exec(u, "start")
-    open(active(u), "w").close()
+    open(job, "w").close()
+    if queue:
+        # Its output goes where systemd's would, to a journal of its own, not to the caller.
+        journal = open(os.path.join(systemd_dir("journal", ""), u), "a")
+        subprocess.Popen([sys.executable, os.path.realpath(__file__), "job", u],
+                         stdin=subprocess.DEVNULL, stdout=journal, stderr=journal,
+                         start_new_session=True)
+        return
+    try:
+        run_exec(u, "start")
+        open(active(u), "w").close()
+    finally:
+        os.remove(job)
+
+
+def run_job(u):
+    active = lambda u: os.path.join(systemd_dir("active", ""), u)
+    try:
+        run_exec(u, "start")
+        open(active(u), "w").close()
+    finally:
+        os.remove(job_file(u))
 
 
 def stop(u, active):
@@ -705,6 +739,9 @@ def sudo(args):
 
 if __name__ == "__main__":
     sys.dont_write_bytecode = True
-    if sys.argv[1:] != ["shutdown"]:
-        fail("usage: fake.py shutdown")
-    shutdown()
+    if sys.argv[1:2] == ["job"] and len(sys.argv) == 3:
+        run_job(sys.argv[2])
+    elif sys.argv[1:] == ["shutdown"]:
+        shutdown()
+    else:
+        fail("usage: fake.py shutdown | fake.py job UNIT")
