@@ -81,9 +81,9 @@ static GUESTS: (std::sync::Mutex<usize>, std::sync::Condvar) =
     (std::sync::Mutex::new(0), std::sync::Condvar::new());
 
 /// A place for one guest, given back on drop.
-struct GuestSlot;
+pub(super) struct GuestSlot;
 
-fn guest_slot() -> GuestSlot {
+pub(super) fn guest_slot() -> GuestSlot {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let (count, freed) = &GUESTS;
     let mut running = count.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -197,14 +197,14 @@ fn tools(test: &str) -> Option<Tools> {
 }
 
 /// The built guest: kernel, initrd, root file system, the box key and the guest's host key.
-struct Image {
+pub(super) struct Image {
     dir: PathBuf,
 }
 
 impl Image {
     /// The cached image, built when absent by `tests/guest/cached-image.sh` (the cache's place,
     /// its key and its lock are that script's; .ci/run starts it early, and this waits for it).
-    fn ensure() -> Image {
+    pub(super) fn ensure() -> Image {
         // A developer may point at an image built by hand (`build-image.sh DIR`).
         if let Some(dir) = std::env::var_os("GEN_GUEST_IMAGE") {
             return Image { dir: dir.into() };
@@ -226,12 +226,12 @@ impl Image {
             .all(|f| self.dir.join(f).is_file())
     }
 
-    fn path(&self, file: &str) -> PathBuf {
+    pub(super) fn path(&self, file: &str) -> PathBuf {
         self.dir.join(file)
     }
 
     /// The guest's ssh host key as a known_hosts key field (`ssh-ed25519 AAAA…`).
-    fn host_key(&self) -> String {
+    pub(super) fn host_key(&self) -> String {
         let text = fs::read_to_string(self.path("host_key.pub")).unwrap();
         text.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
     }

@@ -21,6 +21,7 @@ mod init;
 mod io_failure;
 mod laptop;
 mod layers;
+mod libvirt;
 mod messages;
 mod model;
 mod output;
