@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The benchmark of issue 20, point 4: time from `gen apply` start to every VM ssh-reachable on a
-# real libvirt server (tests/suite/libvirt.rs, `bench_time_to_a_running_lab`): one VM, two VMs
-# of one apply (their starts queued side by side), and the same two one after another; median
-# of N rounds on one warmed server, and the ratios.
+# real libvirt server (tests/suite/libvirt.rs, `bench_time_to_a_running_lab`): two VMs on a
+# fresh server once (the first comes up alone and makes the box's volume and the management
+# network), then per round on that warm server one VM, two VMs of one apply (their starts
+# queued side by side), and the same two one after another; medians of N rounds, and ratios.
 #
-#   sudo bench/lab-up.sh [--runs N]        (default 3; a round takes about 8 minutes under TCG)
+#   sudo bench/lab-up.sh [--runs N]     (default 3; a round takes about 15 minutes under TCG)
 #
 # Needs what the test needs (root, libvirt, vagrant-libvirt, qemu: .ci/install-tools) and the
 # guest image (tests/guest/cached-image.sh builds it once). Everything runs in network and mount
