@@ -141,7 +141,10 @@ mod tests {
     fn hidden_characters_are_escaped_one_way() {
         assert_eq!(value("a\nb\u{0}\t\r"), "a\\nb\\u{0}\\t\\r");
         assert_eq!(value("serve\u{1b}c\u{85}\u{7f}"), "serve\\u{1b}c\\u{85}\\u{7f}");
-        assert_eq!(value("\u{200e}x\u{202e}\u{2066}\u{61c}\u{feff}"), "\\u{200e}x\\u{202e}\\u{2066}\\u{61c}\\u{feff}");
+        assert_eq!(
+            value("\u{200e}x\u{202e}\u{2066}\u{61c}\u{feff}"),
+            "\\u{200e}x\\u{202e}\\u{2066}\\u{61c}\\u{feff}"
+        );
         assert_eq!(value("\u{2028}\u{2029}\u{e0041}"), "\\u{2028}\\u{2029}\\u{e0041}");
         assert_eq!(value("é一😀"), "é一😀");
     }
@@ -159,7 +162,9 @@ mod tests {
                 }
             }
         }
-        assert!(!is_hidden(' ') && !is_hidden('~') && !is_hidden('\u{a0}') && !is_hidden('\u{2065}'));
+        assert!(
+            !is_hidden(' ') && !is_hidden('~') && !is_hidden('\u{a0}') && !is_hidden('\u{2065}')
+        );
     }
 
     #[test]

@@ -144,29 +144,16 @@ fn kept(pieces: &[Piece], points: &[usize]) -> Vec<bool> {
     let mut keep = vec![false; pieces.len()];
     for &point in points {
         let at = pieces.partition_point(|p| p.at.start < point);
-        let (mut columns, mut bytes) = (0, 0);
-        let mut take = |i: usize| {
-            let p = &pieces[i];
-            (columns, bytes) = (columns + p.width, bytes + p.shown.len());
-            share.holds(columns, bytes)
-        };
-        for i in (0..at).rev() {
-            if !take(i) {
-                break;
+        for side in [&mut (0..at).rev() as &mut dyn Iterator<Item = usize>, &mut (at..pieces.len())]
+        {
+            let (mut columns, mut bytes) = (0, 0);
+            for i in side {
+                (columns, bytes) = (columns + pieces[i].width, bytes + pieces[i].shown.len());
+                if !share.holds(columns, bytes) {
+                    break;
+                }
+                keep[i] = true;
             }
-            keep[i] = true;
-        }
-        let (mut columns, mut bytes) = (0, 0);
-        let mut take = |i: usize| {
-            let p = &pieces[i];
-            (columns, bytes) = (columns + p.width, bytes + p.shown.len());
-            share.holds(columns, bytes)
-        };
-        for i in at..pieces.len() {
-            if !take(i) {
-                break;
-            }
-            keep[i] = true;
         }
     }
     keep
@@ -262,11 +249,30 @@ mod tests {
     }
 
     #[test]
-    fn control_characters_are_shown_as_stand_ins_and_the_caret_moves_with_them() {
-        let text = "a = \"\u{80}\u{1b}[2J\" # \u{7f}\r\n";
-        let e = Excerpt::new(text, 4..12, None);
-        assert_eq!(e.source, "a = \"\u{fffd}\u{241b}[2J\" # \u{2421}\u{240d}");
-        assert_eq!(&e.source[e.primary.clone()], "\"\u{fffd}\u{241b}[2J\"");
+    fn hidden_characters_are_escaped_and_the_caret_moves_with_them() {
+        let text = "a = \"\u{80}\u{1b}[2J\u{202e}\" # \u{7f}\tz\r\n";
+        let e = Excerpt::new(text, 4..15, None);
+        assert_eq!(e.source, "a = \"\\u{80}\\u{1b}[2J\\u{202e}\" # \\u{7f}\tz");
+        assert_eq!(&e.source[e.primary.clone()], "\"\\u{80}\\u{1b}[2J\\u{202e}\"");
+    }
+
+    #[test]
+    fn a_long_line_is_cut_around_the_caret_by_columns_and_bytes() {
+        for c in ["x", "一", "😀", "a\u{301}"] {
+            let value = c.repeat(10_000);
+            let text = format!("[a]\nrole = \"{value}\" # end\n");
+            let span = 11..11 + value.len() + 2;
+            let e = Excerpt::new(&text, span, None);
+            let shown = &e.source[e.primary.clone()];
+            assert!(
+                shown.starts_with(&format!("\"{c}")) && shown.ends_with(&format!("{c}\"")),
+                "{shown}"
+            );
+            assert!(e.source.starts_with("role = \"") && e.source.contains('…'), "{}", e.source);
+            assert!(e.source.len() <= LINE.bytes + 9, "{c}: {} bytes", e.source.len());
+            let columns: usize = escape::pieces(&e.source).map(|p| p.width).sum();
+            assert!(columns <= LINE.columns, "{c}: {columns} columns");
+        }
     }
 
     #[test]

@@ -76,7 +76,12 @@ impl fmt::Display for Problem {
                 write!(f, "`{}` is not an IPv4 network in CIDR notation", shown(value))
             }
             CidrHasHostBits { value, network } => {
-                write!(f, "`{}` has host bits set; the network is `{}`", shown(value), shown(network))
+                write!(
+                    f,
+                    "`{}` has host bits set; the network is `{}`",
+                    shown(value),
+                    shown(network)
+                )
             }
             CidrTooSmall { value } => {
                 write!(f, "`{}` has no room for a gateway and nodes", shown(value))
@@ -148,7 +153,13 @@ impl fmt::Display for Problem {
                 write!(f, "`{}` is not inside `network.cidr` `{}`", shown(range), shown(cidr))
             }
             RangeOverlaps { range, ip, what } => {
-                write!(f, "`{}` contains `{}`, the address of {}", shown(range), shown(ip), shown(what))
+                write!(
+                    f,
+                    "`{}` contains `{}`, the address of {}",
+                    shown(range),
+                    shown(ip),
+                    shown(what)
+                )
             }
             UnknownChoice { value, allowed } => {
                 write!(f, "`{}` is not one of {}", shown(value), one_of(allowed))
@@ -227,7 +238,10 @@ impl Problem {
             ReservedName { .. } => "choose another name for the node".into(),
             UnknownRelease { value, known } => match suggest::closest(value, known) {
                 Some(meant) => format!("did you mean `{}`?", shown(meant)),
-                None => format!("use `{}`, the newest", shown(known.first().copied().unwrap_or_default())),
+                None => format!(
+                    "use `{}`, the newest",
+                    shown(known.first().copied().unwrap_or_default())
+                ),
             },
             UnsupportedKubeVersion { newest, .. } => {
                 format!("use `{newest}`, or leave `kube_version` out for the release's default")
