@@ -170,7 +170,8 @@ impl fmt::Display for Problem {
             OverlapsManagementNetwork { host, management } => write!(
                 f,
                 "`network.cidr` overlaps `{management}`, the NAT network vagrant-libvirt gives \
-                 every VM of `{host}`: the guests could not tell the LAN from it"
+                 every VM of `{}`: the guests could not tell the LAN from it",
+                shown(host)
             ),
         }
     }
