@@ -11,6 +11,7 @@ pub mod colour;
 pub mod diff;
 pub mod draft;
 pub mod error;
+pub mod escape;
 pub mod import;
 pub mod init;
 pub mod kubespray;

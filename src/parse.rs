@@ -138,7 +138,8 @@ mod tests {
         assert_eq!(key_text("k8s-cp_1"), "k8s-cp_1");
         assert_eq!(key_text("a.b"), "\"a.b\"");
         assert_eq!(key_text(""), "\"\"");
-        assert_eq!(key_text("\u{1b}[2J\"\\\r"), "\"\\u001B[2J\\\"\\\\\\u000D\"");
+        assert_eq!(key_text("\u{1b}[2J\"\\\r"), r#""\u{1b}[2J\"\\\r""#);
+        assert_eq!(key_text("a\u{202e}b\u{85}"), r#""a\u{202e}b\u{85}""#);
         assert_eq!(key_text(&"x".repeat(500)), format!("{}…", "x".repeat(80)));
     }
 

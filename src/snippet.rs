@@ -10,6 +10,7 @@ use std::ops::Range;
 
 use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet};
 
+use crate::escape::{self, Budget, Piece};
 use crate::problem::Problem;
 use crate::source::Lines;
 
@@ -43,7 +44,9 @@ impl Excerpt {
         let from = context.as_ref().map_or(start, |c| c.start);
         let window_start = text[..from].rfind('\n').map_or(0, |i| i + 1);
         let shift = |r: Range<usize>| r.start - window_start..r.end - window_start;
-        let (source, moved) = printable(&text[window_start..line_end]);
+        let points = [start, end].into_iter().chain(context.iter().flat_map(|c| [c.start, c.end]));
+        let points: Vec<usize> = points.map(|p| p - window_start).collect();
+        let (source, moved) = printable(&text[window_start..line_end], &points);
         let moved = |r: Range<usize>| moved(r.start)..moved(r.end);
         Excerpt {
             line_start: lines.line_of(window_start),
@@ -54,32 +57,106 @@ impl Excerpt {
     }
 }
 
-/// `source` with every control character but tab and newline replaced by a visible stand-in
-/// (a C0 one by its control picture, `␍`), so that no escape sequence in a hostile file reaches
-/// the terminal; and where each byte offset of `source` moved to.
-fn printable(source: &str) -> (String, impl Fn(usize) -> usize) {
-    let mut out = String::with_capacity(source.len());
-    let mut moves: Vec<(usize, usize)> = Vec::new(); // (offset in source, bytes added after it)
-    let mut added = 0;
-    for (at, c) in source.char_indices() {
-        let shown = match c {
-            '\t' | '\n' => c,
-            c if (c as u32) < 0x20 => char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'),
-            '\u{7f}' => '\u{2421}',
-            c if c.is_control() => '\u{fffd}',
-            c => c,
-        };
-        out.push(shown);
-        if shown != c {
-            added += shown.len_utf8() - c.len_utf8();
-            moves.push((at + c.len_utf8(), added));
+/// The most of one line an excerpt shows: less than annotate-snippets' 140 columns with the line
+/// number, so that it never has to cut a line itself (it cuts lines of wide characters wrongly).
+const LINE: Budget = Budget { columns: 120, bytes: 480 };
+
+/// `source` as the excerpt shows it, and where each byte offset of `source` moved to. Each
+/// character is shown as every message shows it (`escape::pieces`), but for the tab, which
+/// annotate-snippets draws as spaces, and a carriage return ending a line, which is dropped. A
+/// line over `LINE` is cut (`…`) to what is around the `points` on it (the ends of what the
+/// caret underlines), or its start.
+fn printable(source: &str, points: &[usize]) -> (String, impl Fn(usize) -> usize) {
+    let mut out = String::with_capacity(source.len().min(4 * LINE.bytes));
+    // (offset in source, offset in out, whether every offset up to the next maps to that one)
+    let mut moves: Vec<(usize, usize, bool)> = Vec::new();
+    let mut line_start = 0;
+    for line in source.split('\n') {
+        if line_start > 0 {
+            moves.push((line_start - 1, out.len(), false));
+            out.push('\n');
         }
+        moves.push((line_start, out.len(), false));
+        let body = line.strip_suffix('\r').unwrap_or(line);
+        let mut pieces: Vec<Piece> = escape::pieces(body)
+            .map(|mut p| {
+                if p.shown == "\\t" {
+                    (p.shown, p.width) = ("\t".into(), 4);
+                }
+                p
+            })
+            .collect();
+        let here: Vec<usize> = points
+            .iter()
+            .filter(|p| (line_start..=line_start + body.len()).contains(p))
+            .map(|p| p - line_start)
+            .collect();
+        let keep = kept(&pieces, if here.is_empty() { &[0] } else { &here });
+        let mut cut = false;
+        for (piece, keep) in pieces.iter_mut().zip(keep) {
+            let at = line_start + piece.at.start;
+            if !keep {
+                if !cut {
+                    moves.push((at, out.len(), true));
+                    out.push_str(escape::CUT);
+                    cut = true;
+                }
+                continue;
+            }
+            if cut || piece.shown.len() != piece.at.len() {
+                moves.push((at, out.len(), piece.shown.len() != piece.at.len()));
+            }
+            cut = false;
+            out.push_str(&piece.shown);
+            if piece.shown.len() != piece.at.len() {
+                moves.push((line_start + piece.at.end, out.len(), false));
+            }
+        }
+        if body.len() < line.len() || cut {
+            moves.push((line_start + body.len(), out.len(), body.len() < line.len()));
+        }
+        line_start += line.len() + 1;
     }
     let moved = move |offset: usize| {
-        let before = moves.partition_point(|(at, _)| *at <= offset);
-        offset + before.checked_sub(1).map_or(0, |i| moves[i].1)
+        let before = moves.partition_point(|(at, _, _)| *at <= offset);
+        match before.checked_sub(1).map(|i| moves[i]) {
+            Some((_, to, true)) => to,
+            Some((at, to, false)) => to + (offset - at),
+            None => offset,
+        }
     };
     (out, moved)
+}
+
+/// Which pieces of a line to show: all when they fit `LINE`, else those around each of the
+/// `points` (byte offsets in the line), an equal share of `LINE` on either side of each.
+fn kept(pieces: &[Piece], points: &[usize]) -> Vec<bool> {
+    let columns: usize = pieces.iter().map(|p| p.width).sum();
+    let bytes: usize = pieces.iter().map(|p| p.shown.len()).sum();
+    if LINE.holds(columns, bytes) {
+        return vec![true; pieces.len()];
+    }
+    let sides = 2 * points.len();
+    let share = Budget {
+        columns: (LINE.columns - sides - 1) / sides,
+        bytes: (LINE.bytes - sides * escape::CUT.len()) / sides,
+    };
+    let mut keep = vec![false; pieces.len()];
+    for &point in points {
+        let at = pieces.partition_point(|p| p.at.start < point);
+        for side in [&mut (0..at).rev() as &mut dyn Iterator<Item = usize>, &mut (at..pieces.len())]
+        {
+            let (mut columns, mut bytes) = (0, 0);
+            for i in side {
+                (columns, bytes) = (columns + pieces[i].width, bytes + pieces[i].shown.len());
+                if !share.holds(columns, bytes) {
+                    break;
+                }
+                keep[i] = true;
+            }
+        }
+    }
+    keep
 }
 
 fn floor(text: &str, mut offset: usize) -> usize {
@@ -172,11 +249,30 @@ mod tests {
     }
 
     #[test]
-    fn control_characters_are_shown_as_stand_ins_and_the_caret_moves_with_them() {
-        let text = "a = \"\u{80}\u{1b}[2J\" # \u{7f}\r\n";
-        let e = Excerpt::new(text, 4..12, None);
-        assert_eq!(e.source, "a = \"\u{fffd}\u{241b}[2J\" # \u{2421}\u{240d}");
-        assert_eq!(&e.source[e.primary.clone()], "\"\u{fffd}\u{241b}[2J\"");
+    fn hidden_characters_are_escaped_and_the_caret_moves_with_them() {
+        let text = "a = \"\u{80}\u{1b}[2J\u{202e}\" # \u{7f}\tz\r\n";
+        let e = Excerpt::new(text, 4..15, None);
+        assert_eq!(e.source, "a = \"\\u{80}\\u{1b}[2J\\u{202e}\" # \\u{7f}\tz");
+        assert_eq!(&e.source[e.primary.clone()], "\"\\u{80}\\u{1b}[2J\\u{202e}\"");
+    }
+
+    #[test]
+    fn a_long_line_is_cut_around_the_caret_by_columns_and_bytes() {
+        for c in ["x", "一", "😀", "a\u{301}"] {
+            let value = c.repeat(10_000);
+            let text = format!("[a]\nrole = \"{value}\" # end\n");
+            let span = 11..11 + value.len() + 2;
+            let e = Excerpt::new(&text, span, None);
+            let shown = &e.source[e.primary.clone()];
+            assert!(
+                shown.starts_with(&format!("\"{c}")) && shown.ends_with(&format!("{c}\"")),
+                "{shown}"
+            );
+            assert!(e.source.starts_with("role = \"") && e.source.contains('…'), "{}", e.source);
+            assert!(e.source.len() <= LINE.bytes + 9, "{c}: {} bytes", e.source.len());
+            let columns: usize = escape::pieces(&e.source).map(|p| p.width).sum();
+            assert!(columns <= LINE.columns, "{c}: {columns} columns");
+        }
     }
 
     #[test]

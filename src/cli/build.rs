@@ -37,11 +37,15 @@ pub(super) fn build(paths: &Paths, built: &Built, allow: change::Allow) -> Resul
 }
 
 /// The record of what `out/` deploys now; `None` when there is none (nothing built yet, or a
-/// tree from a gen that wrote no record).
-fn read_record(out: &Path) -> Result<Option<Record>> {
+/// tree from a gen that wrote no record). A record that is not UTF-8 is refused as a corrupt
+/// one, with the way out, as a manifest that is not UTF-8 is.
+pub(super) fn read_record(out: &Path) -> Result<Option<Record>> {
     let path = out.join(layout::RECORD);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let Ok(text) = String::from_utf8(bytes) else {
+                return Err(Error::BadRecord { path, reason: "it is not UTF-8".to_string() });
+            };
             Record::parse(&text).map(Some).map_err(|reason| Error::BadRecord { path, reason })
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

@@ -21,6 +21,9 @@ pub(super) fn check(paths: &Paths, built: &Built) -> Result<u8> {
         print(&format!("`{out}` is up to date with `{}`\n", paths.site.display()));
         return Ok(exit::OK);
     }
+    // A record `gen build` cannot read would make "run `gen build`" a fix that fails: say
+    // what `gen build` says about it instead.
+    super::build::read_record(&paths.out)?;
     let mut text = format!("`{out}` differs from what `{}` gives:\n", paths.site.display());
     let is_temporary = |c: &diff::Change| {
         matches!(c, diff::Change::Extra { what: "a file", .. }) && write::is_temporary(c.path())

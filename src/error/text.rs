@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::{Error, Labelled, Severity, SiteFileProblem};
+use crate::escape::{self, Budget};
 use crate::problem::Problem;
 use crate::snippet;
 use crate::wording::{Count, List};
@@ -86,9 +87,10 @@ impl Error {
             ),
             Error::BadManifest { path, reason } => write!(
                 f,
-                "`{}` is not a manifest gen wrote ({reason})\n  fix: if the output folder \
+                "`{}` is not a manifest gen wrote ({})\n  fix: if the output folder \
                  is gen's, delete the manifest and every file it listed, then run `gen build`",
-                path.display()
+                path.display(),
+                escape::shown(reason, Budget::MESSAGE)
             ),
             Error::UnknownHost { name, known } => {
                 // Worded once, in problem.rs, for a command-line host and a node's `host` alike.
@@ -243,10 +245,11 @@ impl Error {
             ),
             Error::BadRecord { path, reason } => write!(
                 f,
-                "`{}` is not a record gen wrote ({reason}); gen reads it to judge what \
+                "`{}` is not a record gen wrote ({}); gen reads it to judge what \
                  the new build changes for kubespray\n  fix: restore it from git (`git checkout \
                  -- {}`), or delete it if this tree was never deployed",
                 path.display(),
+                escape::shown(reason, Budget::MESSAGE),
                 path.display()
             ),
             Error::WouldOverwrite { path } => write!(
@@ -256,6 +259,7 @@ impl Error {
                 path.display()
             ),
             Error::InitArgument { argument, value, expected } => {
+                let value = escape::value(value);
                 write!(f, "`{argument} {value}`: expected {expected}\n  fix: see `gen init --help`")
             }
             Error::InitValues { diagnostics } => {

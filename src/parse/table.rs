@@ -7,6 +7,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::{Loc, Report, Sp};
+use crate::escape::{self, Budget};
 use crate::problem::Problem;
 use crate::suggest;
 
@@ -299,34 +300,29 @@ impl<'a, 's> Table<'a, 's> {
     }
 }
 
-/// A key as TOML writes it: bare when it can be, else quoted with TOML's escapes. Keys are
-/// printed in messages, so a quoted key keeps a dotted path unambiguous (`nodes."a.b"`) and a
-/// control character in it (an escape sequence, a carriage return) from reaching the terminal.
-/// Like values in messages, a very long key is cut.
+/// A key as TOML writes it: bare when it can be, else quoted with TOML's `\"` and `\\`. Keys are
+/// printed in messages, so a quoted key keeps a dotted path unambiguous (`nodes."a.b"`); a
+/// control or format character in it (an escape sequence, a carriage return, a bidi override) is
+/// escaped as every message escapes it (`escape`), and a very long key is cut like a value.
 pub(super) fn key_text(name: &str) -> String {
-    const LIMIT: usize = 80;
     let bare = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
     let quote = name.is_empty() || !name.bytes().all(bare);
     let mut text = String::new();
-    if quote {
-        text.push('"');
-    }
-    for (i, c) in name.chars().enumerate() {
-        match c {
-            _ if i == LIMIT => {
-                text.push('…');
-                break;
-            }
-            '"' => text.push_str("\\\""),
-            '\\' => text.push_str("\\\\"),
-            c if c.is_control() => text.push_str(&format!("\\u{:04X}", c as u32)),
-            c => text.push(c),
+    let (mut columns, mut bytes) = (0, 0);
+    for piece in escape::pieces(name) {
+        let (shown, width) = match &*piece.shown {
+            "\"" => ("\\\"", 2),
+            "\\" => ("\\\\", 2),
+            shown => (shown, piece.width),
+        };
+        if !Budget::VALUE.holds(columns + width, bytes + shown.len()) {
+            text.push_str(escape::CUT);
+            break;
         }
+        (columns, bytes) = (columns + width, bytes + shown.len());
+        text.push_str(shown);
     }
-    if quote {
-        text.push('"');
-    }
-    text
+    if quote { format!("\"{text}\"") } else { text }
 }
 
 fn key_span(table: &DeTable, name: &str) -> Range<usize> {

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use super::Problem;
+use crate::escape::{self, Budget, value as shown};
 use crate::suggest;
 use crate::wording::List;
 
@@ -30,24 +31,12 @@ fn one_of(values: &[impl AsRef<str>]) -> String {
     }
 }
 
-/// A value as the user typed it, made safe to print on one line: control characters escaped,
-/// very long values cut (a pasted certificate should not flood the terminal).
-fn shown(value: &str) -> String {
-    const LIMIT: usize = 80;
-    let escaped: String = value
-        .chars()
-        .flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] })
-        .collect();
-    match escaped.char_indices().nth(LIMIT) {
-        Some((cut, _)) => format!("{}…", &escaped[..cut]),
-        None => escaped,
-    }
-}
-
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Syntax { message } => write!(f, "not valid TOML: {message}"),
+            Syntax { message } => {
+                write!(f, "not valid TOML: {}", escape::shown(message, Budget::MESSAGE))
+            }
             DuplicateKey { key } => {
                 write!(f, "not valid TOML: `{}` is set twice in the same table", shown(key))
             }
@@ -87,11 +76,18 @@ impl fmt::Display for Problem {
                 write!(f, "`{}` is not an IPv4 network in CIDR notation", shown(value))
             }
             CidrHasHostBits { value, network } => {
-                write!(f, "`{value}` has host bits set; the network is `{network}`")
+                write!(
+                    f,
+                    "`{}` has host bits set; the network is `{}`",
+                    shown(value),
+                    shown(network)
+                )
             }
-            CidrTooSmall { value } => write!(f, "`{value}` has no room for a gateway and nodes"),
+            CidrTooSmall { value } => {
+                write!(f, "`{}` has no room for a gateway and nodes", shown(value))
+            }
             CidrOverlaps { cidr, other, other_cidr } => {
-                write!(f, "`{cidr}` overlaps {other} `{other_cidr}`")
+                write!(f, "`{}` overlaps {other} `{other_cidr}`", shown(cidr))
             }
             OutOfRange { value, min, max, why: None } => {
                 write!(f, "{value} is out of range; it must be from {min} to {max}")
@@ -104,13 +100,17 @@ impl fmt::Display for Problem {
                 "{value} CPU is too few for a control-plane node: kubeadm's preflight check \
                  `NumCPU` requires {min}, and kubespray does not skip it"
             ),
-            NotInNetwork { ip, cidr } => write!(f, "`{ip}` is outside `network.cidr` `{cidr}`"),
-            ReservedAddress { ip, what } => write!(f, "`{ip}` is the {what}"),
-            DuplicateAddress { ip, other } => write!(f, "`{ip}` is already used by `{other}`"),
-            UnknownHost { name, .. } => write!(f, "no host `{name}` in `[hosts]`"),
+            NotInNetwork { ip, cidr } => {
+                write!(f, "`{}` is outside `network.cidr` `{}`", shown(ip), shown(cidr))
+            }
+            ReservedAddress { ip, what } => write!(f, "`{}` is the {what}", shown(ip)),
+            DuplicateAddress { ip, other } => {
+                write!(f, "`{}` is already used by `{}`", shown(ip), shown(other))
+            }
+            UnknownHost { name, .. } => write!(f, "no host `{}` in `[hosts]`", shown(name)),
             UnknownRole { value } => write!(f, "unknown role `{}`", shown(value)),
             ReservedName { value, meaning } => {
-                write!(f, "`{value}` cannot name a node: in the inventory it is {meaning}")
+                write!(f, "`{}` cannot name a node: in the inventory it is {meaning}", shown(value))
             }
             UnknownRelease { value, known } => {
                 write!(
@@ -150,10 +150,16 @@ impl fmt::Display for Problem {
                 write!(f, "`{}` is not an address range `FIRST-LAST` or a CIDR", shown(value))
             }
             RangeOutsideNetwork { range, cidr } => {
-                write!(f, "`{}` is not inside `network.cidr` `{cidr}`", shown(range))
+                write!(f, "`{}` is not inside `network.cidr` `{}`", shown(range), shown(cidr))
             }
             RangeOverlaps { range, ip, what } => {
-                write!(f, "`{range}` contains `{ip}`, the address of {what}")
+                write!(
+                    f,
+                    "`{}` contains `{}`, the address of {}",
+                    shown(range),
+                    shown(ip),
+                    shown(what)
+                )
             }
             UnknownChoice { value, allowed } => {
                 write!(f, "`{}` is not one of {}", shown(value), one_of(allowed))
@@ -164,7 +170,8 @@ impl fmt::Display for Problem {
             OverlapsManagementNetwork { host, management } => write!(
                 f,
                 "`network.cidr` overlaps `{management}`, the NAT network vagrant-libvirt gives \
-                 every VM of `{host}`: the guests could not tell the LAN from it"
+                 every VM of `{}`: the guests could not tell the LAN from it",
+                shown(host)
             ),
         }
     }
@@ -186,7 +193,7 @@ impl Problem {
             TableAsSwitch { name, off: false, example } => {
                 format!("to turn {name} on, write `{name} = {example}`")
             }
-            UnknownKey { suggestion: Some(s), .. } => format!("did you mean `{s}`?"),
+            UnknownKey { suggestion: Some(s), .. } => format!("did you mean `{}`?", shown(s)),
             UnknownKey { .. } => "remove it; the site.toml reference is in the README".into(),
             WrongType { .. } => return None,
             Missing { .. } => "add it; the site.toml reference is in the README".into(),
@@ -209,10 +216,10 @@ impl Problem {
                     .into()
             }
             AddressReadAsIpv4 { ip, .. } => {
-                format!("write `{ip}` if that is the server, or the server's DNS name")
+                format!("write `{}` if that is the server, or the server's DNS name", shown(ip))
             }
             NotACidr { .. } => "write the network as `192.168.1.0/24`".into(),
-            CidrHasHostBits { network, .. } => format!("write `{network}`"),
+            CidrHasHostBits { network, .. } => format!("write `{}`", shown(network)),
             CidrTooSmall { .. } => "use a prefix of /29 or shorter".into(),
             CidrOverlaps { .. } => {
                 "renumber the LAN, or the guests cannot tell the two networks apart".into()
@@ -223,22 +230,25 @@ impl Problem {
             ReservedAddress { .. } | DuplicateAddress { .. } => {
                 "give it a free address of the LAN".into()
             }
-            UnknownHost { meant: Some(meant), .. } => format!("did you mean `{meant}`?"),
+            UnknownHost { meant: Some(meant), .. } => format!("did you mean `{}`?", shown(meant)),
             UnknownHost { meant: None, known, .. } => format!("use one of {}", one_of(known)),
             UnknownRole { value } => match suggest::closest(value, ROLES) {
-                Some(meant) => format!("did you mean `{meant}`?"),
+                Some(meant) => format!("did you mean `{}`?", shown(meant)),
                 None => format!("use {}", one_of(ROLES)),
             },
             ReservedName { .. } => "choose another name for the node".into(),
             UnknownRelease { value, known } => match suggest::closest(value, known) {
-                Some(meant) => format!("did you mean `{meant}`?"),
-                None => format!("use `{}`, the newest", known.first().copied().unwrap_or_default()),
+                Some(meant) => format!("did you mean `{}`?", shown(meant)),
+                None => format!(
+                    "use `{}`, the newest",
+                    shown(known.first().copied().unwrap_or_default())
+                ),
             },
             UnsupportedKubeVersion { newest, .. } => {
                 format!("use `{newest}`, or leave `kube_version` out for the release's default")
             }
             UnsupportedChoice { value, allowed, .. } => match suggest::closest(value, allowed) {
-                Some(meant) => format!("did you mean `{meant}`?"),
+                Some(meant) => format!("did you mean `{}`?", shown(meant)),
                 None => return None,
             },
             NoControlPlane => "give one node (or three) `role = \"control-plane\"`".into(),
@@ -278,6 +288,13 @@ mod tests {
     fn values_print_on_one_line_and_bounded() {
         assert_eq!(shown("a\nb\u{0}"), "a\\nb\\u{0}");
         assert_eq!(shown(&"x".repeat(200)).chars().count(), 81);
+        let unknown = Problem::UnknownHost {
+            name: "a\u{202e}b".into(),
+            meant: Some("x\u{1b}c".into()),
+            known: vec![String::from("\u{2066}")].into(),
+        };
+        assert_eq!(unknown.to_string(), "no host `a\\u{202e}b` in `[hosts]`");
+        assert_eq!(unknown.fix().as_deref(), Some("did you mean `x\\u{1b}c`?"));
     }
 
     #[test]

@@ -134,7 +134,10 @@ pub(super) fn check_hosts_and_nodes(host_names: &[String], nodes: &[NodeAt], rep
     // And one problem per misspelt name, cloned for each node that uses it: the suggestion is
     // looked up once and the list of hosts is shared.
     let known_hosts: BTreeSet<&str> = host_names.iter().map(String::as_str).collect();
-    let known: Arc<[String]> = host_names.into();
+    // What a misspelt host is told to use: only names that are valid, never one that this same
+    // report refuses (a name with an escape sequence in it is not a fix).
+    let valid = host_names.iter().filter(|name| Label::parse(name).is_ok()).cloned();
+    let known: Arc<[String]> = valid.collect();
     let mut unknown: HashMap<&str, Problem> = HashMap::new();
     for n in nodes {
         let Some(host) = &n.host else { continue };

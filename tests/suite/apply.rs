@@ -1022,10 +1022,12 @@ fn the_box_is_fetched_before_any_unit_starts_and_a_failed_download_names_it() {
     catalog("\"202401.31.0\", \"202502.21.0\"");
     server.forget();
     let run = lab.run(&["apply", "h1"]);
-    // Vagrant's progress meter, each update a line as it comes (it rewrites one line with \r).
+    // Vagrant's progress meter, each update a line as it comes (it rewrites one line with \r),
+    // a redrawn one once.
     run.ok()
         .says("\n    ==> box: Adding box 'bento/ubuntu-24.04' (v202502.21.0) for provider: virtualbox\n")
         .says("\n        box: Progress: 0% (Rate: 10M/s)\n        box: Progress: 50% (Rate: 10M/s)\n");
+    assert_eq!(run.stdout.matches("Progress: 0%").count(), 1, "{}", run.stdout);
     let calls = server.commands();
     let add = calls
         .iter()

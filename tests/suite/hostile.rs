@@ -1514,9 +1514,9 @@ fn messages_quote_hostile_keys_and_values_without_control_characters() {
     let message = err.to_string();
     check_rejection(&text, &err).unwrap();
     for shown in [
-        r#"`addons."\u001B]0;owned\u0007"`"#,
-        r#"`nodes."a\u001B[2Jb"`"#,
-        r#"`nodes."x\u000Dy"`"#,
+        r#"`addons."\u{1b}]0;owned\u{7}"`"#,
+        r#"`nodes."a\u{1b}[2Jb"`"#,
+        r#"`nodes."x\ry"`"#,
         "`addons.kkkkkkkk",
         "k…`: unknown key",
     ] {

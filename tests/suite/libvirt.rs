@@ -283,8 +283,10 @@ fn bench_time_to_a_running_lab() {
     // the plugin uses and never removes: from here on every VM of an apply is queued at once.
     let network = server.dir.join("management.xml");
     fs::write(&network, management_network_xml()).unwrap();
-    for args in [&["net-define", network.to_str().unwrap()][..], &["net-start", labgen::libvirt::MANAGEMENT_NETWORK]]
-    {
+    for args in [
+        &["net-define", network.to_str().unwrap()][..],
+        &["net-start", labgen::libvirt::MANAGEMENT_NETWORK],
+    ] {
         let ran = server.virsh(args);
         assert!(ran.ok(), "virsh {args:?}: {}", ran.describe());
     }

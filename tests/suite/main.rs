@@ -12,6 +12,7 @@ mod cli;
 mod completions;
 mod concurrent;
 mod crash;
+mod escaping;
 mod golden;
 mod guest;
 mod hostile;

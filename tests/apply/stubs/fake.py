@@ -295,7 +295,8 @@ def box_download(name, version):
             fail("The box '%s' could not be found or could not be accessed in the remote "
                  "catalog (no version %s for virtualbox)." % (name, version))
     sys.stdout.write("==> box: Adding box '%s' (v%s) for provider: virtualbox\n" % (name, version))
-    for percent in (0, 50, 100):
+    # Redrawn more often than the figure changes, as vagrant-libvirt's upload is.
+    for percent in (0, 0, 0, 50, 50, 100):
         sys.stdout.write("\r\x1b[K    box: Progress: %d%% (Rate: 10M/s)" % percent)
         sys.stdout.flush()
     sys.stdout.write("\r\x1b[K==> box: Successfully added box '%s' (v%s) for 'virtualbox'!\n"
