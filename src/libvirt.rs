@@ -14,6 +14,15 @@ pub const URI: &str = "qemu:///system";
 pub const MANAGEMENT_NETWORK: &str = "vagrant-libvirt";
 pub const MANAGEMENT_CIDR: &str = "192.168.121.0/24";
 
+/// Whether the management network outlives the VM that made it: yes, it is the server's, shared by
+/// its VMs. vagrant-libvirt otherwise records the network in every VM that uses it, made or found
+/// (`create_networks.rb`: `write_created_network` unless `always_destroy == false`, which
+/// `management_network_keep` sets in `util/network_util.rb`), and undefines it when such a VM is
+/// destroyed and no other domain is connected (`destroy_networks.rb`): the server would be
+/// fresh again, its next new VMs would come up one at a time, and a VM launched beside one being
+/// destroyed could lose its network.
+pub const KEEP_MANAGEMENT_NETWORK: bool = true;
+
 /// The storage pool vagrant-libvirt keeps box images and VM disks in (`storage_pool_name`).
 pub const STORAGE_POOL: &str = "default";
 

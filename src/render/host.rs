@@ -99,6 +99,7 @@ struct LibvirtBlock {
     nic_model: &'static str,
     management_network: &'static str,
     management_cidr: &'static str,
+    management_network_keep: bool,
 }
 
 /// Which provider's lines a unit or `apply.sh` has (their values are the views' fields).
@@ -302,6 +303,7 @@ pub(super) fn render_host(site: &Site, host: &Host, nodes: &[&Node], tree: &mut 
                 nic_model: libvirt::NIC_MODEL,
                 management_network: libvirt::MANAGEMENT_NETWORK,
                 management_cidr: libvirt::MANAGEMENT_CIDR,
+                management_network_keep: libvirt::KEEP_MANAGEMENT_NETWORK,
             }),
         };
         let vagrantfile = Vagrantfile {

@@ -102,8 +102,8 @@ fn driver() -> &'static str {
 // Tests
 // ---------------------------------------------------------------------------------------------
 
-/// Up, checked, laptop side, a reboot, a changed memory_mb, a removed worker, and the negative
-/// control for the netplan override.
+/// Up, checked, laptop side, a reboot, a changed memory_mb, a removed worker, the negative
+/// control for the netplan override, and the last VM destroyed with the network kept.
 #[test]
 fn a_lab_comes_up_for_real_under_libvirt() {
     if !tools("libvirt::a_lab_comes_up_for_real_under_libvirt") {
@@ -200,6 +200,19 @@ fn a_lab_comes_up_for_real_under_libvirt() {
         ));
     }
 
+    // 7. The last VM destroyed: the management network it made stays, so that the server's next
+    // new VMs still start side by side (`lv.management_network_keep`).
+    let ran = server.on_server("sh /home/lab/gen/lab/current/apply.sh destroy cp-1");
+    assert!(ran.ok(), "apply.sh destroy cp-1: {}", ran.describe());
+    let left = server.virsh(&["list", "--all", "--name"]);
+    if !left.stdout.trim().is_empty() {
+        failed.push(format!("the last VM destroyed: domains left: {}", left.stdout.trim()));
+    }
+    let network = server.virsh(&["net-info", labgen::libvirt::MANAGEMENT_NETWORK]);
+    if !ran_active(&network) {
+        failed.push(format!("the last VM destroyed: the network went: {}", network.describe()));
+    }
+
     server.stop();
     assert!(failed.is_empty(), "failed checks:\n  {}", failed.join("\n  "));
 }
@@ -278,18 +291,10 @@ fn bench_time_to_a_running_lab() {
     lab.fresh_site(Worker::Present { memory_mb: 1280 });
     let fresh = up(&["cp-1", "w-1"]);
     destroy(&["w-1", "cp-1"]);
-    // Destroying its last VM undefines the network the plugin made (destroy_networks.rb), so a
-    // server that still runs a VM is modelled by a management network defined by hand, which
-    // the plugin uses and never removes: from here on every VM of an apply is queued at once.
-    let network = server.dir.join("management.xml");
-    fs::write(&network, management_network_xml()).unwrap();
-    for args in [
-        &["net-define", network.to_str().unwrap()][..],
-        &["net-start", labgen::libvirt::MANAGEMENT_NETWORK],
-    ] {
-        let ran = server.virsh(args);
-        assert!(ran.ok(), "virsh {args:?}: {}", ran.describe());
-    }
+    // The management network stays (`lv.management_network_keep`): from here on the server is
+    // warm and every VM of an apply is queued at once.
+    let kept = server.virsh(&["net-info", labgen::libvirt::MANAGEMENT_NETWORK]);
+    assert!(ran_active(&kept), "the management network went with its VMs: {}", kept.describe());
 
     let (mut one, mut both, mut serial) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..runs {
@@ -335,20 +340,9 @@ fn bench_time_to_a_running_lab() {
     server.stop();
 }
 
-/// The management network as vagrant-libvirt makes it: NAT, DHCP, on its CIDR.
-fn management_network_xml() -> String {
-    let net: ipnet::Ipv4Net = labgen::libvirt::MANAGEMENT_CIDR.parse().unwrap();
-    let first = |n: u32| Ipv4Addr::from(u32::from(net.network()) + n);
-    format!(
-        "<network>\n  <name>{}</name>\n  <forward mode='nat'/>\n  \
-         <ip address='{}' netmask='{}'>\n    <dhcp><range start='{}' end='{}'/></dhcp>\n  \
-         </ip>\n</network>\n",
-        labgen::libvirt::MANAGEMENT_NETWORK,
-        first(1),
-        net.netmask(),
-        first(2),
-        Ipv4Addr::from(u32::from(net.broadcast()) - 1),
-    )
+/// Whether `virsh net-info` says the network is active.
+fn ran_active(info: &Ran) -> bool {
+    info.ok() && info.stdout.lines().any(|l| l.starts_with("Active:") && l.ends_with("yes"))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1309,6 +1309,11 @@ fn check_libvirt_block(
             }
         }
     }
+    // Otherwise destroying a VM can undefine the network the server's other VMs share.
+    if !matches!(ruby(&lv["management_network_keep"]), ("TrueClass", Json::Bool(true))) {
+        let keep = lv["management_network_keep"]["value"].show();
+        c.add(case, at, format!("lv.management_network_keep = {keep} is not true"));
+    }
     match ruby_str(&lv["management_network_address"]).map(|a| (a, a.split_once('/'))) {
         Some((_, Some((net, len)))) => {
             let lan = Ipv4Net::new(site.gateway, site.prefix);
@@ -3182,6 +3187,7 @@ const LIBVIRT_MUTATIONS: &[Mutation] = &[
     m(Kind::Vagrant, LV_VF, "lv.default_prefix = 'lab-'", "lv.default_prefix = ''", "cluster name"),
     m(Kind::Vagrant, LV_VF, "'192.168.121.0/24'", "'192.168.0.0/16'", "overlaps the LAN"),
     m(Kind::Vagrant, LV_VF, "provider \"libvirt\"", "provider \"virtualbox\"", "no `libvirt`"),
+    m(Kind::Vagrant, LV_VF, "network_keep = true", "network_keep = 'true'", "network_keep"),
     m(Kind::Systemd, LV_UNIT, "target libvirtd.service", "target", "lacks libvirtd.service"),
     m(
         Kind::Systemd,

@@ -88,7 +88,8 @@ begin
         "customizations" => vb.customizations.map { |event, cmd| { "event" => event, "command" => describe(cmd) } },
       },
       "libvirt" => lv && %w[uri default_prefix driver cpus memory disk_bus nic_model_type
-                              management_network_name management_network_address].to_h { |k| [k, describe(lv.public_send(k))] },
+                              management_network_name management_network_address
+                              management_network_keep].to_h { |k| [k, describe(lv.public_send(k))] },
       "provisioners" => vm.provisioners.map do |p|
         c = p.config
         ivars = c.instance_variables.map { |iv| [iv.to_s.delete_prefix("@"), describe(c.instance_variable_get(iv))] }
