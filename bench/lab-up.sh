@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The benchmark of issue 20, point 4: time from `gen apply` start to every VM ssh-reachable on a
 # real libvirt server (tests/suite/libvirt.rs, `bench_time_to_a_running_lab`): two VMs on a
-# fresh server once (the first comes up alone and makes the box's volume and the management
-# network), then per round on that warm server one VM, two VMs of one apply (their starts
-# queued side by side), and the same two one after another; medians of N rounds, and ratios.
+# fresh server once (the first comes up alone and uploads the box's image into the pool), then
+# per round on that warm server one VM, two VMs of one apply (their starts queued side by
+# side), and the same two one after another; medians of N rounds, and ratios.
 #
 #   sudo bench/lab-up.sh [--runs N]     (default 3; a round takes about 15 minutes under TCG)
 #

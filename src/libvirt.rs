@@ -14,14 +14,32 @@ pub const URI: &str = "qemu:///system";
 pub const MANAGEMENT_NETWORK: &str = "vagrant-libvirt";
 pub const MANAGEMENT_CIDR: &str = "192.168.121.0/24";
 
-/// Whether the management network outlives the VM that made it: yes, it is the server's, shared by
-/// its VMs. vagrant-libvirt otherwise records the network in every VM that uses it, made or found
-/// (`create_networks.rb`: `write_created_network` unless `always_destroy == false`, which
-/// `management_network_keep` sets in `util/network_util.rb`), and undefines it when such a VM is
-/// destroyed and no other domain is connected (`destroy_networks.rb`): the server would be
-/// fresh again, its next new VMs would come up one at a time, and a VM launched beside one being
-/// destroyed could lose its network.
+/// Whether a VM leaves the management network alone when it is destroyed: yes, the network is the
+/// server's, shared by its VMs. vagrant-libvirt records the network in a VM's data folder, and
+/// undefines it when that VM is destroyed and no other domain is connected
+/// (`destroy_networks.rb`): always when the VM made the network, and when it found it unless
+/// `management_network_keep` (`create_networks.rb`, `write_created_network` unless
+/// `always_destroy == false`; `util/network_util.rb`). So `apply.sh` makes the network before any
+/// VM (`management_network_xml`) and every VM keeps it: otherwise a server whose last VM went
+/// away would be fresh again, and a VM launched beside one being destroyed could lose its network.
 pub const KEEP_MANAGEMENT_NETWORK: bool = true;
+
+/// The management network as vagrant-libvirt would make it (`create_networks.rb`,
+/// `templates/private_network.xml.erb`): NAT, the first address for the server, DHCP over the
+/// rest; libvirt names the bridge.
+pub fn management_network_xml() -> String {
+    let net: ipnet::Ipv4Net = MANAGEMENT_CIDR.parse().expect("a constant network");
+    let host = |n: u32| std::net::Ipv4Addr::from(u32::from(net.network()) + n);
+    let last = std::net::Ipv4Addr::from(u32::from(net.broadcast()) - 1);
+    format!(
+        "<network>\n  <name>{MANAGEMENT_NETWORK}</name>\n  <forward mode=\"nat\"/>\n  \
+         <ip address=\"{}\" netmask=\"{}\">\n    <dhcp>\n      \
+         <range start=\"{}\" end=\"{last}\"/>\n    </dhcp>\n  </ip>\n</network>\n",
+        host(1),
+        net.netmask(),
+        host(2),
+    )
+}
 
 /// The storage pool vagrant-libvirt keeps box images and VM disks in (`storage_pool_name`).
 pub const STORAGE_POOL: &str = "default";
@@ -43,6 +61,14 @@ pub fn box_volume(box_name: &str, box_version: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_management_network_is_the_plugins_default() {
+        let xml = management_network_xml();
+        assert!(xml.contains("<name>vagrant-libvirt</name>"), "{xml}");
+        assert!(xml.contains("<ip address=\"192.168.121.1\" netmask=\"255.255.255.0\">"), "{xml}");
+        assert!(xml.contains("<range start=\"192.168.121.2\" end=\"192.168.121.254\"/>"), "{xml}");
+    }
 
     /// The name the plugin gave the box volume when the libvirt test brought a VM up.
     #[test]

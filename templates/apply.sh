@@ -173,6 +173,29 @@ box)
     echo "apply.sh: could not add the box $box $box_version ({{ provider_word }}); no VM was created" >&2
     exit 1
   fi
+{%- match provider %}
+{%- when Which::Libvirt %}
+  # The management network is the server's: made here rather than by the first VM, which would
+  # take it away again when it is destroyed (libvirt.rs, KEEP_MANAGEMENT_NETWORK).
+  if ! command virsh -q -c {{ uri|sh }} net-info {{ management_network|sh }} >/dev/null 2>&1; then
+    network_xml=$(mktemp)
+    printf '%s' {{ management_network_xml|sh }} >"$network_xml"
+    if ! command virsh -q -c {{ uri|sh }} net-define "$network_xml" >/dev/null; then
+      rm -f "$network_xml"
+      echo "apply.sh: could not define libvirt's network {{ management_network }}; no VM was created" >&2
+      exit 1
+    fi
+    rm -f "$network_xml"
+  fi
+  if ! command virsh -q -c {{ uri|sh }} net-info {{ management_network|sh }} | grep -q '^Active: *yes' &&
+    ! command virsh -q -c {{ uri|sh }} net-start {{ management_network|sh }} >/dev/null; then
+    echo "apply.sh: could not start libvirt's network {{ management_network }}; no VM was created" >&2
+    exit 1
+  fi
+  command virsh -q -c {{ uri|sh }} net-autostart {{ management_network|sh }} >/dev/null
+  echo "network {{ management_network }} is defined, active and starts with libvirtd"
+{%- when Which::VirtualBox %}
+{%- endmatch %}
   ;;
 {%- match provider %}
 {%- when Which::VirtualBox %}
@@ -215,11 +238,11 @@ create | start)
 {%- when Which::Libvirt %}
 launch)
   point
-  # vagrant-libvirt uploads a box's image into libvirt's pool, and makes its management
-  # network, when the first VM needs them, under a lock held only inside one Vagrant process
-  # (action/handle_box_image.rb, create_networks.rb): two first `vagrant up` side by side
-  # would both try. So the start is only queued once both are there; until then this VM comes
-  # up alone and makes them. vms/NODE stays pending until its wait.
+  # vagrant-libvirt uploads a box's image into libvirt's pool when the first VM needs it,
+  # under a lock held only inside one Vagrant process (action/handle_box_image.rb): two first
+  # `vagrant up` side by side would both try. So the start is only queued once the image and
+  # the network (the box step's) are there; until then this VM comes up alone and uploads it.
+  # vms/NODE stays pending until its wait.
   if command virsh -q -c {{ uri|sh }} vol-info --pool {{ pool|sh }} {{ pool_volume|sh }} >/dev/null 2>&1 &&
     command virsh -q -c {{ uri|sh }} net-info {{ management_network|sh }} 2>/dev/null | grep -q '^Active: *yes'; then
     {{ sudo.enable_queued }}

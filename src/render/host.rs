@@ -226,6 +226,7 @@ struct Apply<'a> {
     pool: &'static str,
     pool_volume: String,
     management_network: &'static str,
+    management_network_xml: String,
     bridge_wait: u32,
 }
 
@@ -393,6 +394,7 @@ pub(super) fn render_host(site: &Site, host: &Host, nodes: &[&Node], tree: &mut 
         pool: libvirt::STORAGE_POOL,
         pool_volume: libvirt::box_volume(&site.vagrant.box_name, &site.vagrant.box_version),
         management_network: libvirt::MANAGEMENT_NETWORK,
+        management_network_xml: libvirt::management_network_xml(),
         bridge_wait: BRIDGE_WAIT_SECONDS,
         host: &host.name,
         user: &host.user,

@@ -200,8 +200,8 @@ fn a_lab_comes_up_for_real_under_libvirt() {
         ));
     }
 
-    // 7. The last VM destroyed: the management network it made stays, so that the server's next
-    // new VMs still start side by side (`lv.management_network_keep`).
+    // 7. The last VM destroyed: the management network (apply.sh's) stays, so that the server's
+    // next new VMs still start side by side (`lv.management_network_keep`).
     let ran = server.on_server("sh /home/lab/gen/lab/current/apply.sh destroy cp-1");
     assert!(ran.ok(), "apply.sh destroy cp-1: {}", ran.describe());
     let left = server.virsh(&["list", "--all", "--name"]);
@@ -285,9 +285,9 @@ fn bench_time_to_a_running_lab() {
         let left = server.virsh(&["list", "--all", "--name"]);
         assert_eq!(left.stdout.trim(), "", "domains left after destroy");
     };
-    // A fresh server: the first VM comes up alone and makes the box's volume and the management
-    // network (apply.sh, `launch`), the second is queued once they are there. Once, as the
-    // warm-up.
+    // A fresh server: the box step makes the management network, the first VM comes up alone
+    // and uploads the box's image (apply.sh, `launch`), the second is queued once it is there.
+    // Once, as the warm-up.
     lab.fresh_site(Worker::Present { memory_mb: 1280 });
     let fresh = up(&["cp-1", "w-1"]);
     destroy(&["w-1", "cp-1"]);

@@ -118,6 +118,34 @@ box)
     echo "apply.sh: could not add the box $box $box_version (libvirt); no VM was created" >&2
     exit 1
   fi
+  # The management network is the server's: made here rather than by the first VM, which would
+  # take it away again when it is destroyed (libvirt.rs, KEEP_MANAGEMENT_NETWORK).
+  if ! command virsh -q -c 'qemu:///system' net-info 'vagrant-libvirt' >/dev/null 2>&1; then
+    network_xml=$(mktemp)
+    printf '%s' '<network>
+  <name>vagrant-libvirt</name>
+  <forward mode="nat"/>
+  <ip address="192.168.121.1" netmask="255.255.255.0">
+    <dhcp>
+      <range start="192.168.121.2" end="192.168.121.254"/>
+    </dhcp>
+  </ip>
+</network>
+' >"$network_xml"
+    if ! command virsh -q -c 'qemu:///system' net-define "$network_xml" >/dev/null; then
+      rm -f "$network_xml"
+      echo "apply.sh: could not define libvirt's network vagrant-libvirt; no VM was created" >&2
+      exit 1
+    fi
+    rm -f "$network_xml"
+  fi
+  if ! command virsh -q -c 'qemu:///system' net-info 'vagrant-libvirt' | grep -q '^Active: *yes' &&
+    ! command virsh -q -c 'qemu:///system' net-start 'vagrant-libvirt' >/dev/null; then
+    echo "apply.sh: could not start libvirt's network vagrant-libvirt; no VM was created" >&2
+    exit 1
+  fi
+  command virsh -q -c 'qemu:///system' net-autostart 'vagrant-libvirt' >/dev/null
+  echo "network vagrant-libvirt is defined, active and starts with libvirtd"
   ;;
 install-unit)
   if ! cmp -s "$generation/systemd/$template" "$units_dir/$template"; then
@@ -139,11 +167,11 @@ create | start)
   ;;
 launch)
   point
-  # vagrant-libvirt uploads a box's image into libvirt's pool, and makes its management
-  # network, when the first VM needs them, under a lock held only inside one Vagrant process
-  # (action/handle_box_image.rb, create_networks.rb): two first `vagrant up` side by side
-  # would both try. So the start is only queued once both are there; until then this VM comes
-  # up alone and makes them. vms/NODE stays pending until its wait.
+  # vagrant-libvirt uploads a box's image into libvirt's pool when the first VM needs it,
+  # under a lock held only inside one Vagrant process (action/handle_box_image.rb): two first
+  # `vagrant up` side by side would both try. So the start is only queued once the image and
+  # the network (the box step's) are there; until then this VM comes up alone and uploads it.
+  # vms/NODE stays pending until its wait.
   if command virsh -q -c 'qemu:///system' vol-info --pool 'default' 'bento-VAGRANTSLASH-ubuntu-24.04_vagrant_box_image_202502.21.0_box.img' >/dev/null 2>&1 &&
     command virsh -q -c 'qemu:///system' net-info 'vagrant-libvirt' 2>/dev/null | grep -q '^Active: *yes'; then
     sudo -n systemctl enable --now --no-block --quiet "$unit"
