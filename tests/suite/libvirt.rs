@@ -200,8 +200,8 @@ fn a_lab_comes_up_for_real_under_libvirt() {
         ));
     }
 
-    // 7. The last VM destroyed: the management network (apply.sh's) stays, so that the server's
-    // next new VMs still start side by side (`lv.management_network_keep`).
+    // 7. The last VM destroyed: the management network stays (apply.sh's box step made it, and
+    // every VM has `lv.management_network_keep`), so the server's next new VMs start side by side.
     let ran = server.on_server("sh /home/lab/gen/lab/current/apply.sh destroy cp-1");
     assert!(ran.ok(), "apply.sh destroy cp-1: {}", ran.describe());
     let left = server.virsh(&["list", "--all", "--name"]);
@@ -291,8 +291,8 @@ fn bench_time_to_a_running_lab() {
     lab.fresh_site(Worker::Present { memory_mb: 1280 });
     let fresh = up(&["cp-1", "w-1"]);
     destroy(&["w-1", "cp-1"]);
-    // The management network stays (`lv.management_network_keep`): from here on the server is
-    // warm and every VM of an apply is queued at once.
+    // The management network stays (apply.sh made it; the VMs keep it): from here on the server
+    // is warm and every VM of an apply is queued at once.
     let kept = server.virsh(&["net-info", labgen::libvirt::MANAGEMENT_NETWORK]);
     assert!(ran_active(&kept), "the management network went with its VMs: {}", kept.describe());
 
